@@ -1,0 +1,50 @@
+/* mcuflash: update the firmware of Klipper boards from the host. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    { "sdcard", cmd_sdcard, "flash a board through its SD card, then verify" },
+    { "info", cmd_info, "show what a connected board runs and offers" },
+    { "fwinfo", cmd_fwinfo, "show what a firmware image file contains" },
+    { "card", cmd_card, "list, get, put or remove files on a board's SD card" },
+    { "boards", cmd_boards, "list board definitions, or show one" },
+    { "demo", cmd_demo, "flash virtual boards, as on real hardware" },
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: mcuflash COMMAND [options] [args]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'mcuflash COMMAND --help' for the options of one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return MF_E_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("mcuflash %s\n", MCUFLASH_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "mcuflash: '%s' is not a command; nothing was done; run 'mcuflash --help' "
+                    "for the list.\n", argv[1]);
+    return MF_E_USAGE;
+}

@@ -1,0 +1,74 @@
+/* A host session with one Klipper MCU: sequence sync, acks and naks,
+ * retransmission (RTO 25 ms..5 s), at most 12 blocks in flight (and the
+ * RECEIVE_WINDOW when declared), identify, and many queries in flight.
+ *
+ * Callers see typed commands from the dictionary, never ids or bytes.  The
+ * session is single-threaded: all I/O happens inside its calls.
+ */
+#ifndef MF_KLIPPER_SESSION_H
+#define MF_KLIPPER_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "klipper/dict.h"
+#include "klipper/msgformat.h"
+#include "util/err.h"
+
+struct kl_session;
+struct kl_query;
+
+struct kl_stats {
+    uint64_t blocks_sent, blocks_received, bytes_sent, bytes_received;
+    uint64_t retransmits;   /* blocks sent again (timeout or nak) */
+    uint64_t naks;          /* naks received */
+    uint64_t bad_blocks;    /* corrupt input blocks dropped */
+    uint64_t lost_responses;/* queries whose reply never came (re-queried or reported) */
+    uint32_t srtt_us, rto_us;
+};
+
+/* Returned by a query without KL_Q_RETRY whose reply was lost. */
+#define KL_LOST (-2)
+
+/* Query flags. */
+#define KL_Q_RETRY 0x1 /* idempotent: re-send if the reply is lost */
+
+/* Sync with the MCU on fd and read its dictionary (identify).  The fd stays
+ * owned by the caller.  `what` names the device in messages. */
+int kl_session_open(int fd, const char *what, struct kl_session **out, struct mf_err *err);
+void kl_session_close(struct kl_session *s);
+
+const struct kl_dict *kl_session_dict(const struct kl_session *s);
+struct kl_stats kl_session_stats(const struct kl_session *s);
+
+/* Look up a command or response by name, or fail with a message naming it
+ * (the firmware lacks that feature). */
+const struct kl_msgfmt *kl_session_command(struct kl_session *s, const char *name, struct mf_err *err);
+const struct kl_msgfmt *kl_session_response(struct kl_session *s, const char *name, struct mf_err *err);
+
+/* Queue a command (several are packed per block).  Refused if it cannot fit
+ * in one block. */
+int kl_send(struct kl_session *s, const struct kl_msgfmt *cmd, const struct kl_arg *args,
+            struct mf_err *err);
+/* Wait until everything queued has been acknowledged. */
+int kl_flush(struct kl_session *s, struct mf_err *err);
+/* Write out queued commands and return without waiting for acks (for reset). */
+int kl_send_now(struct kl_session *s, struct mf_err *err);
+
+/* Send cmd and wait for `resp` (matching param "oid" when oid >= 0). */
+int kl_query(struct kl_session *s, const struct kl_msgfmt *cmd, const struct kl_arg *args,
+             const struct kl_msgfmt *resp, int oid, unsigned flags, struct kl_msg *reply,
+             struct mf_err *err);
+
+/* Pipelined form: submit many, then wait for each (in any order).
+ * kl_query_wait frees q; kl_query_cancel frees one not waited for. */
+struct kl_query *kl_query_submit(struct kl_session *s, const struct kl_msgfmt *cmd,
+                                 const struct kl_arg *args, const struct kl_msgfmt *resp, int oid,
+                                 unsigned flags, struct mf_err *err);
+int kl_query_wait(struct kl_session *s, struct kl_query *q, struct kl_msg *reply, struct mf_err *err);
+void kl_query_cancel(struct kl_session *s, struct kl_query *q);
+
+/* Shutdown state seen on this session (from `shutdown`/`is_shutdown`). */
+bool kl_session_shutdown(const struct kl_session *s, const char **reason);
+
+#endif

@@ -1,0 +1,42 @@
+/* Errors that reach the user as one sentence.
+ *
+ * Every layer reports failure by filling a struct mf_err and returning -1.
+ * The message is a complete sentence for the user: what went wrong, what was
+ * left untouched, and what to do next.  The code selects the exit status.
+ */
+#ifndef MF_UTIL_ERR_H
+#define MF_UTIL_ERR_H
+
+#include <stddef.h>
+
+/* Exit statuses, documented in README.md. */
+enum mf_code {
+    MF_OK = 0,
+    MF_E_FAIL = 1,      /* anything not listed below */
+    MF_E_USAGE = 2,     /* bad command line or option value */
+    MF_E_DEVICE = 3,    /* device missing, busy, or not answering */
+    MF_E_PROTOCOL = 4,  /* MCU answered but not as Klipper should, or shut down */
+    MF_E_MISMATCH = 5,  /* board, MCU and firmware image do not agree */
+    MF_E_INPUT = 6,     /* firmware or board file missing or unusable */
+    MF_E_CARD = 7,      /* SD card missing, unreadable, protected or full */
+    MF_E_FS = 8,        /* filesystem unsupported or damaged */
+    MF_E_NOT_FLASHED = 9,  /* upload done, but the bootloader did not flash */
+    MF_E_VERIFY = 10,   /* verification found a difference */
+};
+
+struct mf_err {
+    enum mf_code code;
+    char msg[768];
+};
+
+/* Set the error (printf-style) and return -1, so callers can write
+ * `return mf_fail(err, MF_E_DEVICE, "...");`.  A NULL err is allowed. */
+int mf_fail(struct mf_err *err, enum mf_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prefix an existing message with context ("while X: ") keeping its code. */
+int mf_wrap(struct mf_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void mf_err_clear(struct mf_err *err);
+
+#endif
