@@ -1,10 +1,274 @@
-/* Placeholder until the boards command is implemented. */
+/* mcuflash boards [PATTERN] | boards show NAME: the board database. */
+#include <fnmatch.h>
+#include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "board/board.h"
 #include "cli/commands.h"
+
+#define MAX_BOARD_FILES 16
+
+static const char usage_text[] =
+    "usage: mcuflash boards [PATTERN] [--board-file FILE]... [--json]\n"
+    "       mcuflash boards show NAME [--board-file FILE]... [--json]\n"
+    "\n"
+    "List the board definitions whose name, alias or MCU matches PATTERN (a glob\n"
+    "such as 'btt-*', or any part of a name), or show one definition in full.\n"
+    "Definitions come from the built-in table, then " BOARD_DB_SYSTEM_FILE ",\n"
+    "then ~/.config/mcuflash/boards.cfg, then each --board-file; a later\n"
+    "definition of a name replaces an earlier one.\n"
+    "\n"
+    "options:\n"
+    "  --board-file FILE  also read board definitions from FILE (may be repeated)\n"
+    "  --json             print JSON instead of text\n"
+    "  -h, --help         show this help\n";
+
+struct boards_opts {
+    const char *files[MAX_BOARD_FILES];
+    size_t nfiles;
+    bool json;
+    bool show;
+    const char *arg;  /* PATTERN, or NAME for show */
+};
+
+static int usage_error(struct boards_opts *o, const char *what)
+{
+    struct mf_err err;
+    mf_fail(&err, MF_E_USAGE, "%s; nothing was done; run 'mcuflash boards --help' for the "
+            "usage.", what);
+    return cli_report_error(&err, o->json);
+}
+
+static int parse_positionals(struct boards_opts *o, int n, char **args)
+{
+    if (n > 0 && !strcmp(args[0], "show")) {
+        o->show = true;
+        if (n != 2)
+            return usage_error(o, n < 2 ? "'boards show' needs a board name"
+                                        : "'boards show' takes one board name");
+        o->arg = args[1];
+        return 0;
+    }
+    if (n > 1)
+        return usage_error(o, "'boards' takes at most one pattern");
+    o->arg = n ? args[0] : NULL;
+    return 0;
+}
+
+/* Returns -1 to go on, or the exit status to stop with. */
+static int parse_options(int argc, char **argv, struct boards_opts *o)
+{
+    static const struct option longopts[] = {
+        { "board-file", required_argument, NULL, 'f' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    char what[256];
+    optind = 1;
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
+        if (c == 'h') {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (c == 'j') {
+            o->json = true;
+        } else if (c == 'f' && o->nfiles < MAX_BOARD_FILES) {
+            o->files[o->nfiles++] = optarg;
+        } else if (c == 'f') {
+            return usage_error(o, "--board-file may be given at most 16 times");
+        } else {
+            snprintf(what, sizeof(what), "'%s' is not an option of 'boards'%s", argv[optind - 1],
+                     optopt == 'f' ? " without a file name" : "");
+            return usage_error(o, what);
+        }
+    }
+    int rc = parse_positionals(o, argc - optind, argv + optind);
+    return rc ? rc : -1;
+}
+
+static bool matches(const char *pattern, const char *s)
+{
+    if (strpbrk(pattern, "*?["))
+        return fnmatch(pattern, s, FNM_CASEFOLD) == 0;
+    return strcasestr(s, pattern) != NULL;
+}
+
+static bool board_matches(const struct board *b, const char *pattern)
+{
+    if (!pattern || matches(pattern, b->name) || matches(pattern, b->mcu))
+        return true;
+    for (size_t i = 0; i < b->naliases; i++)
+        if (matches(pattern, b->aliases[i]))
+            return true;
+    return false;
+}
+
+static json_t *origin_json(const struct board_origin *o)
+{
+    char text[4200];
+    return json_pack("{s:s?,s:i,s:s}", "file", o->file, "line", o->line, "text",
+                     board_origin_text(o, text, sizeof(text)));
+}
+
+static json_t *strings_json(const char *const *list, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(list[i]));
+    return a;
+}
+
+static json_t *board_json(const struct board *b)
+{
+    size_t npins = b->spi_pins[0] ? 3 : 0;
+    return json_pack("{s:s,s:s,s:s,s:s?,s:o,s:s?,s:s?,s:s,s:s,s:s,s:b,s:s,s:b,s:o,s:o}",
+                     "name", b->name, "description", b->description, "mcu", b->mcu,
+                     "spi_bus", b->spi_bus,
+                     "spi_pins", strings_json((const char *const *)b->spi_pins, npins),
+                     "cs_pin", b->cs_pin, "sdio_bus", b->sdio_bus,
+                     "card_access", board_card_access_name(b->card_access),
+                     "firmware_path", b->firmware_path,
+                     "current_firmware_path", b->current_firmware_path,
+                     "skip_verify", b->skip_verify,
+                     "conversion", board_conversion_name(b->conversion),
+                     "unique_name", b->unique_name,
+                     "aliases", strings_json(b->aliases, b->naliases),
+                     "origin", origin_json(&b->origin));
+}
+
+static void print_json(json_t *o)
+{
+    char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    puts(text);
+    free(text);
+    json_decref(o);
+}
+
+static void bus_text(const struct board *b, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s%s%s", b->spi_bus ? b->spi_bus : "", b->spi_bus && b->sdio_bus ? ", " : "",
+             b->sdio_bus ? b->sdio_bus : "");
+}
+
+static void print_row(const struct board *b, int wname, int wmcu, int wbus)
+{
+    char bus[128];
+    bus_text(b, bus, sizeof(bus));
+    const char *card = board_card_access_name(b->card_access);
+    printf("%-*s  %-*s  %-*s  %-*s", wname, b->name, wmcu, b->mcu, wbus, bus,
+           b->naliases ? 4 : 0, card);
+    for (size_t i = 0; i < b->naliases; i++)
+        printf("%s%s", i ? ", " : "  ", b->aliases[i]);
+    putchar('\n');
+}
+
+static void print_table(const struct board **list, size_t n)
+{
+    int wname = 4, wmcu = 3, wbus = 3;
+    for (size_t i = 0; i < n; i++) {
+        char bus[128];
+        bus_text(list[i], bus, sizeof(bus));
+        wname = (int)strlen(list[i]->name) > wname ? (int)strlen(list[i]->name) : wname;
+        wmcu = (int)strlen(list[i]->mcu) > wmcu ? (int)strlen(list[i]->mcu) : wmcu;
+        wbus = (int)strlen(bus) > wbus ? (int)strlen(bus) : wbus;
+    }
+    printf("%-*s  %-*s  %-*s  %-4s  %s\n", wname, "NAME", wmcu, "MCU", wbus, "BUS", "CARD",
+           "ALIASES");
+    for (size_t i = 0; i < n; i++)
+        print_row(list[i], wname, wmcu, wbus);
+}
+
+static int list_boards(const struct board_db *db, const struct boards_opts *o)
+{
+    size_t total = board_db_count(db), n = 0;
+    const struct board **list = calloc(total ? total : 1, sizeof(*list));
+    if (!list)
+        return MF_E_FAIL;
+    for (size_t i = 0; i < total; i++)
+        if (board_matches(board_db_board(db, i), o->arg))
+            list[n++] = board_db_board(db, i);
+    if (o->json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, board_json(list[i]));
+        print_json(json_pack("{s:o}", "boards", a));
+    } else if (n) {
+        print_table(list, n);
+    } else {
+        fprintf(stderr, "mcuflash: no board definition matches '%s'; run 'mcuflash boards' for "
+                "the list.\n", o->arg);
+    }
+    free(list);
+    return n ? MF_OK : MF_E_FAIL;
+}
+
+static void print_optional(const char *key, const char *value, const char *absent)
+{
+    if (value)
+        printf("%s: %s\n", key, value);
+    else
+        printf("# %s: (%s)\n", key, absent);
+}
+
+/* The definition in the format of a board file, so it can be copied into one. */
+static void print_definition(const struct board *b, const struct board_alias *via)
+{
+    char where[4200];
+    if (via)
+        printf("# %s is an alias of %s (source: %s)\n", via->name, b->name,
+               board_origin_text(&via->origin, where, sizeof(where)));
+    printf("# source: %s\n", board_origin_text(&b->origin, where, sizeof(where)));
+    printf("# aliases:");
+    for (size_t i = 0; i < b->naliases; i++)
+        printf("%s%s", i ? ", " : " ", b->aliases[i]);
+    printf("%s\n[board %s]\n", b->naliases ? "" : " (none)", b->name);
+    printf("description: %s\nmcu: %s\n", b->description, b->mcu);
+    print_optional("spi_bus", b->spi_bus, "none: SDIO only");
+    if (b->spi_pins[0])
+        printf("spi_pins: %s, %s, %s\n", b->spi_pins[0], b->spi_pins[1], b->spi_pins[2]);
+    else
+        printf("# spi_pins: (only with spi_bus: swspi)\n");
+    print_optional("cs_pin", b->cs_pin, "none: SDIO only");
+    print_optional("sdio_bus", b->sdio_bus, "none");
+    printf("card_access: %s\nfirmware_path: %s\ncurrent_firmware_path: %s\n",
+           board_card_access_name(b->card_access), b->firmware_path, b->current_firmware_path);
+    printf("skip_verify: %s\nconversion: %s\nunique_name: %s\n", b->skip_verify ? "true" : "false",
+           board_conversion_name(b->conversion), b->unique_name ? "true" : "false");
+}
+
+static int show_board(const struct board_db *db, const struct boards_opts *o)
+{
+    struct mf_err err;
+    const struct board *b = board_db_find(db, o->arg, &err);
+    if (!b)
+        return cli_report_error(&err, o->json);
+    const struct board_alias *via = board_db_find_alias(db, o->arg);
+    if (!o->json) {
+        print_definition(b, via);
+        return MF_OK;
+    }
+    json_t *alias = via ? json_pack("{s:s,s:o}", "name", via->name, "origin",
+                                    origin_json(&via->origin))
+                        : json_null();
+    print_json(json_pack("{s:o,s:o}", "board", board_json(b), "alias", alias));
+    return MF_OK;
+}
 
 int cmd_boards(int argc, char **argv)
 {
-    fprintf(stderr, "mcuflash: 'boards' is not available in this build.\n");
-    return MF_E_FAIL;
+    struct boards_opts o = { .nfiles = 0 };
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    struct board_db *db;
+    struct mf_err err;
+    if (board_db_load(o.files, o.nfiles, &db, &err))
+        return cli_report_error(&err, o.json);
+    rc = o.show ? show_board(db, &o) : list_boards(db, &o);
+    board_db_free(db);
+    return rc;
 }
