@@ -1,10 +1,185 @@
-/* Placeholder until the info command is implemented. */
+/* mcuflash info DEVICE: what a connected board runs and offers. */
+#include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
+#include "klipper/mcu.h"
+#include "method/connect.h"
+
+struct info {
+    const struct kl_dict *dict;
+    struct kl_mcu_config cfg;
+    char shutdown_reason[96];
+    struct kl_mcu_features feat;
+    struct kl_stats stats;
+};
+
+static const char *text_or(const char *s, const char *dflt)
+{
+    return s ? s : dflt;
+}
+
+struct namelist {
+    char text[1024];
+    json_t *arr;
+};
+
+static void add_name(const char *name, int32_t value, void *ctx)
+{
+    struct namelist *nl = ctx;
+    size_t n = strlen(nl->text);
+    snprintf(nl->text + n, sizeof(nl->text) - n, "%s%s", n ? " " : "", name);
+    json_array_append_new(nl->arr, json_string(name));
+}
+
+static void bus_names(const struct kl_dict *d, const char *enum_name, struct namelist *nl)
+{
+    nl->text[0] = '\0';
+    nl->arr = json_array();
+    const struct kl_enum *e = enum_name ? kl_dict_enum(d, enum_name) : NULL;
+    if (e)
+        kl_enum_foreach(e, add_name, nl);
+}
+
+static void state_text(const struct info *in, char *buf, size_t cap)
+{
+    if (in->cfg.is_shutdown)
+        snprintf(buf, cap, "shut down (\"%s\")%s", in->shutdown_reason, in->cfg.is_config ? ", configured" : "");
+    else if (in->cfg.is_config)
+        snprintf(buf, cap, "configured (by Klipper or another tool; it will be reset before flashing)");
+    else
+        snprintf(buf, cap, "not configured");
+}
+
+static void print_human(const char *device, const struct info *in)
+{
+    const struct kl_dict *d = in->dict;
+    struct namelist spi, sdio;
+    char state[256];
+    bus_names(d, in->feat.spi_bus_enum, &spi);
+    bus_names(d, in->feat.sdio_bus_enum, &sdio);
+    state_text(in, state, sizeof(state));
+    printf("Device:         %s\n", device);
+    printf("MCU:            %s\n", text_or(kl_dict_const(d, "MCU"), "(not stated)"));
+    printf("Version:        %s\n", text_or(d->version, "(not stated)"));
+    printf("Build versions: %s\n", text_or(d->build_versions, "(not stated)"));
+    printf("Clock:          %s Hz\n", text_or(kl_dict_const(d, "CLOCK_FREQ"), "?"));
+    const char *baud = kl_dict_const(d, "SERIAL_BAUD");
+    printf("Link:           %s\n", baud ? "UART" : "USB (or other packet link)");
+    if (baud)
+        printf("Serial baud:    %s\n", baud);
+    printf("State:          %s\n", state);
+    printf("SPI buses:      %s\n", in->feat.spi ? (spi.text[0] ? spi.text : "(none named)") : "no SPI support");
+    printf("Software SPI:   %s\n", in->feat.sw_spi ? "yes" : "no");
+    printf("SDIO:           %s\n", in->feat.sdio ? (sdio.text[0] ? sdio.text : "yes") : "no");
+    printf("Reset command:  %s\n", in->feat.reset ? "yes" : "no (reset the board by hand)");
+    printf("Link stats:     %llu blocks sent, %llu received, %llu retransmitted, %llu naks, %llu bad blocks\n",
+           (unsigned long long)in->stats.blocks_sent, (unsigned long long)in->stats.blocks_received,
+           (unsigned long long)in->stats.retransmits, (unsigned long long)in->stats.naks,
+           (unsigned long long)in->stats.bad_blocks);
+    json_decref(spi.arr);
+    json_decref(sdio.arr);
+}
+
+static void print_json(const char *device, const struct info *in)
+{
+    const struct kl_dict *d = in->dict;
+    struct namelist spi, sdio;
+    int64_t clock = 0;
+    kl_dict_const_int(d, "CLOCK_FREQ", &clock);
+    bus_names(d, in->feat.spi_bus_enum, &spi);
+    bus_names(d, in->feat.sdio_bus_enum, &sdio);
+    json_t *o = json_object();
+    json_object_set_new(o, "device", json_string(device));
+    json_object_set_new(o, "mcu", kl_dict_const(d, "MCU") ? json_string(kl_dict_const(d, "MCU")) : json_null());
+    json_object_set_new(o, "version", d->version ? json_string(d->version) : json_null());
+    json_object_set_new(o, "build_versions", d->build_versions ? json_string(d->build_versions) : json_null());
+    json_object_set_new(o, "app", d->app ? json_string(d->app) : json_null());
+    json_object_set_new(o, "clock_freq", json_integer(clock));
+    json_object_set_new(o, "configured", json_boolean(in->cfg.is_config));
+    json_object_set_new(o, "shutdown", json_boolean(in->cfg.is_shutdown));
+    json_object_set_new(o, "shutdown_reason", in->cfg.is_shutdown ? json_string(in->shutdown_reason) : json_null());
+    json_object_set_new(o, "spi_buses", spi.arr);
+    json_object_set_new(o, "software_spi", json_boolean(in->feat.sw_spi));
+    json_object_set_new(o, "sdio", json_boolean(in->feat.sdio));
+    json_object_set_new(o, "sdio_buses", sdio.arr);
+    json_object_set_new(o, "reset", json_boolean(in->feat.reset));
+    json_object_set_new(o, "link", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "blocks_sent",
+                                             (json_int_t)in->stats.blocks_sent, "blocks_received",
+                                             (json_int_t)in->stats.blocks_received, "retransmits",
+                                             (json_int_t)in->stats.retransmits, "naks", (json_int_t)in->stats.naks,
+                                             "bad_blocks", (json_int_t)in->stats.bad_blocks, "lost_responses",
+                                             (json_int_t)in->stats.lost_responses));
+    char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    printf("%s\n", text);
+    free(text);
+    json_decref(o);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: mcuflash info DEVICE [-b BAUD] [--json]\n\n"
+                 "Connect to the Klipper firmware on DEVICE and show its MCU type, version, state,\n"
+                 "the SPI and SDIO buses it offers, and link statistics.  Nothing is changed.\n\n"
+                 "  -b, --baud BAUD   serial baud rate for UART boards (default 250000)\n"
+                 "      --json        print one JSON object\n"
+                 "  -h, --help        show this help\n");
+}
 
 int cmd_info(int argc, char **argv)
 {
-    fprintf(stderr, "mcuflash: 'info' is not available in this build.\n");
-    return MF_E_FAIL;
+    static const struct option opts[] = {
+        { "baud", required_argument, NULL, 'b' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    struct mf_err err = { 0 };
+    unsigned long baud = MF_DEFAULT_BAUD;
+    bool json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "b:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            if (cli_parse_uint("-b", optarg, 20000000, &baud, &err) < 0)
+                return cli_report_error(&err, json);
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return MF_E_USAGE;
+        }
+    }
+    if (optind + 1 != argc) {
+        mf_fail(&err, MF_E_USAGE, "info takes exactly one DEVICE (for example /dev/serial/by-id/usb-Klipper_...); "
+                "nothing was done.");
+        return cli_report_error(&err, json);
+    }
+    const char *device = argv[optind];
+    struct mf_conn conn;
+    if (mf_connect(device, (uint32_t)baud, &conn, &err) < 0)
+        return cli_report_error(&err, json);
+    struct info in = { .dict = kl_session_dict(conn.session) };
+    int rc = kl_mcu_get_config(conn.session, &in.cfg, &err);
+    if (rc == 0 && in.cfg.is_shutdown)
+        kl_mcu_shutdown_reason(conn.session, in.shutdown_reason, sizeof(in.shutdown_reason), &err);
+    if (rc == 0) {
+        kl_mcu_features(in.dict, &in.feat);
+        in.stats = kl_session_stats(conn.session);
+        if (json)
+            print_json(device, &in);
+        else
+            print_human(device, &in);
+    }
+    mf_disconnect(&conn);
+    return rc < 0 ? cli_report_error(&err, json) : 0;
 }

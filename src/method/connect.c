@@ -1,0 +1,24 @@
+#include "method/connect.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int mf_connect(const char *path, uint32_t baud, struct mf_conn *conn, struct mf_err *err)
+{
+    memset(conn, 0, sizeof(*conn));
+    if (link_open(path, baud, &conn->link, err) < 0)
+        return -1;
+    if (kl_session_open(conn->link->fd, path, &conn->session, err) < 0) {
+        link_close(conn->link);
+        conn->link = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void mf_disconnect(struct mf_conn *conn)
+{
+    kl_session_close(conn->session);
+    link_close(conn->link);
+    memset(conn, 0, sizeof(*conn));
+}
