@@ -204,6 +204,15 @@ static int open_link(struct link *l, uint32_t baud, struct mf_err *err)
     return set_line(l, baud, err);
 }
 
+/* Undo a failed open.  Closing drops our flock; TIOCNXCL is not sent, since
+ * the exclusive flag may belong to another (root) process. */
+static void discard(struct link *l)
+{
+    if (l->fd >= 0)
+        close(l->fd);
+    free(l);
+}
+
 int link_open(const char *path, uint32_t baud, struct link **out, struct mf_err *err)
 {
     *out = NULL;
@@ -215,7 +224,7 @@ int link_open(const char *path, uint32_t baud, struct link **out, struct mf_err 
     l->fd = -1;
     strcpy(l->path, path);
     if (open_link(l, baud, err) != 0) {
-        link_close(l);
+        discard(l);
         return -1;
     }
     *out = l;
