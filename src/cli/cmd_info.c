@@ -29,19 +29,28 @@ struct namelist {
 
 static void add_name(const char *name, int32_t value, void *ctx)
 {
-    struct namelist *nl = ctx;
-    size_t n = strlen(nl->text);
-    snprintf(nl->text + n, sizeof(nl->text) - n, "%s%s", n ? " " : "", name);
-    json_array_append_new(nl->arr, json_string(name));
+    json_array_append_new(((struct namelist *)ctx)->arr, json_string(name));
 }
 
+/* JSON gets every name; the text form shows ranges as "first..last". */
 static void bus_names(const struct kl_dict *d, const char *enum_name, struct namelist *nl)
 {
     nl->text[0] = '\0';
     nl->arr = json_array();
     const struct kl_enum *e = enum_name ? kl_dict_enum(d, enum_name) : NULL;
-    if (e)
-        kl_enum_foreach(e, add_name, nl);
+    if (!e)
+        return;
+    kl_enum_foreach(e, add_name, nl);
+    for (size_t i = 0; i < e->n; i++) {
+        const struct kl_enum_entry *en = &e->entries[i];
+        size_t n = strlen(nl->text);
+        char last[96];
+        if (en->count > 1)
+            snprintf(nl->text + n, sizeof(nl->text) - n, "%s%s..%s", n ? " " : "", en->name,
+                     kl_enum_name(e, en->value + en->count - 1, last, sizeof(last)));
+        else
+            snprintf(nl->text + n, sizeof(nl->text) - n, "%s%s", n ? " " : "", en->name);
+    }
 }
 
 static void state_text(const struct info *in, char *buf, size_t cap)

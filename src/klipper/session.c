@@ -445,17 +445,19 @@ static void handle_block(struct kl_session *s, const uint8_t *blk, size_t len)
     }
 }
 
-static void read_input(struct kl_session *s)
+/* hangup: poll said POLLHUP, so an empty read means the device is gone
+ * (a raw tty with VMIN=0 otherwise returns 0 when it has nothing). */
+static void read_input(struct kl_session *s, bool hangup)
 {
     for (;;) {
         ssize_t n = read(s->fd, s->inbuf + s->inlen, sizeof(s->inbuf) - s->inlen);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n == 0 || (n < 0 && errno != EAGAIN)) {
+        if ((n == 0 && hangup) || (n < 0 && errno != EAGAIN)) {
             set_dead(s, "disconnected");
             return;
         }
-        if (n < 0)
+        if (n <= 0)
             break;
         s->inlen += (size_t)n;
         s->stats.bytes_received += (uint64_t)n;
@@ -492,7 +494,7 @@ static void pump(struct kl_session *s, uint64_t deadline)
     if (rc > 0 && (p.revents & (POLLERR | POLLNVAL)))
         set_dead(s, "went away");
     if (rc > 0 && (p.revents & (POLLIN | POLLHUP)))
-        read_input(s);
+        read_input(s, p.revents & POLLHUP);
     if (rc > 0 && (p.revents & POLLOUT))
         write_out(s);
     now = mf_now_us();
@@ -744,7 +746,7 @@ static int sync_sequence(struct kl_session *s, struct mf_err *err)
                 continue;
             ssize_t r = read(s->fd, s->inbuf + s->inlen, sizeof(s->inbuf) - s->inlen);
             if (r <= 0) {
-                if (r == 0 || (errno != EAGAIN && errno != EINTR))
+                if ((r == 0 && (p.revents & POLLHUP)) || (r < 0 && errno != EAGAIN && errno != EINTR))
                     set_dead(s, "disconnected");
                 continue;
             }
@@ -799,7 +801,8 @@ static int identify(struct kl_session *s, struct mf_err *err)
             break;
         }
     }
-    /* Chunks come back in order; keep WINDOW requests outstanding. */
+    /* Chunks come back in order; keep WINDOW requests outstanding.  A chunk
+     * shorter than asked for (possibly empty) is the last. */
     for (int i = 0; rc == 0 && !end; i = (i + 1) % WINDOW) {
         struct kl_msg m;
         struct kl_query *cur = q[i];
@@ -812,10 +815,6 @@ static int identify(struct kl_session *s, struct mf_err *err)
         if (kl_msg_u(&m, "offset") != off[i] || off[i] != len) {
             rc = mf_fail(err, MF_E_PROTOCOL, "%s sent its data dictionary out of order; nothing was changed.",
                          s->what);
-            break;
-        }
-        if (!data->len) {
-            end = true;
             break;
         }
         if (len + data->len > (4u << 20)) {
@@ -833,8 +832,11 @@ static int identify(struct kl_session *s, struct mf_err *err)
         }
         memcpy(blob + len, data->data, data->len);
         len += data->len;
-        if (data->len < CHUNK)
-            next_off = (uint32_t)len; /* the end is near: ask at the end */
+        if (data->len < CHUNK) {
+            /* The MCU shortens only the last chunk; later requests come back empty. */
+            end = true;
+            break;
+        }
         off[i] = next_off;
         q[i] = kl_query_submit(s, &s->f_identify, (struct kl_arg[]){ KL_U(next_off), KL_U(CHUNK) },
                                &s->f_identify_response, -1, KL_Q_RETRY, err);
