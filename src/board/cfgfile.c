@@ -168,7 +168,7 @@ static int parse_line(struct parser *p, char *raw)
     bool indented = isspace((unsigned char)raw[0]);
     cut_comment(raw);
     char *s = trim(raw);
-    if (!*s)
+    if (!*s || *s == ';')  /* blank, or a comment in the older ';' style */
         return 0;
     if (indented && *s != '[')
         return parse_continuation(p, s);

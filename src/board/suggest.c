@@ -80,7 +80,7 @@ static size_t collect(const struct board_db *db, const char *typed, bool alnum_o
 {
     char q[MAX_NAME], t[MAX_NAME];
     size_t m = fold(typed, alnum_only, q), found = 0;
-    size_t reach = (m + 1) / 3 > 1 ? (m + 1) / 3 : 1;
+    size_t reach = (m + 1) / 4;  /* one edit in four; short names must match exactly */
     if (!m)
         return 0;
     size_t total = board_db_count(db) + board_db_alias_count(db);
