@@ -1,0 +1,20 @@
+#!/bin/sh
+# Install the Debian packages mcuflash needs to build and test, if missing.
+set -eu
+pkgs="build-essential cmake ninja-build pkg-config zlib1g-dev libjansson-dev libssl-dev
+      libusb-1.0-0-dev dosfstools mtools clang libclang-rt-14-dev"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "Installing Debian packages:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "mcuflash: these packages are missing and installing them needs root:$missing" >&2
+    echo "mcuflash: run this script as root, or: sudo apt-get install$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
