@@ -16,8 +16,8 @@
 #include "firmware/image.h"
 
 #define SCAN_MAX_CANDIDATES 20000
-#define SCAN_OUTPUT_BUDGET ((size_t)64 << 20)   /* bytes inflated over the whole scan */
-#define DICT_MAX_TEXT ((size_t)4 << 20)         /* largest dictionary text accepted */
+#define SCAN_OUTPUT_BUDGET ((size_t)8 << 20)    /* bytes inflated over the whole scan */
+#define DICT_MAX_TEXT ((size_t)1 << 20)         /* largest dictionary text accepted (real ones: < 100 KB) */
 #define TRUNCATED_MIN_TEXT 64                   /* JSON-like output needed to call a cut stream a dictionary */
 
 enum probe_result { PROBE_REJECT, PROBE_COMPLETE, PROBE_TRUNCATED };
@@ -75,8 +75,10 @@ static enum probe_result probe(z_stream *zs, const uint8_t *p, size_t avail, siz
         zs->avail_out = sizeof(window);
         int rc = inflate(zs, Z_NO_FLUSH);
         size_t got = sizeof(window) - zs->avail_out;
-        if (got > *budget)
+        if (got > *budget) {
+            *budget = 0; /* spent: the scan stops here */
             return PROBE_REJECT;
+        }
         *budget -= got;
         if (!shape_accepts(&shape, window, got) || shape.produced > DICT_MAX_TEXT)
             return PROBE_REJECT;
@@ -140,6 +142,12 @@ static void fill_fields(struct fw_dict_info *info)
 
 int fw_find_dict(const uint8_t *data, size_t len, struct fw_dict_info *info, struct mf_err *err)
 {
+    return fw_find_dict_before(data, len, len, info, err);
+}
+
+int fw_find_dict_before(const uint8_t *data, size_t len, size_t max_start, struct fw_dict_info *info,
+                        struct mf_err *err)
+{
     memset(info, 0, sizeof(*info));
     info->status = FW_DICT_NONE;
     z_stream zs;
@@ -149,9 +157,10 @@ int fw_find_dict(const uint8_t *data, size_t len, struct fw_dict_info *info, str
                        "changed.");
     size_t budget = SCAN_OUTPUT_BUDGET;
     int candidates = 0;
-    for (size_t off = 0; len >= 2 && off < len - 1 && candidates < SCAN_MAX_CANDIDATES && budget;
-         off++) {
-        const uint8_t *hit = memchr(data + off, 0x78, len - 1 - off);
+    /* Candidates start in [0, end) and need their second header byte. */
+    size_t end = len < 2 ? 0 : max_start < len - 1 ? max_start : len - 1;
+    for (size_t off = 0; off < end && candidates < SCAN_MAX_CANDIDATES && budget; off++) {
+        const uint8_t *hit = memchr(data + off, 0x78, end - off);
         if (!hit)
             break;
         off = (size_t)(hit - data);

@@ -59,6 +59,9 @@ struct fw_dict_info {
  * content: the outcome is in info->status.  Returns -1 only when memory runs
  * out.  The work is bounded for any input. */
 int fw_find_dict(const uint8_t *data, size_t len, struct fw_dict_info *info, struct mf_err *err);
+/* The same, for streams starting before max_start only (they may run past it). */
+int fw_find_dict_before(const uint8_t *data, size_t len, size_t max_start, struct fw_dict_info *info,
+                        struct mf_err *err);
 void fw_dict_info_free(struct fw_dict_info *info);
 
 /* A klipper.dict file: the uncompressed JSON text, kept exactly as written so

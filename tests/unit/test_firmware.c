@@ -10,7 +10,9 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "firmware/convert.h"
 #include "firmware/image.h"
+#include "firmware/inspect.h"
 
 static const char dict_json[] =
     "{\"app\":\"Klipper\",\"build_versions\":\"gcc: (15:12.2.rel1-1) 12.2.1 20221205 binutils: (2.40-2+18+b1) 2.40\","
@@ -186,6 +188,67 @@ static void test_invalid_dictionary(void)
     free(img);
 }
 
+static void expect_inspection(const uint8_t *data, size_t size, enum fw_encoding encoding,
+                              size_t offset)
+{
+    struct fw_inspection in;
+    CHECK_EQ(fw_inspect(data, size, &in, NULL), 0);
+    CHECK_EQ(in.encoding, encoding);
+    CHECK_EQ(in.dict.status, FW_DICT_FOUND);
+    CHECK_EQ(in.dict.offset, offset);
+    CHECK_STR(in.dict.mcu, "stm32f103xe");
+    fw_inspection_free(&in);
+}
+
+static void test_inspect_encodings(void)
+{
+    size_t size = 60000;
+    uint8_t *img = random_image(size);
+    embed(img, size, 40000, dict_json, 9);
+    expect_inspection(img, size, FW_ENC_PLAIN, 40000);
+    CHECK_STR(fw_encoding_id(FW_ENC_PLAIN), "plain");
+
+    /* A dictionary running across the end of the Robin window. */
+    free(img);
+    img = random_image(size);
+    size_t zlen = embed(img, size, 31000, dict_json, 9);
+    CHECK(31000 + zlen > FW_ROBIN_END);
+    fw_robin_xor(img, size);
+    struct fw_dict_info plain;
+    CHECK_EQ(fw_find_dict(img, size, &plain, NULL), 0);
+    CHECK(plain.status != FW_DICT_FOUND);
+    fw_dict_info_free(&plain);
+    expect_inspection(img, size, FW_ENC_ROBIN, 31000);
+    CHECK_STR(fw_encoding_id(FW_ENC_ROBIN), "mks-robin");
+    fw_robin_xor(img, size);
+
+    uint8_t *cbd = NULL;
+    size_t cbd_len = 0;
+    CHECK_EQ(fw_chitu_encode(img, size, &cbd, &cbd_len, NULL), 0);
+    expect_inspection(cbd, cbd_len, FW_ENC_CHITU, 31000);
+    struct fw_inspection in;
+    CHECK_EQ(fw_inspect(cbd, cbd_len, &in, NULL), 0);
+    CHECK_EQ(in.decoded_size, size);
+    CHECK(in.decoded && !memcmp(in.decoded, img, size));
+    fw_inspection_free(&in);
+
+    cbd[cbd_len - 1] ^= 0x40;
+    CHECK_EQ(fw_inspect(cbd, cbd_len, &in, NULL), 0);
+    CHECK_EQ(in.encoding, FW_ENC_CHITU);
+    CHECK(in.decoded == NULL);
+    CHECK(strstr(in.decode_problem, "checksum") != NULL);
+    CHECK_EQ(in.dict.status, FW_DICT_NONE);
+    fw_inspection_free(&in);
+
+    fill_random(img, size);
+    CHECK_EQ(fw_inspect(img, size, &in, NULL), 0);
+    CHECK_EQ(in.encoding, FW_ENC_UNKNOWN);
+    CHECK(fw_encoding_id(in.encoding) == NULL);
+    fw_inspection_free(&in);
+    free(cbd);
+    free(img);
+}
+
 static char tmpdir[512];
 
 static const char *tmp_path(const char *name)
@@ -332,6 +395,7 @@ int main(void)
     test_no_dictionary();
     test_truncated_dictionary();
     test_invalid_dictionary();
+    test_inspect_encodings();
     test_sha1();
     test_load_image();
     test_load_errors();
