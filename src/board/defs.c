@@ -73,12 +73,11 @@ static int set_pins(struct field_ctx *c, const char *value)
 static int parse_bool(struct field_ctx *c, const char *key, bool *dst, const char *v)
 {
     static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off", "0" };
-    for (size_t i = 0; i < 4; i++) {
-        if (!strcasecmp(v, yes[i]))
-            return *dst = true, 0;
-        if (!strcasecmp(v, no[i]))
-            return *dst = false, 0;
-    }
+    for (size_t i = 0; i < 4; i++)
+        if (!strcasecmp(v, yes[i]) || !strcasecmp(v, no[i])) {
+            *dst = !strcasecmp(v, yes[i]);
+            return 0;
+        }
     return cfg_fail(c->err, c->label, c->line, "%s in [board %s] must be true or false, not '%s'; "
                     "nothing was done; fix the line.", key, c->section, v);
 }
@@ -89,8 +88,10 @@ static int set_unique(struct field_ctx *c, const char *v) { return parse_bool(c,
 static int set_access(struct field_ctx *c, const char *v)
 {
     for (int a = BOARD_CARD_SPI; a <= BOARD_CARD_SDIO; a++)
-        if (!strcasecmp(v, board_card_access_name(a)))
-            return c->b->card_access = a, 0;
+        if (!strcasecmp(v, board_card_access_name(a))) {
+            c->b->card_access = a;
+            return 0;
+        }
     return cfg_fail(c->err, c->label, c->line, "card_access in [board %s] must be spi or sdio, not "
                     "'%s'; nothing was done; fix the line.", c->section, v);
 }
@@ -98,8 +99,10 @@ static int set_access(struct field_ctx *c, const char *v)
 static int set_conversion(struct field_ctx *c, const char *v)
 {
     for (int k = BOARD_CONV_NONE; k <= BOARD_CONV_CHITU; k++)
-        if (!strcasecmp(v, board_conversion_name(k)))
-            return c->b->conversion = k, 0;
+        if (!strcasecmp(v, board_conversion_name(k))) {
+            c->b->conversion = k;
+            return 0;
+        }
     return cfg_fail(c->err, c->label, c->line, "[board %s] asks for conversion '%s', which is not "
                     "known; nothing was done; use none, mks-robin or chitu.", c->section, v);
 }
