@@ -31,7 +31,7 @@ int cfg_grow(void *arrayp, size_t *cap, size_t n, size_t elem)
     return 0;
 }
 
-static int out_of_memory(struct mf_err *err)
+int cfg_out_of_memory(struct mf_err *err)
 {
     return mf_fail(err, MF_E_FAIL, "Out of memory while reading board definitions; nothing was "
                    "done; close other programs and try again.");
@@ -106,7 +106,7 @@ static int parse_header(struct parser *p, char *s)
         return cfg_fail(p->err, p->label, p->line, "the name '%s' may only hold letters, digits, "
                         "'-', '_' and '.'; nothing was done; rename the section.", name);
     if (cfg_grow(&p->file->sections, &p->file->cap, p->file->n, sizeof(struct cfg_section)))
-        return out_of_memory(p->err);
+        return cfg_out_of_memory(p->err);
     struct cfg_section *sec = &p->file->sections[p->file->n];
     memset(sec, 0, sizeof(*sec));
     sec->line = p->line;
@@ -115,7 +115,7 @@ static int parse_header(struct parser *p, char *s)
     p->file->n++;
     p->last = NULL;
     if (!sec->kind || !sec->name)
-        return out_of_memory(p->err);
+        return cfg_out_of_memory(p->err);
     return 0;
 }
 
@@ -135,14 +135,14 @@ static int parse_key(struct parser *p, char *s)
                         "like cs_pin); nothing was done; fix the line.", key);
     struct cfg_section *sec = &p->file->sections[p->file->n - 1];
     if (cfg_grow(&sec->entries, &sec->cap, sec->n, sizeof(struct cfg_entry)))
-        return out_of_memory(p->err);
+        return cfg_out_of_memory(p->err);
     struct cfg_entry *e = &sec->entries[sec->n++];
     e->line = p->line;
     e->key = strdup(key);
     e->value = strdup(value);
     p->last = e;
     if (!e->key || !e->value)
-        return out_of_memory(p->err);
+        return cfg_out_of_memory(p->err);
     return 0;
 }
 
@@ -155,7 +155,7 @@ static int parse_continuation(struct parser *p, char *s)
     size_t old = strlen(p->last->value);
     char *v = realloc(p->last->value, old + strlen(s) + 2);
     if (!v)
-        return out_of_memory(p->err);
+        return cfg_out_of_memory(p->err);
     if (old)
         v[old++] = ' ';
     strcpy(v + old, s);
@@ -187,7 +187,7 @@ int cfg_parse(const char *text, const char *label, struct cfg_file *out, struct 
         size_t len = strcspn(at, "\n");
         char *line = strndup(at, len);
         if (!line)
-            rc = out_of_memory(err);
+            rc = cfg_out_of_memory(err);
         else {
             p.line++;
             rc = parse_line(&p, line);

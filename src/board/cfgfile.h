@@ -36,6 +36,9 @@ void cfg_free(struct cfg_file *f);
 int cfg_fail(struct mf_err *err, const char *label, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Fail for lack of memory (MF_E_FAIL). */
+int cfg_out_of_memory(struct mf_err *err);
+
 /* Make room for one more element in a growing array: 0, or -1 when memory runs out. */
 int cfg_grow(void *arrayp, size_t *cap, size_t n, size_t elem);
 

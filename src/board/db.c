@@ -24,12 +24,6 @@ struct board_db {
     size_t naliases, alias_cap;
 };
 
-static int oom(struct mf_err *err)
-{
-    return mf_fail(err, MF_E_FAIL, "Out of memory while reading board definitions; nothing was "
-                   "done; close other programs and try again.");
-}
-
 struct board_db *board_db_new(void)
 {
     return calloc(1, sizeof(struct board_db));
@@ -84,7 +78,7 @@ static int add_board(struct board_db *db, struct board *b, struct mf_err *err)
     forget_name(db, b->name);
     if (cfg_grow(&db->boards, &db->board_cap, db->nboards, sizeof(*db->boards))) {
         board_free(b);
-        return oom(err);
+        return cfg_out_of_memory(err);
     }
     db->boards[db->nboards++] = b;
     return 0;
@@ -95,7 +89,7 @@ static int add_alias(struct board_db *db, struct board_alias *a, struct mf_err *
     forget_name(db, a->name);
     if (cfg_grow(&db->aliases, &db->alias_cap, db->naliases, sizeof(*db->aliases))) {
         board_alias_free(a);
-        return oom(err);
+        return cfg_out_of_memory(err);
     }
     db->aliases[db->naliases++] = a;
     return 0;
@@ -152,7 +146,7 @@ static int read_text(FILE *fp, const char *path, char **out, struct mf_err *err)
 {
     char *buf = malloc(MAX_FILE_SIZE + 1);
     if (!buf)
-        return oom(err);
+        return cfg_out_of_memory(err);
     size_t n = fread(buf, 1, MAX_FILE_SIZE + 1, fp);
     if (ferror(fp) || n > MAX_FILE_SIZE) {
         free(buf);
@@ -235,7 +229,7 @@ static int resolve_aliases(struct board_db *db, struct mf_err *err)
         struct board *b = db->boards[t];
         const char **list = realloc(b->aliases, (b->naliases + 1) * sizeof(*list));
         if (!list)
-            return oom(err);
+            return cfg_out_of_memory(err);
         list[b->naliases++] = a->name;
         b->aliases = list;
     }
@@ -285,7 +279,7 @@ int board_db_load(const char *const *extra_files, size_t n, struct board_db **ou
     *out = NULL;
     struct board_db *db = board_db_new();
     if (!db)
-        return oom(err);
+        return cfg_out_of_memory(err);
     if (load_all(db, extra_files, n, err)) {
         board_db_free(db);
         return -1;

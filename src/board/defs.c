@@ -15,16 +15,10 @@ struct field_ctx {
     struct mf_err *err;
 };
 
-static int oom(struct mf_err *err)
-{
-    return mf_fail(err, MF_E_FAIL, "Out of memory while reading board definitions; nothing was "
-                   "done; close other programs and try again.");
-}
-
 static int set_string(struct field_ctx *c, char **dst, const char *value)
 {
     *dst = strdup(value);
-    return *dst ? 0 : oom(c->err);
+    return *dst ? 0 : cfg_out_of_memory(c->err);
 }
 
 /* Names of MCUs, buses and pins are single words. */
@@ -49,7 +43,7 @@ static int set_pins(struct field_ctx *c, const char *value)
 {
     char *copy = strdup(value);
     if (!copy)
-        return oom(c->err);
+        return cfg_out_of_memory(c->err);
     size_t n = 0;
     int rc = 0;
     char *save = NULL;
@@ -64,7 +58,7 @@ static int set_pins(struct field_ctx *c, const char *value)
                           "separated by commas (miso, mosi, sclk), not '%s'; nothing was done; "
                           "fix the line.", c->section, value);
         else if (!(c->b->spi_pins[n++] = strdup(tok)))
-            rc = oom(c->err);
+            rc = cfg_out_of_memory(c->err);
     }
     free(copy);
     return rc;
@@ -204,7 +198,7 @@ static int set_origin(struct board_origin *o, const char *file, int line, struct
     o->line = line;
     o->file = NULL;
     if (file && !(o->file = strdup(file)))
-        return oom(err);
+        return cfg_out_of_memory(err);
     return 0;
 }
 
@@ -214,7 +208,7 @@ int board_from_section(const struct cfg_section *sec, const char *file, const ch
     *out = NULL;
     struct board *b = calloc(1, sizeof(*b));
     if (!b)
-        return oom(err);
+        return cfg_out_of_memory(err);
     struct field_ctx c = { .b = b, .label = label, .section = sec->name, .err = err };
     bool seen[NFIELDS] = { false };
     int rc = set_string(&c, &b->name, sec->name);
@@ -256,7 +250,7 @@ int alias_from_section(const struct cfg_section *sec, const char *file, const ch
     if (!a || !(a->name = strdup(sec->name)) || !(a->board = strdup(target))
         || set_origin(&a->origin, file, sec->line, err)) {
         board_alias_free(a);
-        return oom(err);
+        return cfg_out_of_memory(err);
     }
     *out = a;
     return 0;

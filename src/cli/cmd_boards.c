@@ -186,8 +186,12 @@ static int list_boards(const struct board_db *db, const struct boards_opts *o)
 {
     size_t total = board_db_count(db), n = 0;
     const struct board **list = calloc(total ? total : 1, sizeof(*list));
-    if (!list)
-        return MF_E_FAIL;
+    if (!list) {
+        struct mf_err err;
+        mf_fail(&err, MF_E_FAIL, "Out of memory while listing boards; nothing was done; close "
+                "other programs and try again.");
+        return cli_report_error(&err, o->json);
+    }
     for (size_t i = 0; i < total; i++)
         if (board_matches(board_db_board(db, i), o->arg))
             list[n++] = board_db_board(db, i);
