@@ -1,1 +1,20 @@
-int main(void){return 0;}
+/* mcuflash-sim: a virtual Klipper board on a pseudo-terminal.  Three modes:
+ * run a board (default), talk to a running board's control socket (ctl),
+ * and write a fake firmware image (make-firmware). */
+#include <stdio.h>
+#include <string.h>
+
+#include "sim.h"
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "ctl"))
+        return sim_ctl_main(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "make-firmware"))
+        return sim_make_firmware_main(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "--version")) {
+        printf("mcuflash-sim %s\n", MCUFLASH_VERSION);
+        return 0;
+    }
+    return sim_run_main(argc - 1, argv + 1);
+}

@@ -1,0 +1,118 @@
+/* The control socket's commands: status, reset, power-cycle, unplug, plug,
+ * faults SPEC, shutdown TEXT, quit. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+static const char *state_name(enum board_state st)
+{
+    return st == BOARD_RUNNING ? "running" : st == BOARD_RESETTING ? "resetting" : "unplugged";
+}
+
+static json_t *fault_json(const struct sim_faults *f)
+{
+    return json_pack("{s:f,s:f,s:f,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "corrupt", f->corrupt, "drop", f->drop,
+                     "lose_response", f->lose_response, "dir",
+                     f->dir_in && f->dir_out ? "both" : f->dir_in ? "in" : "out", "seed", (json_int_t)f->seed,
+                     "corrupted_in", (json_int_t)f->corrupted_in, "corrupted_out", (json_int_t)f->corrupted_out,
+                     "dropped_in", (json_int_t)f->dropped_in, "dropped_out", (json_int_t)f->dropped_out,
+                     "lost_responses", (json_int_t)f->lost_responses);
+}
+
+static json_t *counter_json(const struct sim *s)
+{
+    const struct sim_mcu *m = &s->mcu;
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "boots", (json_int_t)s->boots, "resets",
+                     (json_int_t)s->resets, "power_cycles", (json_int_t)s->power_cycles, "blocks",
+                     (json_int_t)m->blocks_ok, "naks", (json_int_t)m->blocks_nak, "error_bursts",
+                     (json_int_t)m->bursts, "replies_too_long", (json_int_t)m->replies_too_long, "tx_dropped",
+                     (json_int_t)s->tx_dropped, "rx_overflow", (json_int_t)s->rx_overflow);
+}
+
+static void status(struct sim *s, char *reply, size_t cap)
+{
+    const struct sim_mcu *m = &s->mcu;
+    const char *mcu = kl_dict_const(m->dict, "MCU");
+    char link[32];
+    if (s->opt.link == SIM_LINK_USB)
+        snprintf(link, sizeof(link), "usb");
+    else
+        snprintf(link, sizeof(link), "uart:%u", s->opt.baud);
+    json_t *o = json_object();
+    json_object_set_new(o, "mcu", json_string(mcu ? mcu : ""));
+    json_object_set_new(o, "version", json_string(m->dict->version ? m->dict->version : ""));
+    json_object_set_new(o, "state", json_string(state_name(s->state)));
+    json_object_set_new(o, "link_up", json_boolean(pty_link_is_up(&s->link)));
+    json_object_set_new(o, "link", json_string(link));
+    json_object_set_new(o, "path", json_string(s->link.path));
+    json_object_set_new(o, "device", json_string(s->link.slave_name));
+    json_object_set_new(o, "timing", json_string(s->timing.realistic ? "realistic" : "none"));
+    json_object_set_new(o, "seq", json_integer(m->next_seq & KL_SEQ_MASK));
+    json_object_set_new(o, "oids_allocated", json_boolean(m->oids_allocated));
+    json_object_set_new(o, "configured", json_boolean(m->finalized));
+    json_object_set_new(o, "shutdown", m->is_shutdown ? json_string(m->shutdown_text) : json_null());
+    json_object_set_new(o, "card_present", json_boolean(s->slot.card != NULL));
+    json_object_set_new(o, "card_spi_mode", json_boolean(s->slot.card && sdcard_in_spi_mode(s->slot.card)));
+    json_object_set_new(o, "faults", fault_json(&s->faults));
+    json_object_set_new(o, "counters", counter_json(s));
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    snprintf(reply, cap, "%s", text ? text : "error: out of memory");
+    free(text);
+}
+
+static void force_shutdown(struct sim *s, const char *text, char *reply, size_t cap)
+{
+    if (!*text) {
+        snprintf(reply, cap, "error: shutdown needs a reason text");
+        return;
+    }
+    if (s->state != BOARD_RUNNING) {
+        snprintf(reply, cap, "error: the board is %s; nothing was changed", state_name(s->state));
+        return;
+    }
+    sim_mcu_force_shutdown(&s->mcu, text);
+    snprintf(reply, cap, "ok");
+}
+
+void sim_control_exec(void *ctx, char *line, char *reply, size_t cap)
+{
+    struct sim *s = ctx;
+    while (*line == ' ')
+        line++;
+    char *arg = strchr(line, ' ');
+    if (arg)
+        *arg++ = '\0';
+    else
+        arg = line + strlen(line);
+    snprintf(reply, cap, "ok");
+    if (!strcmp(line, "status")) {
+        status(s, reply, cap);
+    } else if (!strcmp(line, "reset")) {
+        sim_reset(s, false);
+    } else if (!strcmp(line, "power-cycle")) {
+        sim_reset(s, true);
+    } else if (!strcmp(line, "unplug")) {
+        sim_unplug(s);
+    } else if (!strcmp(line, "plug")) {
+        if (s->state != BOARD_UNPLUGGED)
+            snprintf(reply, cap, "error: the board is not unplugged; nothing was changed");
+        else
+            sim_plug(s);
+    } else if (!strcmp(line, "faults")) {
+        struct mf_err err = { 0 };
+        if (faults_parse(&s->faults, arg, &err) < 0)
+            snprintf(reply, cap, "error: %s", err.msg);
+    } else if (!strcmp(line, "shutdown")) {
+        force_shutdown(s, arg, reply, cap);
+    } else if (!strcmp(line, "quit")) {
+        s->quit = true;
+    } else if (!strcmp(line, "help")) {
+        snprintf(reply, cap, "commands: status, reset, power-cycle, unplug, plug, faults SPEC, shutdown TEXT, quit");
+    } else {
+        snprintf(reply, cap, "error: unknown command '%s' (try help)", line);
+    }
+}

@@ -1,0 +1,180 @@
+/* `mcuflash-sim make-firmware`: a fake klipper.bin for an MCU.  Pseudo-
+ * random bytes behind a Cortex-M style vector table, with the zlib level 9
+ * dictionary stored verbatim and contiguous inside, as a real build's
+ * .rodata carries it (found by scanning for 78 DA and inflating). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dictgen.h"
+#include "faults.h"
+#include "sim.h"
+
+#define DEFAULT_SIZE 32768u
+#define VECTORS 64
+#define MAX_SIZE (16u << 20)
+
+struct fw_options {
+    const char *mcu, *dict, *version, *out, *dict_out;
+    enum sim_link_kind link;
+    uint32_t baud;
+    size_t size;
+    uint64_t seed;
+};
+
+/* Where the application sits after the usual bootloader of the family. */
+static uint32_t app_base(const struct mcu_type *t)
+{
+    switch (t ? t->family : FAMILY_STM32F4) {
+    case FAMILY_STM32F1: return t->flash_base + 0x7000;
+    case FAMILY_STM32F4: return t->flash_base + 0x8000;
+    case FAMILY_STM32G0: return t->flash_base + 0x2000;
+    case FAMILY_STM32H7: return t->flash_base + 0x20000;
+    case FAMILY_LPC176X: return t->flash_base + 0x4000;
+    }
+    return 0x08000000;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+
+/* Random code, a vector table in front, the dictionary blob at off. */
+static void fill_image(uint8_t *img, size_t size, const struct mcu_type *t, uint64_t seed, const uint8_t *z,
+                       size_t zlen, size_t off)
+{
+    uint64_t rng = seed;
+    for (size_t i = 0; i < size; i += 8) {
+        uint64_t r = sim_rand(&rng);
+        for (size_t k = 0; k < 8 && i + k < size; k++)
+            img[i + k] = (uint8_t)(r >> (8 * k));
+    }
+    uint32_t base = app_base(t);
+    put_le32(img, t ? t->ram_top : 0x20020000);
+    for (unsigned v = 1; v < VECTORS && 4 * v + 4 <= size; v++) {
+        /* Handlers (odd: thumb) somewhere in the code after the table. */
+        uint32_t handler = base + VECTORS * 4 + (uint32_t)(sim_rand(&rng) % (size / 2)) * 2;
+        put_le32(img + 4 * v, handler | 1);
+    }
+    memcpy(img + off, z, zlen);
+}
+
+static int write_file(const char *path, const void *data, size_t len, struct mf_err *err)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return mf_fail(err, MF_E_INPUT, "Cannot create %s (%s); nothing was written.", path, strerror(errno));
+    int bad = fwrite(data, 1, len, f) != len;
+    bad |= fclose(f) != 0;
+    if (bad)
+        return mf_fail(err, MF_E_INPUT, "Writing %s failed; the file may be incomplete. Check the disk.", path);
+    return 0;
+}
+
+static int parse_number(const char *opt, const char *v, uint64_t max, uint64_t *out, struct mf_err *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 0);
+    if (end == v || *end || errno || n > max)
+        return mf_fail(err, MF_E_USAGE, "%s needs a number up to %llu, not '%s'; nothing was written.", opt,
+                       (unsigned long long)max, v);
+    *out = n;
+    return 0;
+}
+
+static int parse_fw_options(int argc, char **argv, struct fw_options *o, struct mf_err *err)
+{
+    memset(o, 0, sizeof(*o));
+    o->size = DEFAULT_SIZE;
+    o->seed = 1;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (i + 1 >= argc)
+            return mf_fail(err, MF_E_USAGE, "Option %s needs a value (or is unknown); nothing was written.", a);
+        const char *v = argv[++i];
+        uint64_t n;
+        if (!strcmp(a, "--mcu"))
+            o->mcu = v;
+        else if (!strcmp(a, "--dict"))
+            o->dict = v;
+        else if (!strcmp(a, "--version-string"))
+            o->version = v;
+        else if (!strcmp(a, "-o"))
+            o->out = v;
+        else if (!strcmp(a, "--dict-out"))
+            o->dict_out = v;
+        else if (!strcmp(a, "--link")) {
+            if (sim_parse_link(v, &o->link, &o->baud, err) < 0)
+                return -1;
+        } else if (!strcmp(a, "--size")) {
+            if (parse_number(a, v, MAX_SIZE, &n, err) < 0)
+                return -1;
+            o->size = (size_t)n;
+        } else if (!strcmp(a, "--seed")) {
+            if (parse_number(a, v, UINT64_MAX, &n, err) < 0)
+                return -1;
+            o->seed = n;
+        } else {
+            return mf_fail(err, MF_E_USAGE, "Unknown option '%s'; nothing was written. See --help.", a);
+        }
+    }
+    if (!o->out || !o->mcu == !o->dict)
+        return mf_fail(err, MF_E_USAGE,
+                       "make-firmware needs -o FILE and exactly one of --mcu or --dict; nothing was written.");
+    if (o->version && sim_check_version(o->version, err) < 0)
+        return -1;
+    return 0;
+}
+
+static int make_firmware(const struct fw_options *o, struct mf_err *err)
+{
+    char *json = NULL;
+    size_t len = 0;
+    uint8_t *z = NULL, *img = NULL;
+    size_t zlen = 0;
+    int rc = -1;
+    if (sim_identity_json(o->mcu, o->dict, o->version, o->link, o->baud, &json, &len, err) < 0)
+        goto out;
+    if (sim_zlib_compress(json, len, &z, &zlen) < 0) {
+        mf_fail(err, MF_E_FAIL, "Could not compress the dictionary (out of memory); nothing was written.");
+        goto out;
+    }
+    size_t room = VECTORS * 4 + 256;
+    if (o->size < zlen + 2 * room) {
+        mf_fail(err, MF_E_USAGE, "--size must be at least %zu bytes to hold the dictionary; nothing was written.",
+                zlen + 2 * room);
+        goto out;
+    }
+    img = malloc(o->size);
+    if (!img) {
+        mf_fail(err, MF_E_FAIL, "Out of memory for a %zu-byte image; nothing was written.", o->size);
+        goto out;
+    }
+    /* Three quarters in, where a build's read-only data tends to sit. */
+    size_t off = (room + (o->size - zlen - 2 * room) * 3 / 4) & ~(size_t)3;
+    const struct mcu_type *t = o->mcu ? mcu_type_find(o->mcu) : NULL;
+    fill_image(img, o->size, t, o->seed, z, zlen, off);
+    if (write_file(o->out, img, o->size, err) < 0 || (o->dict_out && write_file(o->dict_out, json, len, err) < 0))
+        goto out;
+    printf("%s: %zu bytes, dictionary of %zu bytes (zlib) at offset %zu\n", o->out, o->size, zlen, off);
+    rc = 0;
+out:
+    free(json);
+    free(z);
+    free(img);
+    return rc;
+}
+
+int sim_make_firmware_main(int argc, char **argv)
+{
+    struct fw_options o;
+    struct mf_err err = { 0 };
+    if (parse_fw_options(argc, argv, &o, &err) < 0 || make_firmware(&o, &err) < 0) {
+        fprintf(stderr, "mcuflash-sim make-firmware: %s\n", err.msg);
+        return err.code ? err.code : MF_E_FAIL;
+    }
+    return 0;
+}

@@ -1,0 +1,59 @@
+/* The virtual board: the MCU, its serial device, the card socket, the line
+ * (faults and timing) and the control socket, driven by one event loop. */
+#ifndef SIM_SIM_H
+#define SIM_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cardslot.h"
+#include "control.h"
+#include "faults.h"
+#include "mcu.h"
+#include "options.h"
+#include "ptylink.h"
+#include "timing.h"
+
+enum board_state {
+    BOARD_RUNNING,
+    BOARD_RESETTING, /* away until up_at_us (USB re-enumeration or boot) */
+    BOARD_UNPLUGGED, /* no power, no device until `plug` */
+};
+
+struct sim {
+    struct sim_options opt;
+    struct sim_timing timing;
+    struct sim_mcu mcu;
+    struct sim_cardslot slot;
+    struct pty_link link;
+    struct sim_faults faults;
+    struct sim_control control;
+    struct sim_wire to_mcu, to_host;
+    enum board_state state;
+    uint64_t up_at_us;
+    uint64_t mcu_ready_ns;   /* the MCU is busy on a bus until then */
+    bool host_blocked;       /* the pty is full: wait for the host to read */
+    bool quit;
+    /* Counters. */
+    uint64_t boots, resets, power_cycles, tx_dropped, rx_overflow;
+};
+
+/* The three modes of the binary. */
+int sim_run_main(int argc, char **argv);
+int sim_ctl_main(int argc, char **argv);
+int sim_make_firmware_main(int argc, char **argv);
+
+/* Load the identity the options ask for (generated or from --dict):
+ * malloc'ed JSON text. */
+int sim_identity_json(const char *mcu, const char *dict_path, const char *version, enum sim_link_kind link,
+                      uint32_t baud, char **json, size_t *len, struct mf_err *err);
+
+/* Control socket commands (controlcmds.c). */
+void sim_control_exec(void *ctx, char *line, char *reply, size_t cap);
+
+/* Board events (sim.c). */
+void sim_reset(struct sim *s, bool power_cycle);
+void sim_unplug(struct sim *s);
+void sim_plug(struct sim *s);
+
+#endif

@@ -1,0 +1,134 @@
+/* The timing model. */
+#include "timing.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NS_PER_S 1000000000ull
+#define NS_PER_FRAME 1000000ull
+
+struct wire_chunk {
+    struct wire_chunk *next;
+    uint64_t at_ns;
+    size_t len, off;
+    uint8_t data[];
+};
+
+uint64_t timing_reset_delay_us(const struct sim_timing *t)
+{
+    if (t->link == SIM_LINK_USB)
+        return t->realistic ? 1500000 : 100000;
+    return t->realistic ? 300000 : 10000;
+}
+
+size_t timing_tx_buffer(const struct sim_timing *t)
+{
+    if (!t->realistic)
+        return 0;
+    return t->link == SIM_LINK_USB ? 192 : 96;
+}
+
+size_t timing_rx_buffer(const struct sim_timing *t)
+{
+    if (!t->realistic)
+        return 4096;
+    return t->link == SIM_LINK_USB ? 128 : 192;
+}
+
+void wire_init(struct sim_wire *w, const struct sim_timing *t)
+{
+    memset(w, 0, sizeof(*w));
+    w->timing = t;
+}
+
+void wire_clear(struct sim_wire *w)
+{
+    while (w->head) {
+        struct wire_chunk *c = w->head;
+        w->head = c->next;
+        free(c);
+    }
+    w->tail = NULL;
+    w->bytes = 0;
+    w->free_at_ns = 0;
+}
+
+/* When the last of len bytes, ready at start, has crossed the wire. */
+static uint64_t delivery_ns(struct sim_wire *w, uint64_t ready_ns, size_t len)
+{
+    const struct sim_timing *t = w->timing;
+    if (!t->realistic)
+        return ready_ns;
+    uint64_t start = ready_ns > w->free_at_ns ? ready_ns : w->free_at_ns;
+    if (t->link == SIM_LINK_UART) {
+        w->free_at_ns = start + (uint64_t)len * 10u * NS_PER_S / (t->baud ? t->baud : 250000);
+        return w->free_at_ns;
+    }
+    uint64_t packets = (len + USB_PACKET - 1) / USB_PACKET;
+    w->free_at_ns = start + packets * (NS_PER_FRAME / USB_PACKETS_PER_FRAME);
+    /* Delivered at the end of the frame the last packet went in. */
+    return (w->free_at_ns + NS_PER_FRAME - 1) / NS_PER_FRAME * NS_PER_FRAME;
+}
+
+int wire_push(struct sim_wire *w, uint64_t not_before_ns, const uint8_t *data, size_t len)
+{
+    if (!len)
+        return 0;
+    if (w->bytes + len > WIRE_QUEUE_MAX)
+        return -1;
+    struct wire_chunk *c = malloc(sizeof(*c) + len);
+    if (!c)
+        return -1;
+    c->next = NULL;
+    c->len = len;
+    c->off = 0;
+    memcpy(c->data, data, len);
+    c->at_ns = delivery_ns(w, not_before_ns, len);
+    if (w->tail)
+        w->tail->next = c;
+    else
+        w->head = c;
+    w->tail = c;
+    w->bytes += len;
+    return 0;
+}
+
+size_t wire_pending(const struct sim_wire *w, uint64_t now_ns)
+{
+    size_t n = 0;
+    for (const struct wire_chunk *c = w->head; c; c = c->next)
+        if (c->at_ns > now_ns)
+            n += c->len - c->off;
+    return n;
+}
+
+size_t wire_peek(const struct sim_wire *w, uint64_t now_ns, const uint8_t **data)
+{
+    const struct wire_chunk *c = w->head;
+    if (!c || c->at_ns > now_ns)
+        return 0;
+    *data = c->data + c->off;
+    return c->len - c->off;
+}
+
+void wire_consume(struct sim_wire *w, size_t n)
+{
+    while (n && w->head) {
+        struct wire_chunk *c = w->head;
+        size_t take = c->len - c->off < n ? c->len - c->off : n;
+        c->off += take;
+        w->bytes -= take;
+        n -= take;
+        if (c->off == c->len) {
+            w->head = c->next;
+            if (!w->head)
+                w->tail = NULL;
+            free(c);
+        }
+    }
+}
+
+uint64_t wire_next_ns(const struct sim_wire *w)
+{
+    return w->head ? w->head->at_ns : UINT64_MAX;
+}

@@ -1,0 +1,61 @@
+/* The timing model.  With --timing none every byte moves at once and only
+ * the reset delays remain (short).  With --timing realistic:
+ *  - UART: 10 bits per byte at the baud rate, each direction on its own;
+ *  - USB full speed: bytes travel in 64-byte packets, a few per 1 ms frame
+ *    (USB_PACKETS_PER_FRAME), delivered at the end of a frame;
+ *  - the MCU's transmit buffer (USB 192, UART 96 bytes): a response that
+ *    does not fit is dropped, as the firmware does;
+ *  - bus time (SPI clock, SD clock) is spent by the command handlers;
+ *  - re-enumeration after a USB reset takes about 1.5 s. */
+#ifndef SIM_TIMING_H
+#define SIM_TIMING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "options.h"
+
+#define USB_PACKET 64
+#define USB_PACKETS_PER_FRAME 5
+#define WIRE_QUEUE_MAX 65536
+
+struct sim_timing {
+    bool realistic;
+    enum sim_link_kind link;
+    uint32_t baud;
+};
+
+/* How long the board is away after a reset: USB re-enumeration, or the
+ * UART firmware's boot. */
+uint64_t timing_reset_delay_us(const struct sim_timing *t);
+/* Room in the MCU's transmit buffer (0: unlimited). */
+size_t timing_tx_buffer(const struct sim_timing *t);
+/* MCU receive buffer size. */
+size_t timing_rx_buffer(const struct sim_timing *t);
+
+struct wire_chunk;
+
+/* One direction of the line: a queue of bytes, each chunk released at the
+ * time the wire would have delivered its last byte. */
+struct sim_wire {
+    const struct sim_timing *timing;
+    uint64_t free_at_ns;     /* when the wire is next idle */
+    struct wire_chunk *head, *tail;
+    size_t bytes;            /* queued */
+};
+
+void wire_init(struct sim_wire *w, const struct sim_timing *t);
+void wire_clear(struct sim_wire *w);
+/* Queue data that is ready to go at not_before_ns; -1 (nothing queued) if
+ * the queue would exceed WIRE_QUEUE_MAX. */
+int wire_push(struct sim_wire *w, uint64_t not_before_ns, const uint8_t *data, size_t len);
+/* Bytes queued but not yet delivered at now_ns (still in the sender's buffer). */
+size_t wire_pending(const struct sim_wire *w, uint64_t now_ns);
+/* The first delivered chunk's remaining bytes, or 0 if none is due yet. */
+size_t wire_peek(const struct sim_wire *w, uint64_t now_ns, const uint8_t **data);
+void wire_consume(struct sim_wire *w, size_t n);
+/* When the next chunk is due (UINT64_MAX if empty). */
+uint64_t wire_next_ns(const struct sim_wire *w);
+
+#endif
