@@ -242,6 +242,19 @@ void sdcard_set_corrupt_reads(struct sdcard *card, unsigned n)
     card->corrupt_reads = n;
 }
 
+void sdcard_set_corrupt_writes(struct sdcard *card, unsigned n)
+{
+    card->corrupt_writes = n;
+}
+
+bool sdc_take_corrupt_write(struct sdcard *c)
+{
+    if (!c->corrupt_writes)
+        return false;
+    c->corrupt_writes--;
+    return true;
+}
+
 void sdcard_set_drop_commands(struct sdcard *card, unsigned n)
 {
     card->drop_commands = n;

@@ -129,6 +129,10 @@ const struct sdcard_config *sdcard_config(const struct sdcard *card);
 /* Faults, each for the next n events. */
 void sdcard_set_fail_writes(struct sdcard *card, unsigned n);    /* write error, nothing stored */
 void sdcard_set_corrupt_reads(struct sdcard *card, unsigned n);  /* one data bit flipped after CRC */
+/* One bit of a written block flipped on its way in, as a noisy bus would:
+ * SPI answers with a CRC-error data response (if CRC checking is on), SD mode
+ * with SDCARD_SDIO_CRC_FAIL; nothing is stored. */
+void sdcard_set_corrupt_writes(struct sdcard *card, unsigned n);
 void sdcard_set_drop_commands(struct sdcard *card, unsigned n);  /* command ignored, no response */
 /* The card loses power after n more sector writes (0: now, n < 0: never); it
  * then acts as an empty socket until sdcard_power_cycle. */

@@ -71,7 +71,8 @@ struct sdcard {
     uint8_t *out;       /* pending MISO bytes */
     size_t out_cap, out_pos, out_len;
     unsigned busy;      /* 0x00 bytes to send once out[] is drained */
-    bool read_multi;
+    bool read_multi;    /* CMD18 active until CMD12 */
+    bool read_past_end; /* its error token for the block past the end is out */
     uint32_t next_lba;
     uint8_t r2;         /* SPI status flags, cleared when read by CMD13 */
 
@@ -82,7 +83,7 @@ struct sdcard {
     unsigned prg_left;
 
     /* Faults. */
-    unsigned fail_writes, corrupt_reads, drop_commands;
+    unsigned fail_writes, corrupt_reads, corrupt_writes, drop_commands;
     long power_cut;
 
     struct sdcard_stats stats;
@@ -107,6 +108,8 @@ bool sdc_read_sector(struct sdcard *c, uint32_t lba, uint8_t *buf, uint16_t *crc
  * ST_WP_VIOLATION or ST_ERROR. */
 uint32_t sdc_write_sector(struct sdcard *c, uint32_t lba, const uint8_t *buf);
 bool sdc_write_protected(const struct sdcard *c);
+/* The corrupt-write fault: true if this incoming block is to be garbled. */
+bool sdc_take_corrupt_write(struct sdcard *c);
 void sdc_go_idle(struct sdcard *c);
 
 #endif

@@ -212,6 +212,11 @@ int sdcard_sd_write_block(struct sdcard *card, uint8_t cmd, uint32_t arg, const 
     int rc = data_command(card, cmd, 24, arg, &lba);
     if (rc >= 0)
         return rc;
+    if (sdc_take_corrupt_write(card)) {
+        card->stats.crc_errors++;
+        card->stats.write_rejects++;
+        return SDCARD_SDIO_CRC_FAIL;  /* the card's CRC status said no */
+    }
     uint32_t why = sdc_write_sector(card, lba, buf);
     card->status |= why;
     if (why == ST_WP_VIOLATION)

@@ -82,13 +82,16 @@ static void queue_sector(struct sdcard *c, uint32_t lba)
     out_crc(c, crc);
 }
 
-/* Multi-block read: the next block, or an error token past the end. */
+/* Multi-block read: the next block, or once an error token past the end;
+ * either way the card waits for CMD12. */
 static void queue_next_multi(struct sdcard *c)
 {
     if (c->next_lba >= c->sectors) {
-        out_fill(c, 0xFF, c->cfg.read_latency);
-        out_put(c, ERROR_TOKEN_OUT_OF_RANGE);
-        c->read_multi = false;
+        if (!c->read_past_end) {
+            out_fill(c, 0xFF, c->cfg.read_latency);
+            out_put(c, ERROR_TOKEN_OUT_OF_RANGE);
+            c->read_past_end = true;
+        }
         return;
     }
     queue_sector(c, c->next_lba++);
@@ -120,6 +123,8 @@ static uint8_t next_miso(struct sdcard *c, bool *busy)
 
 static uint8_t program_block(struct sdcard *c)
 {
+    if (sdc_take_corrupt_write(c))
+        c->blk[c->wr_lba % SDC_BLOCK] ^= 0x01;
     uint16_t crc = (uint16_t)(c->blk[SDC_BLOCK] << 8 | c->blk[SDC_BLOCK + 1]);
     if (c->crc_on && crc != sdc_crc16(c->blk, SDC_BLOCK)) {
         c->stats.crc_errors++;
@@ -186,6 +191,7 @@ static void cmd_read(struct sdcard *c, uint32_t arg, bool multi)
     respond_r1(c, 0);
     if (multi) {
         c->read_multi = true;
+        c->read_past_end = false;
         c->next_lba = lba;
     } else {
         queue_sector(c, lba);
