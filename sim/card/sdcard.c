@@ -77,6 +77,7 @@ int sdcard_open(struct blockdev *bd, bool take_bd, const struct sdcard_config *c
     }
     sdc_build_registers(c);
     if (c->sectors == 0) {
+        c->own_bd = false;  /* on failure the caller keeps bd */
         sdcard_free(c);
         return mf_fail(err, MF_E_INPUT,
                        "The card image is too small for a %s card; nothing was changed; use an "

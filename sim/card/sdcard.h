@@ -94,7 +94,7 @@ void sdcard_config_init(struct sdcard_config *cfg);
 
 /* A card on bd.  Capacity comes from the image size, rounded down to what the
  * CSD can express; a read-only bd makes a temporarily write-protected card.
- * take_bd: the card closes bd when freed. */
+ * take_bd: the card closes bd when freed (on failure the caller still owns it). */
 int sdcard_open(struct blockdev *bd, bool take_bd, const struct sdcard_config *cfg,
                 struct sdcard **out, struct mf_err *err);
 int sdcard_open_image(const char *path, const struct sdcard_config *cfg, struct sdcard **out,
