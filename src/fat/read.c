@@ -72,6 +72,14 @@ int fat_dir_open(struct fat_volume *vol, const char *path, struct fat_dir **out,
     uint32_t cluster;
     if (dir_cluster_of(vol, path, &cluster, err) < 0)
         return -1;
+    /* Check the whole chain now, also past the end marker where the listing stops. */
+    if (cluster) {
+        struct extents chain = { 0 };
+        int rc = chain_collect(vol, cluster, dir_cluster_limit(vol), &chain, path, err);
+        ext_free(&chain);
+        if (rc < 0)
+            return -1;
+    }
     struct fat_dir *d = calloc(1, sizeof(*d));
     if (!d)
         return fat_oom(err);
