@@ -109,18 +109,17 @@ static int give_up(struct sd_card *c, bool write, uint32_t lba, uint32_t n, stru
                    "try again.", lba, lba + n - 1, c->bus->name, c->opt.tries, why);
 }
 
-/* One run of sectors, as one card operation, tried up to opt.tries times. */
+/* One run of sectors, as one card operation, tried up to opt.tries times.
+ * Returns 0, -1, or SD_AGAIN when every try failed (err: the last reason). */
 static int run_once(struct sd_card *c, bool write, uint32_t lba, uint32_t n, uint8_t *rbuf,
                     const uint8_t *wbuf, struct mf_err *err)
 {
     for (unsigned attempt = 1;; attempt++) {
         int rc = write ? c->proto->write(c, lba, n, wbuf, err) : c->proto->read(c, lba, n, rbuf, err);
-        if (rc == 0)
-            return 0;
-        if (rc < 0)
-            return -1;
+        if (rc <= 0)
+            return rc;
         if (attempt >= c->opt.tries)
-            return give_up(c, write, lba, n, err);
+            return SD_AGAIN;
         c->stats.retries++;
         c->stats.recoveries++;
         struct mf_err rerr;
@@ -132,6 +131,26 @@ static int run_once(struct sd_card *c, bool write, uint32_t lba, uint32_t n, uin
     }
 }
 
+/* A run that keeps failing as a whole gets one more chance sector by
+ * sector: a noisy bus may pass short operations but never a long one. */
+static int run_split(struct sd_card *c, bool write, uint32_t lba, uint32_t n, uint8_t *rbuf,
+                     const uint8_t *wbuf, struct mf_err *err)
+{
+    int rc = run_once(c, write, lba, n, rbuf, wbuf, err);
+    if (rc != SD_AGAIN || n == 1)
+        return rc == SD_AGAIN ? give_up(c, write, lba, n, err) : rc;
+    c->stats.split_runs++;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t off = (size_t)i * SD_BLOCK;
+        rc = run_once(c, write, lba + i, 1, rbuf ? rbuf + off : NULL, wbuf ? wbuf + off : NULL, err);
+        if (rc == SD_AGAIN)
+            return give_up(c, write, lba + i, 1, err);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int run_sectors(struct sd_card *c, bool write, uint32_t lba, uint32_t count, uint8_t *rbuf,
                        const uint8_t *wbuf, struct mf_err *err)
 {
@@ -140,7 +159,7 @@ static int run_sectors(struct sd_card *c, bool write, uint32_t lba, uint32_t cou
         most = c->proto->max_run;
     while (count) {
         uint32_t n = count < most ? count : most;
-        if (run_once(c, write, lba, n, rbuf, wbuf, err) < 0)
+        if (run_split(c, write, lba, n, rbuf, wbuf, err) < 0)
             return -1;
         size_t bytes = (size_t)n * SD_BLOCK;
         if (write) {

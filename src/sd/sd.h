@@ -46,6 +46,7 @@ struct sd_stats {
     uint64_t retries;           /* sector operations tried again */
     uint64_t recoveries;        /* bus resynchronisations after a failure */
     uint64_t reinits;           /* full re-initialisations during I/O */
+    uint64_t split_runs;        /* multi-sector runs redone sector by sector */
     uint64_t sectors_read, sectors_written;
 };
 

@@ -456,6 +456,13 @@ static void test_lost_replies(void)
     cardbus_model_lose_every(rig.bus, 97);
     check_write(&rig, sd, 2000, 96, 77);
     check_read(&rig, sd, 2000, 96);
+    CHECK_EQ(sd_card_stats(sd)->split_runs, 0);
+
+    /* So many losses that no run of 16 sectors gets through: sector by sector. */
+    cardbus_model_lose_every(rig.bus, 9);
+    check_write(&rig, sd, 3000, 40, 78);
+    check_read(&rig, sd, 3000, 40);
+    CHECK(sd_card_stats(sd)->split_runs >= 2);
     cardbus_model_lose_every(rig.bus, 0);
     struct mf_err err;
     CHECK_EQ(sd_close(sd, &err), 0);
