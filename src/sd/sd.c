@@ -93,20 +93,47 @@ int sd_reinit(struct sd_card *c, struct mf_err *err)
 
 /* ---- sector operations with retries ---- */
 
+/* "sector 7" or "sectors 7-9", for messages. */
+static void name_sectors(char *buf, size_t size, uint32_t lba, uint32_t n)
+{
+    if (n == 1)
+        snprintf(buf, size, "sector %u", lba);
+    else
+        snprintf(buf, size, "sectors %u-%u", lba, lba + n - 1);
+}
+
 static int give_up(struct sd_card *c, bool write, uint32_t lba, uint32_t n, struct mf_err *err)
 {
-    char why[400];
+    char why[400], which[40];
     sd_reason(err, why, sizeof(why));
+    name_sectors(which, sizeof(which), lba, n);
     if (write)
         return mf_fail(err, MF_E_CARD,
-                       "Writing sectors %u-%u of the SD card on %s failed %u times (last: %s); "
-                       "those sectors may hold old or partial data; check the card and the "
-                       "connection to the board, then run the command again.",
-                       lba, lba + n - 1, c->bus->name, c->opt.tries, why);
+                       "Writing %s of the SD card on %s failed %u times (last: %s); the data there "
+                       "may be old or partial; check the card and the connection to the board, "
+                       "then run the command again.", which, c->bus->name, c->opt.tries, why);
     return mf_fail(err, MF_E_CARD,
-                   "Reading sectors %u-%u of the SD card on %s failed %u times (last: %s); "
-                   "nothing was changed; check the card and the connection to the board, then "
-                   "try again.", lba, lba + n - 1, c->bus->name, c->opt.tries, why);
+                   "Reading %s of the SD card on %s failed %u times (last: %s); nothing was "
+                   "changed; check the card and the connection to the board, then try again.",
+                   which, c->bus->name, c->opt.tries, why);
+}
+
+/* A write whose card could not be brought back: say what may have changed,
+ * with what went wrong (the first clause of the recovery's sentence). */
+static int interrupted_write(struct sd_card *c, uint32_t lba, uint32_t n, const struct mf_err *why,
+                             struct mf_err *err)
+{
+    char reason[300], which[40];
+    sd_reason(why, reason, sizeof(reason));
+    reason[strcspn(reason, ";")] = '\0';
+    size_t len = strlen(reason);
+    if (len && reason[len - 1] == '.')
+        reason[len - 1] = '\0';
+    name_sectors(which, sizeof(which), lba, n);
+    return mf_fail(err, why->code,
+                   "Writing %s of the SD card on %s was interrupted (%s); the data there may be "
+                   "old or partial; check the card and the connection to the board, then run the "
+                   "command again.", which, c->bus->name, reason);
 }
 
 /* One run of sectors, as one card operation, tried up to opt.tries times.
@@ -124,10 +151,8 @@ static int run_once(struct sd_card *c, bool write, uint32_t lba, uint32_t n, uin
         c->stats.recoveries++;
         struct mf_err rerr;
         mf_err_clear(&rerr);
-        if (c->proto->recover(c, &rerr) < 0) {
-            *err = rerr;
-            return -1;
-        }
+        if (c->proto->recover(c, &rerr) < 0)
+            return write ? interrupted_write(c, lba, n, &rerr, err) : (*err = rerr, -1);
     }
 }
 

@@ -90,11 +90,13 @@ const char *sd_manufacturer_name(uint8_t mid, char buf[8])
 void sd_describe(const struct sd_card_info *info, char *buf, size_t size)
 {
     char mid[8];
-    double gib = (double)info->capacity_bytes / (1024.0 * 1024.0 * 1024.0);
+    double mib = (double)info->capacity_bytes / (1024.0 * 1024.0);
+    bool big = mib >= 1024.0;
     const char *kind = info->sdhc ? "SDHC/SDXC" : info->version >= 2 ? "SDSC v2" : "SDSC v1";
-    snprintf(buf, size, "%s %s rev %u.%u, %s %.1f GiB (%u sectors), made %04u-%02u, serial 0x%08X%s",
+    snprintf(buf, size, "%s %s rev %u.%u, %s %.1f %s (%u sectors), made %04u-%02u, serial 0x%08X%s",
              sd_manufacturer_name(info->manufacturer_id, mid), info->product,
-             info->revision_major, info->revision_minor, kind, gib, info->sector_count,
+             info->revision_major, info->revision_minor, kind, big ? mib / 1024.0 : mib,
+             big ? "GiB" : "MiB", info->sector_count,
              info->year, info->month, info->serial,
              info->write_protected ? ", write-protected" : "");
 }

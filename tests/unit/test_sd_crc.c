@@ -125,6 +125,7 @@ static void test_cid_decode(void)
     CHECK(strstr(line, "SanDisk SU08G rev 8.0") != NULL);
     CHECK(strstr(line, "2019-06") != NULL);
     CHECK(strstr(line, "serial 0x1234ABCD") != NULL);
+    CHECK(strstr(line, "SDHC/SDXC 7.4 GiB (15523840 sectors)") != NULL);
 }
 
 static void test_csd_v1_and_protection(void)

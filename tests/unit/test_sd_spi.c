@@ -104,6 +104,10 @@ static void one_configuration(enum sdcard_type type, uint8_t ncr, uint16_t laten
     CHECK_EQ(info->month, 11);
     CHECK(!info->write_protected);
     CHECK(!sd_card_blockdev(sd)->read_only);
+    char line[200];
+    sd_describe(info, line, sizeof(line));
+    CHECK(strstr(line, "Samsung EB1QT rev 3.0, ") != NULL);
+    CHECK(strstr(line, " 4.0 MiB (8192 sectors), made 2021-11") != NULL);
 
     check_read(&rig, sd, 0, 1);
     check_read(&rig, sd, SECTORS - 1, 1);
@@ -402,13 +406,13 @@ static void test_card_faults(void)
     struct mf_err err;
     CHECK_EQ(sd_read_sectors(sd, 123, 1, buf, &err), -1);
     CHECK_EQ(err.code, MF_E_CARD);
-    CHECK(strstr(err.msg, "Reading sectors 123-123") != NULL);
+    CHECK(strstr(err.msg, "Reading sector 123 ") != NULL);
     CHECK(strstr(err.msg, "failed 4 times") != NULL);
     CHECK(strstr(err.msg, "CRC") != NULL);
     sdcard_set_corrupt_reads(rig.card, 0);
     sdcard_set_fail_writes(rig.card, 10);
     CHECK_EQ(sd_write_sectors(sd, 123, 1, buf, &err), -1);
-    CHECK(strstr(err.msg, "Writing sectors 123-123") != NULL);
+    CHECK(strstr(err.msg, "Writing sector 123 ") != NULL);
     sdcard_set_fail_writes(rig.card, 0);
     check_write(&rig, sd, 123, 1, 6);
     sd_close(sd, &err);
@@ -495,7 +499,10 @@ static void test_card_reset_midway(void)
     struct mf_err err;
     CHECK_EQ(sd_write_sectors(sd, 40, 4, data, &err), -1);
     CHECK_EQ(err.code, MF_E_CARD);
+    CHECK(strstr(err.msg, "Writing sectors 40-43") != NULL);
     CHECK(strstr(err.msg, "No SD card answers") != NULL);
+    CHECK(strstr(err.msg, "may be old or partial") != NULL);
+    CHECK(strstr(err.msg, "nothing was changed") == NULL);
     uint8_t file[2 * 512];
     CHECK_EQ(model_rig_file_read(&rig, 40, 2, file), 0);
     CHECK_MEM(file, data, sizeof(file));  /* the first two made it */
