@@ -1,10 +1,392 @@
-/* Placeholder until the card command is implemented. */
+/* mcuflash card ls|get|put|rm DEVICE BOARD [PATH...]: files on a board's SD
+ * card, reached through the firmware running on the board. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/output.h"
+#include "firmware/image.h"
+#include "method/card.h"
+#include "method/safewrite.h"
+
+struct card_opts {
+    unsigned long baud;
+    bool json, fast, have_bus;
+    struct mf_bus_spec bus;
+    const char *board_files[8];
+    size_t nboard_files;
+    const char *output;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mcuflash card ls  DEVICE BOARD [DIR]\n"
+            "       mcuflash card get DEVICE BOARD FILE [-o LOCAL]\n"
+            "       mcuflash card put DEVICE BOARD LOCAL [FILE]\n"
+            "       mcuflash card rm  DEVICE BOARD FILE...\n\n"
+            "Work with the files on a board's SD card through the Klipper firmware it runs.\n"
+            "BOARD is a board name (mcuflash boards); instead of it the bus can be given with\n"
+            "--spi-bus and --cs-pin, --spi-pins and --cs-pin (software SPI), or --sdio-bus.\n"
+            "The board is reset when done, so Klipper finds it as after power-on.\n\n"
+            "  -b, --baud BAUD          serial baud rate for UART boards (default 250000)\n"
+            "  -o, --output FILE        where 'get' writes (default: the file's own name here)\n"
+            "  -s, --fast-spi           clock the card at 4 MHz instead of 400 kHz\n"
+            "      --spi-bus BUS        hardware SPI bus, e.g. spi1 or ssp1\n"
+            "      --spi-pins M,O,C     software SPI pins: MISO,MOSI,SCLK\n"
+            "      --cs-pin PIN         chip-select pin of the card\n"
+            "      --sdio-bus BUS       SDIO bus (SD mode), e.g. sdio\n"
+            "      --board-file FILE    extra board definitions\n"
+            "      --json               machine-readable output\n"
+            "  -h, --help               show this help\n");
+}
+
+static int set_field(char *dst, size_t cap, const char *opt, const char *val, struct mf_err *err)
+{
+    if (!*val || strlen(val) >= cap)
+        return mf_fail(err, MF_E_USAGE, "%s needs a name, not '%s'; nothing was done.", opt, val);
+    snprintf(dst, cap, "%s", val);
+    return 0;
+}
+
+static int parse_pins(struct mf_bus_spec *b, const char *val, struct mf_err *err)
+{
+    char buf[96];
+    snprintf(buf, sizeof(buf), "%s", val);
+    char *save, *tok = strtok_r(buf, ",", &save);
+    for (int i = 0; i < 3; i++, tok = strtok_r(NULL, ",", &save))
+        if (!tok || set_field(b->sw_pins[i], sizeof(b->sw_pins[i]), "--spi-pins", tok, err) < 0)
+            return mf_fail(err, MF_E_USAGE, "--spi-pins needs three pins MISO,MOSI,SCLK, not '%s'; nothing "
+                           "was done.", val);
+    if (tok)
+        return mf_fail(err, MF_E_USAGE, "--spi-pins needs exactly three pins MISO,MOSI,SCLK, not '%s'; nothing "
+                       "was done.", val);
+    return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct card_opts *o, struct mf_err *err)
+{
+    enum { O_SPI_BUS = 256, O_SPI_PINS, O_CS, O_SDIO, O_BOARD_FILE, O_JSON };
+    static const struct option opts[] = {
+        { "baud", required_argument, NULL, 'b' },      { "output", required_argument, NULL, 'o' },
+        { "fast-spi", no_argument, NULL, 's' },        { "spi-bus", required_argument, NULL, O_SPI_BUS },
+        { "spi-pins", required_argument, NULL, O_SPI_PINS }, { "cs-pin", required_argument, NULL, O_CS },
+        { "sdio-bus", required_argument, NULL, O_SDIO }, { "board-file", required_argument, NULL, O_BOARD_FILE },
+        { "json", no_argument, NULL, O_JSON },         { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    int c;
+    bool spi_bus = false, pins = false;
+    while ((c = getopt_long(argc, argv, "+b:o:sh", opts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case 'b': rc = cli_parse_uint("-b", optarg, 20000000, &o->baud, err); break;
+        case 'o': o->output = optarg; break;
+        case 's': o->fast = true; break;
+        case O_SPI_BUS: rc = set_field(o->bus.spi_bus, sizeof(o->bus.spi_bus), "--spi-bus", optarg, err);
+            spi_bus = o->have_bus = true; break;
+        case O_SPI_PINS: rc = parse_pins(&o->bus, optarg, err); pins = o->have_bus = true; break;
+        case O_CS: rc = set_field(o->bus.cs_pin, sizeof(o->bus.cs_pin), "--cs-pin", optarg, err);
+            o->have_bus = true; break;
+        case O_SDIO: rc = set_field(o->bus.sdio_bus, sizeof(o->bus.sdio_bus), "--sdio-bus", optarg, err);
+            o->have_bus = true; break;
+        case O_BOARD_FILE:
+            if (o->nboard_files == sizeof(o->board_files) / sizeof(o->board_files[0]))
+                return mf_fail(err, MF_E_USAGE, "Too many --board-file options; nothing was done.");
+            o->board_files[o->nboard_files++] = optarg;
+            break;
+        case O_JSON: o->json = true; break;
+        case 'h': return 1;
+        default: return mf_fail(err, MF_E_USAGE, "Unknown option; nothing was done; see 'mcuflash card --help'.");
+        }
+        if (rc < 0)
+            return -1;
+    }
+    if (!o->have_bus)
+        return 0;
+    bool sdio = o->bus.sdio_bus[0];
+    if (sdio && (spi_bus || pins || o->bus.cs_pin[0]))
+        return mf_fail(err, MF_E_USAGE, "--sdio-bus cannot be combined with SPI options; nothing was done.");
+    if (!sdio && (spi_bus == pins || !o->bus.cs_pin[0]))
+        return mf_fail(err, MF_E_USAGE, "Give either --spi-bus or --spi-pins, together with --cs-pin (or "
+                       "--sdio-bus alone); nothing was done.");
+    o->bus.kind = sdio ? MF_BUS_SDIO : pins ? MF_BUS_SWSPI : MF_BUS_SPI;
+    o->bus.fast = o->fast;
+    return 0;
+}
+
+/* Normalise a card path to start with '/'. */
+static void card_path(const char *in, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%s", in[0] == '/' ? "" : "/", in);
+}
+
+static void print_card(const struct mf_card *c, bool json, json_t *jo)
+{
+    const struct sd_card_info *ci = sd_card_info(c->card);
+    char desc[256], bus[160];
+    sd_describe(ci, desc, sizeof(desc));
+    mf_bus_describe(&c->spec, bus, sizeof(bus));
+    char mbuf[8], rev[16], date[16];
+    snprintf(rev, sizeof(rev), "%u.%u", ci->revision_major, ci->revision_minor);
+    snprintf(date, sizeof(date), "%04u-%02u", ci->year, ci->month);
+    if (json) {
+        json_object_set_new(jo, "bus", json_string(bus));
+        json_object_set_new(jo, "card", json_pack("{s:s,s:i,s:b,s:I,s:b,s:s,s:s,s:s,s:s,s:I,s:s}", "description",
+                                                  desc, "version", ci->version, "sdhc", ci->sdhc, "capacity",
+                                                  (json_int_t)ci->capacity_bytes, "write_protected",
+                                                  ci->write_protected, "manufacturer",
+                                                  sd_manufacturer_name(ci->manufacturer_id, mbuf), "oem", ci->oem,
+                                                  "product", ci->product, "revision", rev, "serial",
+                                                  (json_int_t)ci->serial, "date", date));
+        return;
+    }
+    printf("Bus:         %s\n", bus);
+    printf("Card:        %s%s\n", desc, ci->write_protected ? " (write-protected)" : "");
+}
+
+static void size_text(uint64_t v, char *buf, size_t cap)
+{
+    if (v >= (1ull << 30))
+        snprintf(buf, cap, "%.1f GiB", (double)v / (1ull << 30));
+    else if (v >= (1u << 20))
+        snprintf(buf, cap, "%.1f MiB", (double)v / (1u << 20));
+    else
+        snprintf(buf, cap, "%.1f KiB", (double)v / 1024);
+}
+
+static int do_ls(struct mf_card *c, const char *dir, bool json, struct mf_err *err)
+{
+    json_t *jo = json_object();
+    print_card(c, json, jo);
+    struct fat_info fi;
+    if (fat_info(c->vol, false, &fi, err) < 0) {
+        json_decref(jo);
+        return -1;
+    }
+    char total[32], freeb[32];
+    size_text(fi.total_bytes, total, sizeof(total));
+    size_text(fi.free_bytes, freeb, sizeof(freeb));
+    if (json)
+        json_object_set_new(jo, "filesystem", json_pack("{s:s,s:s,s:I,s:I,s:i}", "type",
+                            fi.type == FAT_TYPE_12 ? "FAT12" : fi.type == FAT_TYPE_16 ? "FAT16" : "FAT32", "label",
+                            fi.label, "total", (json_int_t)fi.total_bytes, "free", (json_int_t)fi.free_bytes,
+                            "cluster", (int)fi.cluster_bytes));
+    else
+        printf("Filesystem:  FAT%d, label \"%s\", %s, %s free, %u-byte clusters\n", fi.type, fi.label, total, freeb,
+               fi.cluster_bytes);
+    struct fat_dir *d;
+    if (fat_dir_open(c->vol, dir, &d, err) < 0) {
+        json_decref(jo);
+        return -1;
+    }
+    json_t *files = json_array();
+    if (!json)
+        printf("Files in %s:\n", dir);
+    struct fat_entry e;
+    int rc, n = 0;
+    while ((rc = fat_dir_next(d, &e, err)) == 1) {
+        bool isdir = e.attr & FAT_ATTR_DIRECTORY;
+        char when[32];
+        snprintf(when, sizeof(when), "%04u-%02u-%02u %02u:%02u", e.modified.year, e.modified.month,
+                 e.modified.day, e.modified.hour, e.modified.minute);
+        if (json)
+            json_array_append_new(files, json_pack("{s:s,s:s,s:I,s:b,s:s}", "name", e.name, "short_name",
+                                                   e.short_name, "size", (json_int_t)e.size, "directory", isdir,
+                                                   "modified", when));
+        else if (isdir)
+            printf("  %s  %10s  %s/\n", when, "<dir>", e.name);
+        else
+            printf("  %s  %10u  %s\n", when, e.size, e.name);
+        n++;
+    }
+    fat_dir_close(d);
+    if (rc < 0) {
+        json_decref(files);
+        json_decref(jo);
+        return -1;
+    }
+    if (json) {
+        json_object_set_new(jo, "directory", json_string(dir));
+        json_object_set_new(jo, "files", files);
+        char *s = json_dumps(jo, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", s);
+        free(s);
+    } else {
+        json_decref(files);
+        if (!n)
+            printf("  (empty)\n");
+    }
+    json_decref(jo);
+    return 0;
+}
+
+/* Write local data to path through a temporary file in the same directory. */
+static int write_local(const char *path, const uint8_t *data, uint32_t size, struct mf_err *err)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.mcuflash-tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return mf_fail(err, MF_E_INPUT, "Cannot write %s: %s; nothing was changed.", tmp, strerror(errno));
+    ssize_t n = write(fd, data, size);
+    if (n != (ssize_t)size || fsync(fd) < 0 || close(fd) < 0) {
+        unlink(tmp);
+        return mf_fail(err, MF_E_INPUT, "Cannot write %s (disk full?); nothing was changed.", path);
+    }
+    if (rename(tmp, path) < 0) {
+        unlink(tmp);
+        return mf_fail(err, MF_E_INPUT, "Cannot create %s: %s; nothing was changed.", path, strerror(errno));
+    }
+    return 0;
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static int run(const char *op, const char *device, const struct mf_bus_spec *spec, const struct board *board,
+               char **paths, int npaths, const struct card_opts *o, const struct mf_progress *p, struct mf_err *err)
+{
+    /* Check local inputs before touching the board. */
+    struct fw_image local = { 0 };
+    if (!strcmp(op, "put") && fw_image_load(paths[0], &local, err) < 0)
+        return -1;
+    struct mf_card c;
+    if (mf_card_connect(device, (uint32_t)o->baud, p, &c, err) < 0) {
+        fw_image_free(&local);
+        return -1;
+    }
+    struct mf_bus_spec s;
+    int rc = 0;
+    if (spec)
+        s = *spec;
+    else
+        rc = mf_bus_from_board(board, kl_session_dict(c.conn.session), o->fast, &s, err);
+    if (rc == 0)
+        rc = mf_card_attach(&c, &s, true, err);
+    char cp[1024];
+    if (rc == 0 && !strcmp(op, "ls")) {
+        card_path(npaths ? paths[0] : "/", cp, sizeof(cp));
+        rc = do_ls(&c, cp, o->json, err);
+    } else if (rc == 0 && !strcmp(op, "get")) {
+        card_path(paths[0], cp, sizeof(cp));
+        uint8_t *data;
+        uint32_t size;
+        rc = mf_fat_get(c.vol, cp, FW_IMAGE_MAX_BYTES, &data, &size, p, err);
+        if (rc == 0) {
+            const char *dest = o->output ? o->output : base_name(cp);
+            rc = write_local(dest, data, size, err);
+            free(data);
+            if (rc == 0)
+                mf_progress_note(p, "done", "Downloaded the file.");
+        }
+    } else if (rc == 0 && !strcmp(op, "put")) {
+        card_path(npaths > 1 ? paths[1] : base_name(paths[0]), cp, sizeof(cp));
+        rc = mf_fat_put(c.vol, cp, local.data, (uint32_t)local.size, p, err);
+    } else if (rc == 0 && !strcmp(op, "rm")) {
+        for (int i = 0; i < npaths && rc == 0; i++) {
+            card_path(paths[i], cp, sizeof(cp));
+            struct fat_entry e;
+            int ex = fat_stat(c.vol, cp, &e, err);
+            if (ex == 0)
+                rc = mf_fail(err, MF_E_INPUT, "There is no %s on the card; %s.", cp,
+                             i ? "the files before it were removed" : "nothing was removed");
+            else if (ex < 0)
+                rc = -1;
+            else
+                rc = fat_delete(c.vol, cp, err);
+        }
+    }
+    struct mf_err cerr;
+    if (mf_card_close(&c, true, rc == 0 ? err : &cerr) < 0)
+        rc = -1;
+    fw_image_free(&local);
+    return rc;
+}
 
 int cmd_card(int argc, char **argv)
 {
-    fprintf(stderr, "mcuflash: 'card' is not available in this build.\n");
-    return MF_E_FAIL;
+    struct card_opts o = { .baud = 250000 };
+    struct mf_err err = { 0 };
+    const char *op = argc > 1 ? argv[1] : "";
+    if (!strcmp(op, "--help") || !strcmp(op, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    bool json_hint = false;
+    for (int i = 1; i < argc; i++)
+        json_hint |= !strcmp(argv[i], "--json");
+    if (strcmp(op, "ls") && strcmp(op, "get") && strcmp(op, "put") && strcmp(op, "rm")) {
+        mf_fail(&err, MF_E_USAGE, "'card' needs one of ls, get, put or rm (not '%s'); nothing was done; see "
+                "'mcuflash card --help'.", op);
+        return cli_report_error(&err, json_hint);
+    }
+    /* Options may come anywhere after the operation. */
+    char **args = calloc((size_t)argc + 1, sizeof(char *));
+    char **pos = calloc((size_t)argc + 1, sizeof(char *));
+    int nargs = 0, npos = 0;
+    args[nargs++] = argv[1];
+    for (int i = 2; i < argc; i++) {
+        bool takes = !strcmp(argv[i], "-b") || !strcmp(argv[i], "-o") || !strcmp(argv[i], "--baud") ||
+                     !strcmp(argv[i], "--output") || !strcmp(argv[i], "--spi-bus") || !strcmp(argv[i], "--spi-pins") ||
+                     !strcmp(argv[i], "--cs-pin") || !strcmp(argv[i], "--sdio-bus") || !strcmp(argv[i], "--board-file");
+        if (argv[i][0] == '-' && argv[i][1]) {
+            args[nargs++] = argv[i];
+            if (takes && i + 1 < argc)
+                args[nargs++] = argv[++i];
+        } else {
+            pos[npos++] = argv[i];
+        }
+    }
+    optind = 1;
+    int prc = parse_opts(nargs, args, &o, &err);
+    int status = 0;
+    if (prc == 1) {
+        usage(stdout);
+        goto out;
+    }
+    if (prc < 0) {
+        status = cli_report_error(&err, json_hint);
+        goto out;
+    }
+    int need_board = o.have_bus ? 0 : 1;
+    int min_paths = !strcmp(op, "ls") ? 0 : 1;
+    int max_paths = !strcmp(op, "ls") || !strcmp(op, "get") ? 1 : !strcmp(op, "put") ? 2 : npos;
+    int npaths = npos - 1 - need_board;
+    if (npos < 1 + need_board || npaths < min_paths || npaths > max_paths) {
+        mf_fail(&err, MF_E_USAGE, "Wrong number of arguments for 'card %s'; nothing was done; see 'mcuflash card "
+                "--help'.", op);
+        status = cli_report_error(&err, o.json);
+        goto out;
+    }
+    struct board_db *db = NULL;
+    const struct board *board = NULL;
+    if (need_board) {
+        if (board_db_load(o.board_files, o.nboard_files, &db, &err) < 0 ||
+            !(board = board_db_find(db, pos[1], &err))) {
+            status = cli_report_error(&err, o.json);
+            board_db_free(db);
+            goto out;
+        }
+    }
+    struct cli_output out;
+    struct mf_progress p = cli_output_init(&out, o.json, false);
+    int rc = run(op, pos[0], o.have_bus ? &o.bus : NULL, board, pos + 1 + need_board, npaths, &o, &p, &err);
+    cli_output_done(&out);
+    board_db_free(db);
+    status = rc < 0 ? cli_report_error(&err, o.json) : 0;
+out:
+    free(args);
+    free(pos);
+    return status;
 }

@@ -1,0 +1,108 @@
+#include "cli/output.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/clock.h"
+
+static void end_bar(struct cli_output *o)
+{
+    if (o->bar_open) {
+        fputc('\n', stderr);
+        o->bar_open = false;
+    }
+}
+
+static void human_size(double v, char *buf, size_t cap)
+{
+    if (v >= 1 << 20)
+        snprintf(buf, cap, "%.1f MiB", v / (1 << 20));
+    else if (v >= 1024)
+        snprintf(buf, cap, "%.1f KiB", v / 1024);
+    else
+        snprintf(buf, cap, "%.0f B", v);
+}
+
+static void on_update(void *ctx, const char *phase, uint64_t done, uint64_t total)
+{
+    struct cli_output *o = ctx;
+    uint64_t now = mf_now_us();
+    if (strcmp(o->phase, phase)) {
+        end_bar(o);
+        snprintf(o->phase, sizeof(o->phase), "%s", phase);
+        o->phase_start_us = now;
+        o->last_draw_us = 0;
+    }
+    double secs = (double)(now - o->phase_start_us) / 1e6;
+    double rate = secs > 0.05 ? (double)done / secs : 0;
+    if (o->json) {
+        /* At most ten events a second, plus the final one. */
+        if (done != total && now - o->last_draw_us < 100000)
+            return;
+        o->last_draw_us = now;
+        printf("{\"event\":\"progress\",\"phase\":\"%s\",\"done\":%llu,\"total\":%llu,\"rate\":%.0f}\n", phase,
+               (unsigned long long)done, (unsigned long long)total, rate);
+        fflush(stdout);
+        return;
+    }
+    if (!o->tty || o->quiet)
+        return;
+    if (done != total && now - o->last_draw_us < 100000)
+        return;
+    o->last_draw_us = now;
+    char d[32], t[32], r[32], left[32] = "";
+    human_size((double)done, d, sizeof(d));
+    human_size((double)total, t, sizeof(t));
+    human_size(rate, r, sizeof(r));
+    if (rate > 0 && total > done)
+        snprintf(left, sizeof(left), ", %.0f s left", (double)(total - done) / rate);
+    int pct = total ? (int)(done * 100 / total) : 0;
+    fprintf(stderr, "\r%-9s %3d%% %s of %s at %s/s%s\033[K", phase, pct, d, t, r, left);
+    o->bar_open = true;
+    if (done == total)
+        end_bar(o);
+}
+
+static void on_note(void *ctx, const char *event, const char *text)
+{
+    struct cli_output *o = ctx;
+    if (o->json) {
+        json_t *j = json_pack("{s:s,s:s}", "event", event, "message", text);
+        char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        printf("%s\n", s);
+        fflush(stdout);
+        free(s);
+        json_decref(j);
+        return;
+    }
+    if (o->quiet)
+        return;
+    end_bar(o);
+    fprintf(stderr, "%s\n", text);
+}
+
+struct mf_progress cli_output_init(struct cli_output *out, bool json, bool quiet)
+{
+    memset(out, 0, sizeof(*out));
+    out->json = json;
+    out->quiet = quiet;
+    out->tty = isatty(STDERR_FILENO);
+    return (struct mf_progress){ on_update, on_note, out };
+}
+
+void cli_output_done(struct cli_output *out)
+{
+    end_bar(out);
+}
+
+void cli_output_event(struct cli_output *out, const char *event, const char *fields_json)
+{
+    if (!out->json)
+        return;
+    printf("{\"event\":\"%s\"%s%s}\n", event, fields_json && *fields_json ? "," : "",
+           fields_json ? fields_json : "");
+    fflush(stdout);
+}
