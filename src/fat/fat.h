@@ -12,7 +12,8 @@
  * volume looks damaged there, the card is full or write-protected.
  *
  * All functions return 0 (or the documented non-negative value) on success
- * and -1 with err set on failure.  A volume is not thread-safe.  Open files,
+ * and -1 with err set on failure; functions that hand out an object set
+ * *out to NULL when they fail.  A volume is not thread-safe.  Open files,
  * directory listings and writers must be closed before fat_unmount(); a file
  * or listing left open across a change to the same volume reads stale data.
  */

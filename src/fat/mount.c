@@ -239,6 +239,7 @@ static void read_label(struct fat_volume *v, const uint8_t *b)
 
 int fat_mount(struct blockdev *bd, struct fat_volume **out, struct mf_err *err)
 {
+    *out = NULL;
     uint8_t boot[SECTOR];
     uint32_t lba;
     if (find_volume(bd, boot, &lba, err) < 0)

@@ -69,6 +69,7 @@ static int dir_cluster_of(struct fat_volume *v, const char *path, uint32_t *clus
 
 int fat_dir_open(struct fat_volume *vol, const char *path, struct fat_dir **out, struct mf_err *err)
 {
+    *out = NULL;
     uint32_t cluster;
     if (dir_cluster_of(vol, path, &cluster, err) < 0)
         return -1;
@@ -111,6 +112,7 @@ void fat_dir_close(struct fat_dir *dir)
 
 int fat_open(struct fat_volume *vol, const char *path, struct fat_file **out, struct mf_err *err)
 {
+    *out = NULL;
     struct path_target t;
     struct dir_scan s;
     struct fat_file *f = NULL;

@@ -86,6 +86,7 @@ static int plan_create(struct fat_writer *w, const char *path, struct mf_err *er
 int fat_create(struct fat_volume *vol, const char *path, uint32_t size, struct fat_writer **out,
                struct mf_err *err)
 {
+    *out = NULL;
     if (vol_check_writable(vol, err) < 0)
         return -1;
     struct fat_writer *w = calloc(1, sizeof(*w));

@@ -166,7 +166,7 @@ static int engine_write(const struct fatimg *img, const char *path, size_t len, 
         return -1;
     uint8_t *d = random_data(len, seed);
     struct mf_err err = { 0 };
-    struct fat_writer *w;
+    struct fat_writer *w = NULL;
     int rc = fat_create(fv.vol, path, (uint32_t)len, &w, &err);
     /* Stream in uneven chunks. */
     size_t off = 0, step = 1;
