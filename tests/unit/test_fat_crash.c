@@ -106,7 +106,7 @@ static bool fsck_acceptable(const struct fatimg *img, const char *when)
     return good;
 }
 
-enum op { OP_CREATE, OP_REPLACE, OP_DELETE };
+enum op { OP_CREATE, OP_REPLACE, OP_DELETE, OP_RENAME };
 
 struct scenario {
     const struct content *others;  /* must never change */
@@ -132,8 +132,9 @@ static int run_op(const struct fatimg *img, long budget, const struct scenario *
             uint8_t *d = make(&s->target);
             rc = fat_write_file(vol, s->target.path, d, s->target.size, &err);
             free(d);
-        } else if (s->op == OP_REPLACE) {
-            rc = fat_rename(vol, s->source.path, s->target.path, FAT_RENAME_REPLACE, &err);
+        } else if (s->op == OP_REPLACE || s->op == OP_RENAME) {
+            unsigned flags = s->op == OP_REPLACE ? FAT_RENAME_REPLACE : 0;
+            rc = fat_rename(vol, s->source.path, s->target.path, flags, &err);
         } else {
             rc = fat_delete(vol, s->before.path, &err);
         }
@@ -173,6 +174,8 @@ static void check_after_cut(const struct fatimg *img, const struct scenario *s, 
         ok = tnew == 0 || tnew == 1;
     else if (s->op == OP_REPLACE)
         ok = tnew == 0 || told == 0;
+    else if (s->op == OP_RENAME)  /* one sector: the file has exactly one of its names */
+        ok = (tnew == 0) != (state_of(img, &s->source) == 0) && tnew != -1;
     else
         ok = told == 0 || told == 1;
     if (done)
@@ -185,7 +188,7 @@ static void check_after_cut(const struct fatimg *img, const struct scenario *s, 
     if (s->op == OP_REPLACE && es != 0)
         es = engine_state_of(img, &s->before);
     CHECK(es == 0 || es == 1);
-    if (s->op == OP_REPLACE) {
+    if (s->op == OP_REPLACE || s->op == OP_RENAME) {
         /* The source is either still there complete, or gone. */
         int src = state_of(img, &s->source);
         CHECK(src == 0 || src == 1);
@@ -207,7 +210,7 @@ static void run_scenario(const struct fatimg *base, const struct scenario *s)
         check_after_cut(&img, s, n, rc == 0);
         unlink(img.path);
         if (rc == 0) {
-            CHECK(n >= 3);  /* data or entry, FAT, ... : several steps */
+            CHECK(n >= (s->op == OP_RENAME ? 1 : 3));  /* several steps, but a rename is one */
             fprintf(stderr, "  op %d completed with %ld sector writes\n", (int)s->op, written);
             return;
         }
@@ -272,6 +275,11 @@ static void run_layout(const struct layout *l)
     struct scenario replace = { others, 5, OP_REPLACE, upload, old_fw, upload };
     replace.target.path = old_fw.path;
     run_scenario(&base, &replace);
+
+    /* Rename upload.tmp to a new long name: one sector write, so atomic. */
+    struct scenario rename = { others, 5, OP_RENAME, upload, { NULL, 0, 0 }, upload };
+    rename.target.path = "/ROBIN_NANO35.BIN";
+    run_scenario(&base, &rename);
 
     /* Delete firmware.bin (its chain crosses a FAT sector). */
     struct scenario del = { others, 5, OP_DELETE, { NULL, 0, 0 }, old_fw, { NULL, 0, 0 } };
