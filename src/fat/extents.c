@@ -62,3 +62,19 @@ void ext_free(struct extents *e)
     free(e->v);
     *e = (struct extents){ 0 };
 }
+
+void ext_locate_sector(const struct fat_volume *v, const struct extents *e, uint32_t sector,
+                       uint32_t *lba, uint32_t *contiguous)
+{
+    uint32_t ci = sector / v->sec_per_clus, in = sector % v->sec_per_clus;
+    for (uint32_t i = 0; i < e->n; i++) {
+        if (ci < e->v[i].count) {
+            *lba = cluster_lba(v, e->v[i].start + ci) + in;
+            *contiguous = (e->v[i].count - ci) * v->sec_per_clus - in;
+            return;
+        }
+        ci -= e->v[i].count;
+    }
+    *lba = 0;
+    *contiguous = 0;
+}

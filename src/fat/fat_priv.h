@@ -179,6 +179,11 @@ static inline uint32_t cluster_lba(const struct fat_volume *v, uint32_t c)
     return v->data_start + (c - 2) * v->sec_per_clus;
 }
 
+/* Card sector of a file's sector number `sector` (clusters in e), and how
+ * many sectors follow it contiguously; 0 and 0 past the end. */
+void ext_locate_sector(const struct fat_volume *v, const struct extents *e, uint32_t sector,
+                       uint32_t *lba, uint32_t *contiguous);
+
 /* ---- name.c: names ---- */
 
 struct name_plan {

@@ -137,24 +137,6 @@ int fat_open(struct fat_volume *vol, const char *path, struct fat_file **out, st
     return 0;
 }
 
-/* Sector of byte `pos` and how many sectors follow it contiguously on the card. */
-static void locate(const struct fat_volume *v, const struct extents *e, uint32_t pos, uint32_t *lba,
-                   uint32_t *contiguous)
-{
-    uint32_t ci = pos / v->cluster_bytes;
-    uint32_t in_clus = pos % v->cluster_bytes / SECTOR;
-    for (uint32_t i = 0; i < e->n; i++) {
-        if (ci < e->v[i].count) {
-            *lba = cluster_lba(v, e->v[i].start + ci) + in_clus;
-            *contiguous = (e->v[i].count - ci) * v->sec_per_clus - in_clus;
-            return;
-        }
-        ci -= e->v[i].count;
-    }
-    *lba = 0;
-    *contiguous = 0;
-}
-
 ssize_t fat_read(struct fat_file *f, void *buf, size_t len, struct mf_err *err)
 {
     uint8_t *out = buf;
@@ -163,7 +145,7 @@ ssize_t fat_read(struct fat_file *f, void *buf, size_t len, struct mf_err *err)
         len = f->size - f->pos;
     while (done < len) {
         uint32_t lba, contig, off = f->pos % SECTOR;
-        locate(f->v, &f->chain, f->pos, &lba, &contig);
+        ext_locate_sector(f->v, &f->chain, f->pos / SECTOR, &lba, &contig);
         if (contig == 0)
             return fat_damaged(err, "a file's clusters end before its size");
         size_t left = len - done;

@@ -103,27 +103,11 @@ int fat_create(struct fat_volume *vol, const char *path, uint32_t size, struct f
     return 0;
 }
 
-/* Sector number `index` of the file's data, and how many follow it contiguously. */
-static void data_sector(const struct fat_writer *w, uint32_t index, uint32_t *lba, uint32_t *contig)
-{
-    const struct fat_volume *v = w->v;
-    uint32_t ci = index / v->sec_per_clus, in = index % v->sec_per_clus;
-    for (uint32_t i = 0; i < w->data.n; i++) {
-        if (ci < w->data.v[i].count) {
-            *lba = cluster_lba(v, w->data.v[i].start + ci) + in;
-            *contig = (w->data.v[i].count - ci) * v->sec_per_clus - in;
-            return;
-        }
-        ci -= w->data.v[i].count;
-    }
-    *lba = *contig = 0;
-}
-
 static int put_sectors(struct fat_writer *w, const uint8_t *buf, uint32_t count, struct mf_err *err)
 {
     while (count) {
         uint32_t lba, contig;
-        data_sector(w, w->flushed / SECTOR, &lba, &contig);
+        ext_locate_sector(w->v, &w->data, w->flushed / SECTOR, &lba, &contig);
         uint32_t n = count < contig ? count : contig;
         cache_forget(w->v, lba, n);
         if (n == 0 || vol_write(w->v, lba, n, buf, err) < 0) {
