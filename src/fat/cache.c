@@ -163,6 +163,15 @@ void cache_forget(struct fat_volume *v, uint32_t lba, uint32_t count)
     }
 }
 
+int cache_settle(struct fat_volume *v, int rc)
+{
+    if (rc < 0)
+        for (unsigned i = 0; i < CACHE_SLOTS; i++)
+            if (v->cache[i].dirty)
+                v->cache[i].valid = false;
+    return rc;
+}
+
 void cache_discard(struct fat_volume *v)
 {
     for (unsigned i = 0; i < CACHE_SLOTS; i++)

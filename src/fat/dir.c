@@ -278,6 +278,18 @@ static int check_tail(struct fat_volume *v, const struct dir_scan *s, uint32_t u
     return 0;
 }
 
+/* Plan `grow` new clusters so the entries can start at ordinal `at`. */
+static int plan_growth(struct fat_volume *v, const struct dir_scan *s, uint32_t at, uint32_t count,
+                       const struct extents *exclude, struct placement *pl, struct mf_err *err)
+{
+    uint32_t epc = entries_per_cluster(v);
+    uint32_t grow = (at + count - s->entries + epc - 1) / epc;
+    if (s->entries + grow * epc > DIR_MAX_ENTRIES)
+        return mf_fail(err, MF_E_FAIL, "A folder on the card is full (65536 entries); nothing was "
+                       "changed; delete files from it or use another folder.");
+    return alloc_plan(v, grow, exclude, &pl->grow, err);
+}
+
 int dir_place(struct fat_volume *v, struct dir_scan *s, uint32_t count, uint32_t reuse_first,
               uint32_t reuse_last, const struct extents *exclude, struct placement *pl,
               struct mf_err *err)
@@ -287,26 +299,30 @@ int dir_place(struct fat_volume *v, struct dir_scan *s, uint32_t count, uint32_t
     uint32_t any, one;
     find_run(s, count, reuse_first, reuse_last, pref, &any, &one);
     uint32_t start = one;
-    if (start == UINT32_MAX && s->cluster != 0 && s->entries + count <= DIR_MAX_ENTRIES) {
-        /* Grow the directory; a short name set goes at the start of a new
-         * sector, a longer one continues the free tail. */
-        uint32_t epc = entries_per_cluster(v);
-        uint32_t tail = 0;
-        while (tail < s->entries && slot_free(s, s->entries - 1 - tail, reuse_first, reuse_last))
-            tail++;
-        uint32_t at = count <= ENTRIES_PER_SECTOR ? s->entries : s->entries - tail;
-        uint32_t grow = (at + count - s->entries + epc - 1) / epc;
-        struct mf_err full;
-        if (alloc_plan(v, grow, exclude, &pl->grow, &full) == 0) {
-            start = at;
-        } else if (any == UINT32_MAX || full.code != MF_E_CARD) {
+    bool growable = s->cluster != 0;
+    if (start == UINT32_MAX && growable && count <= ENTRIES_PER_SECTOR) {
+        /* A new cluster keeps the entries in one sector, which is worth it
+         * unless the card is full and a run across sectors exists. */
+        struct mf_err why;
+        if (plan_growth(v, s, s->entries, count, exclude, pl, &why) == 0) {
+            start = s->entries;
+        } else if (any == UINT32_MAX || why.code != MF_E_CARD) {
             if (err)
-                *err = full;
+                *err = why;
             return -1;
         }
     }
     if (start == UINT32_MAX)
         start = any;
+    if (start == UINT32_MAX && growable) {
+        /* More entries than a sector holds: continue the free tail. */
+        uint32_t tail = 0;
+        while (tail < s->entries && slot_free(s, s->entries - 1 - tail, reuse_first, reuse_last))
+            tail++;
+        if (plan_growth(v, s, s->entries - tail, count, exclude, pl, err) < 0)
+            return -1;
+        start = s->entries - tail;
+    }
     if (start == UINT32_MAX)
         return mf_fail(err, MF_E_CARD,
                        "The root directory of the card is full (%u entries); nothing was changed; "

@@ -106,6 +106,9 @@ int cache_read_range(struct fat_volume *v, uint32_t lba, uint32_t count, uint8_t
 int cache_flush(struct fat_volume *v, struct mf_err *err);
 void cache_forget(struct fat_volume *v, uint32_t lba, uint32_t count);
 void cache_discard(struct fat_volume *v);
+/* End of an operation: if it failed (rc < 0), its changes still in the cache
+ * are dropped, never written later.  Returns rc. */
+int cache_settle(struct fat_volume *v, int rc);
 bool cache_has_dirty(const struct fat_volume *v);
 
 /* ---- errors.c: user-facing messages ---- */

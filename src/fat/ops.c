@@ -80,7 +80,7 @@ int fat_delete(struct fat_volume *vol, const char *path, struct mf_err *err)
         rc = finish(vol, 0, chain.clusters, 0, err);
     ext_free(&chain);
     dir_scan_free(&s);
-    return rc;
+    return cache_settle(vol, rc);
 }
 
 /* Both entries were found and checked; swap the target's data for the source's. */
@@ -204,7 +204,7 @@ int fat_rename(struct fat_volume *vol, const char *from, const char *to, unsigne
                       : move_entry(vol, &ss, &st, same_dir, &tt, from, err);
     dir_scan_free(&ss);
     dir_scan_free(&st);
-    return rc;
+    return cache_settle(vol, rc);
 }
 
 /* A new folder's first cluster: "." and ".." then nothing. */
@@ -273,5 +273,5 @@ int fat_mkdir(struct fat_volume *vol, const char *path, struct mf_err *err)
     placement_free(&pl);
     ext_free(&c);
     dir_scan_free(&s);
-    return rc;
+    return cache_settle(vol, rc);
 }

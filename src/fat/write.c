@@ -182,7 +182,7 @@ int fat_commit(struct fat_writer *w, struct mf_err *err)
         rc = mf_fail(err, MF_E_FAIL, "Only %u of the %u bytes announced for the file were written, "
                      "so it was not published; no file by that name was created.", w->accepted, w->size);
     else
-        rc = publish(w, err);
+        rc = cache_settle(w->v, publish(w, err));
     writer_free(w);
     return rc;
 }
