@@ -119,7 +119,7 @@ uint64_t sim_mcu_clock(const struct sim_mcu *m)
     return us / 1000000u * m->clock_freq + us % 1000000u * m->clock_freq / 1000000u;
 }
 
-void sim_mcu_boot(struct sim_mcu *m, uint64_t now_us)
+void sim_mcu_power_off(struct sim_mcu *m)
 {
     free_oids(m);
     m->finder = (struct kl_finder){ 0 };
@@ -127,16 +127,21 @@ void sim_mcu_boot(struct sim_mcu *m, uint64_t now_us)
     m->next_seq = KL_DEST;
     m->rx_len = 0;
     m->stalled = false;
-    m->boot_us = now_us;
     m->is_shutdown = false;
     m->shutdown_reason = 0;
     m->shutdown_text[0] = '\0';
     m->abort_block = false;
     m->request = SIM_REQ_NONE;
-    sim_stats_reset(m, now_us);
     m->oids_allocated = m->finalized = false;
     m->config_crc = 0;
     m->busy_ns = 0;
+}
+
+void sim_mcu_boot(struct sim_mcu *m, uint64_t now_us)
+{
+    sim_mcu_power_off(m);
+    m->boot_us = now_us;
+    sim_stats_reset(m, now_us);
     sim_sendf(m, FMT_STARTING, NULL);
 }
 
@@ -259,13 +264,14 @@ bool sim_pin_valid(const struct sim_mcu *m, uint32_t pin)
 
 size_t sim_mcu_receive(struct sim_mcu *m, const uint8_t *buf, size_t len)
 {
+    /* New input wakes the receive task, which finds a stalled block again. */
+    if (len)
+        m->stalled = false;
     size_t room = m->rx_limit > m->rx_len ? m->rx_limit - m->rx_len : 0;
     if (len > room)
         len = room;
     memcpy(m->rx + m->rx_len, buf, len);
     m->rx_len += len;
-    if (len)
-        m->stalled = false;
     return len;
 }
 

@@ -96,9 +96,12 @@ void sim_mcu_free(struct sim_mcu *m);
 
 /* Power on: fresh protocol and config state, `starting` sent. */
 void sim_mcu_boot(struct sim_mcu *m, uint64_t now_us);
+/* Power off: all protocol and config state gone. */
+void sim_mcu_power_off(struct sim_mcu *m);
 
 /* Append received bytes to the receive buffer (at most rx_limit bytes are
- * held); returns how many fit. */
+ * held); returns how many fit.  Any arrival, even one that does not fit,
+ * wakes a stalled receiver. */
 size_t sim_mcu_receive(struct sim_mcu *m, const uint8_t *buf, size_t len);
 /* Handle what is in the receive buffer.  Stops early after a block that
  * spent bus time or asked for something (request), so the board can model

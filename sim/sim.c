@@ -96,6 +96,7 @@ static void go_away(struct sim *s, enum board_state state, bool drop_link)
     s->up_at_us = mf_now_us() + timing_reset_delay_us(&s->timing);
     wire_clear(&s->to_mcu);
     s->mcu_ready_ns = 0;
+    sim_mcu_power_off(&s->mcu);
     if (drop_link) {
         wire_clear(&s->to_host);
         pty_link_down(&s->link);
