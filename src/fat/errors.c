@@ -17,6 +17,12 @@ int fat_damaged(struct mf_err *err, const char *fmt, ...)
                    detail);
 }
 
+int fat_not_found(struct mf_err *err, const char *path)
+{
+    return mf_fail(err, MF_E_INPUT, "There is no \"%.300s\" on the card; nothing was changed; check the "
+                   "name and its folder.", path);
+}
+
 int fat_oom(struct mf_err *err)
 {
     return mf_fail(err, MF_E_FAIL, "Out of memory while working on the card; nothing was changed.");

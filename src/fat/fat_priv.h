@@ -115,6 +115,7 @@ bool cache_has_dirty(const struct fat_volume *v);
 
 int fat_damaged(struct mf_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int fat_oom(struct mf_err *err);
+int fat_not_found(struct mf_err *err, const char *path);
 /* 0 if the volume may be changed now, else -1 with the reason. */
 int vol_check_writable(struct fat_volume *v, struct mf_err *err);
 

@@ -12,11 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int not_found(struct mf_err *err, const char *path)
-{
-    return mf_fail(err, MF_E_INPUT, "There is no \"%.300s\" on the card; nothing was changed.", path);
-}
-
 static bool is_dir(const uint8_t *e) { return (e[11] & FAT_ATTR_DIRECTORY) != 0; }
 
 /* The clusters an entry owns, checked (files against their size, folders
@@ -59,7 +54,7 @@ int fat_delete(struct fat_volume *vol, const char *path, struct mf_err *err)
     if (rc == 0 && t.is_root)
         rc = mf_fail(err, MF_E_INPUT, "The card's root folder cannot be deleted; nothing was changed.");
     else if (rc == 0 && !s.found)
-        rc = not_found(err, path);
+        rc = fat_not_found(err, path);
     const uint8_t *e = s.match.sfn;
     if (rc == 0 && is_dir(e))
         rc = check_empty_dir(vol, e, path, err);
@@ -185,7 +180,7 @@ int fat_rename(struct fat_volume *vol, const char *from, const char *to, unsigne
     int rc = path_lookup(vol, from, &ts, &ss, err);
     if (rc == 0 && (ts.is_root || !ss.found))
         rc = ts.is_root ? mf_fail(err, MF_E_INPUT, "The card's root folder cannot be renamed; nothing "
-                                  "was changed.") : not_found(err, from);
+                                  "was changed.") : fat_not_found(err, from);
     if (rc == 0)
         rc = path_parent(vol, to, &tt, err);
     if (rc == 0 && tt.is_root)

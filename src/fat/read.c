@@ -41,11 +41,6 @@ int fat_stat(struct fat_volume *vol, const char *path, struct fat_entry *out, st
     return rc < 0 ? -1 : found ? 1 : 0;
 }
 
-static int not_found(struct mf_err *err, const char *path)
-{
-    return mf_fail(err, MF_E_INPUT, "There is no \"%.300s\" on the card; nothing was changed.", path);
-}
-
 /* Resolve a path that must name a directory; returns its first cluster. */
 static int dir_cluster_of(struct fat_volume *v, const char *path, uint32_t *cluster, struct mf_err *err)
 {
@@ -55,9 +50,9 @@ static int dir_cluster_of(struct fat_volume *v, const char *path, uint32_t *clus
     if (rc == 0 && t.is_root) {
         *cluster = root_cluster_of(v);
     } else if (rc == 0 && !s.found) {
-        rc = not_found(err, path);
+        rc = fat_not_found(err, path);
     } else if (rc == 0 && !(s.match.sfn[11] & FAT_ATTR_DIRECTORY)) {
-        rc = mf_fail(err, MF_E_INPUT, "\"%.300s\" on the card is a file, not a folder.", path);
+        rc = mf_fail(err, MF_E_INPUT, "\"%.300s\" on the card is a file, not a folder; nothing was changed.", path);
     } else if (rc == 0) {
         *cluster = ent_cluster(v, s.match.sfn);
         if (!fat_in_range(v, *cluster))
@@ -118,9 +113,9 @@ int fat_open(struct fat_volume *vol, const char *path, struct fat_file **out, st
     struct fat_file *f = NULL;
     int rc = path_lookup(vol, path, &t, &s, err);
     if (rc == 0 && !t.is_root && !s.found)
-        rc = not_found(err, path);
+        rc = fat_not_found(err, path);
     else if (rc == 0 && (t.is_root || (s.match.sfn[11] & FAT_ATTR_DIRECTORY)))
-        rc = mf_fail(err, MF_E_INPUT, "\"%.300s\" on the card is a folder, not a file.", path);
+        rc = mf_fail(err, MF_E_INPUT, "\"%.300s\" on the card is a folder, not a file; nothing was changed.", path);
     if (rc == 0 && !(f = calloc(1, sizeof(*f))))
         rc = fat_oom(err);
     if (rc == 0) {
