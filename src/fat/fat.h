@@ -95,7 +95,8 @@ int fat_info(struct fat_volume *vol, bool exact_free, struct fat_info *out, stru
 void fat_set_time(struct fat_volume *vol, time_t fixed);
 
 /* Look up a path.  Returns 1 and fills out if it exists, 0 if it does not
- * (out untouched), -1 on error (bad path, damaged directory). */
+ * (also when a folder on the way is missing; out untouched), -1 on error
+ * (invalid path, damaged directory). */
 int fat_stat(struct fat_volume *vol, const char *path, struct fat_entry *out, struct mf_err *err);
 
 /* Directory listing, in on-card order; "." and "..", deleted entries and the
