@@ -85,10 +85,11 @@ static void print_human(const char *device, const struct info *in)
     printf("Software SPI:   %s\n", in->feat.sw_spi ? "yes" : "no");
     printf("SDIO:           %s\n", in->feat.sdio ? (sdio.text[0] ? sdio.text : "yes") : "no");
     printf("Reset command:  %s\n", in->feat.reset ? "yes" : "no (reset the board by hand)");
-    printf("Link stats:     %llu blocks sent, %llu received, %llu retransmitted, %llu naks, %llu bad blocks\n",
+    printf("Link stats:     %llu blocks sent, %llu received, %llu retransmitted, %llu naks, %llu bad blocks, "
+           "%llu lost replies asked again\n",
            (unsigned long long)in->stats.blocks_sent, (unsigned long long)in->stats.blocks_received,
            (unsigned long long)in->stats.retransmits, (unsigned long long)in->stats.naks,
-           (unsigned long long)in->stats.bad_blocks);
+           (unsigned long long)in->stats.bad_blocks, (unsigned long long)in->stats.lost_responses);
     json_decref(spi.arr);
     json_decref(sdio.arr);
 }

@@ -22,7 +22,7 @@
 #define MAX_PENDING_BLOCKS 12
 #define MIN_RTO_US 25000u
 #define MAX_RTO_US 5000000u
-#define QUERY_RETRIES 6
+#define QUERY_RETRIES 20
 /* No byte at all from the MCU for this long while waiting means it is gone. */
 #define SILENCE_LIMIT_US 6000000u
 /* What a USB-CDC Klipper can buffer for replies (usb_cdc.c transmit buffer). */
@@ -75,6 +75,7 @@ struct kl_session {
 
     uint64_t rto_us, srtt_us, rttvar_us;
     uint64_t retransmit_at;
+    uint64_t probe_at;            /* when to send an empty block to get an ack */
     bool nak_retransmitted;       /* ignore further naks until progress */
     uint64_t last_rx_us;
 
@@ -220,9 +221,10 @@ static void close_building(struct kl_session *s)
 static int append_command(struct kl_session *s, const uint8_t *cmd, size_t len, struct kl_query *q,
                           struct mf_err *err)
 {
-    /* A block never asks for more replies than the MCU can buffer at once. */
-    if (s->building && (s->building->len + len > KL_PAYLOAD_MAX ||
-                        (q && block_reply_budget(s->building) + q->reply_budget > USB_REPLY_BUDGET)))
+    /* One query per block: a reply names its block, not its query, so two
+     * alike queries in one block could not be told apart if one reply were
+     * lost. */
+    if (s->building && (s->building->len + len > KL_PAYLOAD_MAX || (q && s->building->queries)))
         close_building(s);
     if (!s->building) {
         s->building = calloc(1, sizeof(*s->building));
@@ -230,7 +232,8 @@ static int append_command(struct kl_session *s, const uint8_t *cmd, size_t len, 
             return mf_fail(err, MF_E_FAIL, "Out of memory.");
     }
     struct outblock *b = s->building;
-    memcpy(b->content + b->len, cmd, len);
+    if (len)
+        memcpy(b->content + b->len, cmd, len);
     b->len = (uint8_t)(b->len + len);
     if (q) {
         q->next_in_block = NULL;
@@ -488,6 +491,8 @@ static void pump(struct kl_session *s, uint64_t deadline)
     uint64_t now = mf_now_us(), until = deadline;
     if (s->retransmit_at && s->retransmit_at < until)
         until = s->retransmit_at;
+    if (s->probe_at && s->probe_at < until)
+        until = s->probe_at;
     int timeout = until > now ? (int)((until - now + 999) / 1000) : 0;
     struct pollfd p = { s->fd, POLLIN | (s->outlen ? POLLOUT : 0), 0 };
     int rc = poll(&p, 1, timeout);
@@ -498,6 +503,20 @@ static void pump(struct kl_session *s, uint64_t deadline)
     if (rc > 0 && (p.revents & POLLOUT))
         write_out(s);
     now = mf_now_us();
+    /* Every sent block was answered by data but the ack that should follow
+     * never came (lost, or the MCU shut down mid-block): an empty block
+     * makes the MCU ack everything before it. */
+    if (!s->inflight && s->head && s->head->sent) {
+        if (!s->probe_at)
+            s->probe_at = now + s->rto_us;
+        else if (now >= s->probe_at) {
+            s->probe_at = 0;
+            append_command(s, NULL, 0, NULL, NULL);
+            close_building(s);
+        }
+    } else {
+        s->probe_at = 0;
+    }
     if (s->retransmit_at && now >= s->retransmit_at && s->inflight) {
         s->rto_us = s->rto_us * 2 > MAX_RTO_US ? MAX_RTO_US : s->rto_us * 2;
         retransmit_all(s);
@@ -653,7 +672,6 @@ static void unlink_query(struct kl_session *s, struct kl_query *q)
 int kl_query_wait(struct kl_session *s, struct kl_query *q, struct kl_msg *reply, struct mf_err *err)
 {
     int rc = 0;
-    uint64_t probe_at = 0;
     for (;;) {
         if (q->state == Q_DONE) {
             if (reply)
@@ -689,19 +707,7 @@ int kl_query_wait(struct kl_session *s, struct kl_query *q, struct kl_msg *reply
             rc = fail_dead(s, err);
             break;
         }
-        uint64_t now = mf_now_us();
-        /* A block answered by data but never explicitly acked (the ack was
-         * lost): an empty probe block makes the MCU ack everything. */
-        if (q->state == Q_SENT && !s->inflight && s->head) {
-            if (!probe_at)
-                probe_at = now + s->rto_us;
-            else if (now >= probe_at) {
-                uint8_t none = 0;
-                append_command(s, &none, 0, NULL, NULL);
-                probe_at = 0;
-            }
-        }
-        pump(s, probe_at ? probe_at : now + 100000);
+        pump(s, mf_now_us() + 100000);
     }
     unlink_query(s, q);
     free(q);

@@ -1,0 +1,207 @@
+/* The host session against the virtual board: pipelined queries matched to
+ * the right replies, recovery from line faults, lost replies, the one-block
+ * limit, shutdown reasons, and a UART link with a receive window. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "klipper/mcu.h"
+#include "klipper/session.h"
+
+static char dir[256];
+
+struct sim {
+    pid_t pid;
+    char path[300], ctl[300];
+    int fd;
+};
+
+static void sim_start(struct sim *sm, const char *name, const char *const *extra)
+{
+    snprintf(sm->path, sizeof(sm->path), "%s/%s", dir, name);
+    snprintf(sm->ctl, sizeof(sm->ctl), "%s/%s.ctl", dir, name);
+    const char *argv[24] = { getenv("MCUFLASH_SIM"), "--path", sm->path, "--control", sm->ctl };
+    int n = 5;
+    for (; extra && *extra; extra++)
+        argv[n++] = *extra;
+    sm->pid = fork();
+    if (sm->pid == 0) {
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    struct stat st;
+    for (int i = 0; i < 200 && (stat(sm->path, &st) < 0 || stat(sm->ctl, &st) < 0); i++)
+        usleep(20000);
+    sm->fd = open(sm->path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+    struct termios t;
+    if (sm->fd >= 0 && tcgetattr(sm->fd, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(sm->fd, TCSANOW, &t);
+    }
+}
+
+static void sim_ctl(struct sim *sm, const char *cmd)
+{
+    char line[600];
+    snprintf(line, sizeof(line), "'%s' ctl '%s' %s >/dev/null", getenv("MCUFLASH_SIM"), sm->ctl, cmd);
+    CHECK_EQ(system(line), 0);
+}
+
+static void sim_stop(struct sim *sm)
+{
+    if (sm->fd >= 0)
+        close(sm->fd);
+    kill(sm->pid, SIGTERM);
+    waitpid(sm->pid, NULL, 0);
+}
+
+static struct kl_session *open_session(struct sim *sm)
+{
+    struct kl_session *s = NULL;
+    struct mf_err err;
+    CHECK(sm->fd >= 0);
+    if (kl_session_open(sm->fd, sm->path, &s, &err) < 0) {
+        fprintf(stderr, "session: %s\n", err.msg);
+        CHECK(0);
+    }
+    return s;
+}
+
+/* n pings in flight at once; every pong must carry its own ping's data. */
+static int ping_many(struct kl_session *s, int n, unsigned flags, int *lost)
+{
+    struct mf_err err;
+    const struct kl_msgfmt *ping = kl_session_command(s, "debug_ping", &err);
+    const struct kl_msgfmt *pong = kl_session_response(s, "pong", &err);
+    CHECK(ping && pong);
+    struct kl_query **q = calloc((size_t)n, sizeof(*q));
+    int wrong = 0;
+    *lost = 0;
+    for (int i = 0; i < n; i++) {
+        char data[24];
+        int len = snprintf(data, sizeof(data), "ping-%d", i);
+        q[i] = kl_query_submit(s, ping, (struct kl_arg[]){ KL_BUF(data, len) }, pong, -1, flags, &err);
+        CHECK(q[i] != NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        struct kl_msg m;
+        char want[24];
+        int len = snprintf(want, sizeof(want), "ping-%d", i);
+        int rc = kl_query_wait(s, q[i], &m, &err);
+        if (rc == KL_LOST) {
+            (*lost)++;
+            continue;
+        }
+        if (rc < 0) {
+            fprintf(stderr, "ping %d: %s\n", i, err.msg);
+            wrong++;
+            continue;
+        }
+        const struct kl_arg *d = kl_msg_arg(&m, "data");
+        if (!d || d->len != len || memcmp(d->data, want, (size_t)len))
+            wrong++;
+    }
+    free(q);
+    return wrong;
+}
+
+static void test_clean_link(void)
+{
+    struct sim sm;
+    sim_start(&sm, "clean", (const char *const[]){ "--mcu", "stm32f407xx", NULL });
+    struct kl_session *s = open_session(&sm);
+    if (!s)
+        return sim_stop(&sm);
+    CHECK_STR(kl_dict_const(kl_session_dict(s), "MCU"), "stm32f407xx");
+    int lost;
+    CHECK_EQ(ping_many(s, 300, KL_Q_RETRY, &lost), 0);
+    CHECK_EQ(lost, 0);
+    struct kl_stats st = kl_session_stats(s);
+    CHECK_EQ(st.retransmits, 0);
+    CHECK_EQ(st.bad_blocks, 0);
+
+    /* A command longer than one block is refused, not sent. */
+    struct mf_err err;
+    uint8_t big[58] = { 0 }; /* id, length byte and 58 bytes: 60 > 59 */
+    const struct kl_msgfmt *ping = kl_session_command(s, "debug_ping", &err);
+    uint64_t before = kl_session_stats(s).blocks_sent;
+    CHECK_EQ(kl_send(s, ping, (struct kl_arg[]){ KL_BUF(big, sizeof(big)) }, &err), -1);
+    CHECK(strstr(err.msg, "more than the 59") != NULL);
+    CHECK_EQ(kl_flush(s, &err), 0);
+    CHECK_EQ(kl_session_stats(s).blocks_sent, before);
+
+    /* The largest that fits does go through. */
+    CHECK_EQ(kl_send(s, ping, (struct kl_arg[]){ KL_BUF(big, 57) }, &err), 0);
+    CHECK_EQ(kl_flush(s, &err), 0);
+
+    /* Shutdown: a non-HF command then gets is_shutdown with the reason. */
+    const struct kl_msgfmt *estop = kl_session_command(s, "emergency_stop", &err);
+    CHECK_EQ(kl_send(s, estop, NULL, &err), 0);
+    kl_flush(s, &err);
+    struct kl_mcu_config cfg;
+    CHECK_EQ(kl_mcu_get_config(s, &cfg, &err), 0);
+    CHECK(cfg.is_shutdown);
+    char reason[96];
+    CHECK_EQ(kl_mcu_shutdown_reason(s, reason, sizeof(reason), &err), 0);
+    CHECK_STR(reason, "Command request");
+    const struct kl_msgfmt *alloc = kl_session_command(s, "allocate_oids", &err);
+    CHECK_EQ(kl_send(s, alloc, (struct kl_arg[]){ KL_U(1) }, &err), 0);
+    CHECK_EQ(kl_flush(s, &err), -1);
+    CHECK(strstr(err.msg, "shut down (\"Command request\")") != NULL);
+    kl_session_close(s);
+    sim_stop(&sm);
+}
+
+static void test_faulty_link(const char *name, const char *link, const char *faults)
+{
+    struct sim sm;
+    sim_start(&sm, name, (const char *const[]){ "--mcu", "lpc1769", "--link", link, NULL });
+    struct kl_session *s = open_session(&sm);
+    if (!s)
+        return sim_stop(&sm);
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "faults %s", faults);
+    sim_ctl(&sm, cmd);
+    int lost;
+    CHECK_EQ(ping_many(s, 400, KL_Q_RETRY, &lost), 0);
+    CHECK_EQ(lost, 0);
+    struct kl_stats st = kl_session_stats(s);
+    CHECK(st.retransmits > 0);
+    CHECK(st.bad_blocks > 0);
+    CHECK(st.lost_responses > 0);
+    fprintf(stderr, "%s: %llu retransmits, %llu naks, %llu bad blocks, %llu lost replies\n", name,
+            (unsigned long long)st.retransmits, (unsigned long long)st.naks, (unsigned long long)st.bad_blocks,
+            (unsigned long long)st.lost_responses);
+
+    /* Without retry, a lost reply is reported as lost, never as a wrong one. */
+    CHECK_EQ(ping_many(s, 300, 0, &lost), 0);
+    CHECK(lost > 0);
+    kl_session_close(s);
+    sim_stop(&sm);
+}
+
+int main(void)
+{
+    if (!getenv("MCUFLASH_SIM")) {
+        fprintf(stderr, "MCUFLASH_SIM is not set\n");
+        return 1;
+    }
+    snprintf(dir, sizeof(dir), "%s/session.XXXXXX", getenv("MF_TMP") ? getenv("MF_TMP") : "/tmp");
+    mkdir(getenv("MF_TMP") ? getenv("MF_TMP") : "/tmp", 0755);
+    if (!mkdtemp(dir))
+        return 1;
+    test_clean_link();
+    test_faulty_link("usb-faults", "usb", "corrupt=0.003,drop=0.002,seed=11");
+    test_faulty_link("uart-faults", "uart:250000", "corrupt=0.003,drop=0.002,lose-response=0.02,seed=12");
+    char rm[300];
+    snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
+    system(rm);
+    return check_report("klipper_session");
+}
