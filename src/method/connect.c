@@ -2,10 +2,18 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+/* A board reset a moment ago (by this tool or Klipper) is still
+ * re-enumerating: give a missing device this long to appear. */
+#define APPEAR_GRACE_MS 2000
 
 int mf_connect(const char *path, uint32_t baud, struct mf_conn *conn, struct mf_err *err)
 {
     memset(conn, 0, sizeof(*conn));
+    struct mf_err ignore;
+    if (access(path, F_OK) < 0)
+        link_wait_present(path, APPEAR_GRACE_MS, &ignore);
     if (link_open(path, baud, &conn->link, err) < 0)
         return -1;
     if (kl_session_open(conn->link->fd, path, &conn->session, err) < 0) {
