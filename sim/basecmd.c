@@ -5,6 +5,8 @@
 #include "mcu.h"
 
 #define FMT_CONFIG "config is_config=%c crc=%u is_shutdown=%c move_count=%hu"
+/* Builds before 2021-11 ordered the reply differently. */
+#define FMT_CONFIG_OLD "config is_config=%c crc=%u move_count=%hu is_shutdown=%c"
 #define FMT_CLOCK "clock clock=%u"
 #define FMT_UPTIME "uptime high=%u clock=%u"
 #define FMT_STATS "stats count=%u sum=%u sumsq=%u"
@@ -32,9 +34,12 @@ static void command_allocate_oids(struct sim_mcu *m, const struct kl_msg *msg)
 
 static void command_get_config(struct sim_mcu *m, const struct kl_msg *msg)
 {
-    sim_sendf(m, FMT_CONFIG,
-              (struct kl_arg[]){ KL_U(m->finalized), KL_U(m->config_crc), KL_U(m->is_shutdown),
-                                 KL_U(m->finalized ? MOVE_COUNT : 0) });
+    struct kl_arg is_config = KL_U(m->finalized), crc = KL_U(m->config_crc), shut = KL_U(m->is_shutdown),
+                  moves = KL_U(m->finalized ? MOVE_COUNT : 0);
+    if (kl_dict_response_exact(m->dict, FMT_CONFIG))
+        sim_sendf(m, FMT_CONFIG, (struct kl_arg[]){ is_config, crc, shut, moves });
+    else
+        sim_sendf(m, FMT_CONFIG_OLD, (struct kl_arg[]){ is_config, crc, moves, shut });
 }
 
 static void command_finalize_config(struct sim_mcu *m, const struct kl_msg *msg)

@@ -17,6 +17,9 @@ struct sim_mcu;
 
 /* The handler also runs while the MCU is shut down. */
 #define HF_IN_SHUTDOWN 0x01
+/* An older format of a command: answered when a given klipper.dict lists
+ * it, never put in a generated dictionary. */
+#define SIM_OLD_FORMAT 0x80
 
 typedef void (*sim_handler)(struct sim_mcu *mcu, const struct kl_msg *msg);
 

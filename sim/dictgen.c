@@ -63,7 +63,8 @@ static void add_messages(const struct mcu_type *t, json_t *root)
     for (const struct sim_module *const *mod = sim_modules; *mod; mod++)
         if (sim_module_present(*mod, t))
             for (const struct sim_command *c = (*mod)->commands; c->format; c++)
-                add_message(&g, g.commands, c->format);
+                if (!(c->flags & SIM_OLD_FORMAT))
+                    add_message(&g, g.commands, c->format);
     for (const struct sim_module *const *mod = sim_modules; *mod; mod++)
         if (sim_module_present(*mod, t) && (*mod)->responses)
             for (const char *const *r = (*mod)->responses; *r; r++)

@@ -86,6 +86,9 @@ static void command_spi_set_sw_bus(struct sim_mcu *m, const struct kl_msg *msg)
         return;
     }
     spi->pulse_ticks = kl_msg_u(msg, "pulse_ticks");
+    uint32_t rate = kl_msg_u(msg, "rate"); /* the older spi_set_software_bus */
+    if (rate)
+        spi->pulse_ticks = m->clock_freq / rate;
     spi->flags |= SF_SOFTWARE;
 }
 
@@ -172,6 +175,7 @@ const struct sim_module spicmds_module = {
     "spicmds", NULL,
     (const struct sim_command[]){
         { "config_spi oid=%c pin=%u cs_active_high=%c", 0, command_config_spi },
+        { "config_spi oid=%c pin=%u", SIM_OLD_FORMAT, command_config_spi },
         { "config_spi_without_cs oid=%c", 0, command_config_spi_without_cs },
         { "spi_set_bus oid=%c spi_bus=%u mode=%u rate=%u", 0, command_spi_set_bus },
         { "spi_transfer oid=%c data=%*s", 0, command_spi_transfer },
@@ -190,6 +194,8 @@ const struct sim_module spi_software_module = {
     "spi_software", NULL,
     (const struct sim_command[]){
         { "spi_set_sw_bus oid=%c miso_pin=%u mosi_pin=%u sclk_pin=%u mode=%u pulse_ticks=%u", 0,
+          command_spi_set_sw_bus },
+        { "spi_set_software_bus oid=%c miso_pin=%u mosi_pin=%u sclk_pin=%u mode=%u rate=%u", SIM_OLD_FORMAT,
           command_spi_set_sw_bus },
         { NULL, 0, NULL },
     },

@@ -768,6 +768,61 @@ static void test_given_dict(void)
     free(json);
 }
 
+/* Replace the first occurrence of from by to in a malloc'ed string. */
+static char *replace(char *text, const char *from, const char *to)
+{
+    char *at = strstr(text, from);
+    CHECK(at != NULL);
+    if (!at)
+        return text;
+    size_t head = (size_t)(at - text), flen = strlen(from), tlen = strlen(to);
+    char *out = malloc(strlen(text) - flen + tlen + 1);
+    memcpy(out, text, head);
+    memcpy(out + head, to, tlen);
+    strcpy(out + head + tlen, at + flen);
+    free(text);
+    return out;
+}
+
+/* A dictionary from an older build: config_spi without cs_active_high,
+ * spi_set_software_bus with a rate, the old order of the config reply. */
+static void test_old_formats(void)
+{
+    size_t len = 0;
+    char *json = expected_dict("stm32f446xx", "usb", &len);
+    if (!json)
+        return;
+    json = replace(json, "config_spi oid=%c pin=%u cs_active_high=%c", "config_spi oid=%c pin=%u");
+    json = replace(json, "spi_set_sw_bus oid=%c miso_pin=%u mosi_pin=%u sclk_pin=%u mode=%u pulse_ticks=%u",
+                   "spi_set_software_bus oid=%c miso_pin=%u mosi_pin=%u sclk_pin=%u mode=%u rate=%u");
+    json = replace(json, "config is_config=%c crc=%u is_shutdown=%c move_count=%hu",
+                   "config is_config=%c crc=%u move_count=%hu is_shutdown=%c");
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/old.dict", tmpdir);
+    FILE *f = fopen(path, "wb");
+    fputs(json, f);
+    fclose(f);
+    free(json);
+    struct board b;
+    if (!start_identified(&b, "old", (const char *const[]){ "--dict", path, NULL }))
+        return;
+    struct kl_msg m;
+    int32_t pa4 = enum_value(&b, "pin", "PA4");
+    CHECK_EQ(exchange(&b, "allocate_oids", (struct kl_arg[]){ KL_U(1) }, NULL), 0);
+    CHECK_EQ(exchange(&b, "config_spi", (struct kl_arg[]){ KL_U(0), KL_U(pa4) }, NULL), 0);
+    CHECK_EQ(exchange(&b, "spi_set_software_bus",
+                      (struct kl_arg[]){ KL_U(0), KL_U(pa4 + 2), KL_U(pa4 + 3), KL_U(pa4 + 1), KL_U(0),
+                                         KL_U(400000) }, NULL), 0);
+    /* The bus is set: with no card, MISO reads all ones instead of an echo. */
+    CHECK(query(&b, "spi_transfer", (struct kl_arg[]){ KL_U(0), KL_BUF("\1\2", 2) }, "spi_transfer_response", &m));
+    CHECK(m.args[1].len == 2 && m.args[1].data[0] == 0xff && m.args[1].data[1] == 0xff);
+    CHECK(query(&b, "get_config", NULL, "config", &m));
+    CHECK_EQ(kl_msg_u(&m, "is_config"), 0);
+    CHECK_EQ(kl_msg_u(&m, "is_shutdown"), 0);
+    CHECK_EQ(m.fmt->params[2].name[0], 'm'); /* move_count before is_shutdown */
+    stop(&b);
+}
+
 /* The reset command: no ack; USB drops the device and brings a fresh MCU. */
 static void test_reset(void)
 {
@@ -870,6 +925,7 @@ int main(void)
     test_spi_card();
     test_sdio_card();
     test_given_dict();
+    test_old_formats();
     test_reset();
     test_uart();
     test_faults();
