@@ -89,7 +89,10 @@ void sim_control_exec(void *ctx, char *line, char *reply, size_t cap)
     else
         arg = line + strlen(line);
     snprintf(reply, cap, "ok");
-    if (!strcmp(line, "status")) {
+    bool needs_power = !strcmp(line, "reset") || !strcmp(line, "power-cycle") || !strcmp(line, "unplug");
+    if (needs_power && s->state == BOARD_UNPLUGGED) {
+        snprintf(reply, cap, "error: the board is unplugged; nothing was changed (plug it first)");
+    } else if (!strcmp(line, "status")) {
         status(s, reply, cap);
     } else if (!strcmp(line, "reset")) {
         sim_reset(s, false);

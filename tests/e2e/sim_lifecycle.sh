@@ -44,6 +44,8 @@ if [ -L "$T/usb" ]; then fail "the link came back while unplugged"; else pass; f
 [ "$(status_field "$T/usb.ctl" state)" = '"unplugged"' ] && pass || fail "state while unplugged"
 expect_rc 1 sim_ctl "$T/usb.ctl" shutdown "Timer too close"
 expect_out '^error: the board is unplugged'
+expect_rc 1 sim_ctl "$T/usb.ctl" reset
+expect_out '^error: the board is unplugged'
 expect_rc 0 sim_ctl "$T/usb.ctl" plug
 if wait_link "$T/usb" present; then pass; else fail "the link did not come back after plug"; fi
 expect_rc 1 sim_ctl "$T/usb.ctl" plug
