@@ -164,14 +164,13 @@ out=$("$MCUFLASH" fwinfo --json "$dir/cut.bin")
 expect_json_object "$out"
 expect_in "$out" '"status":"truncated"'
 
-# --- the virtual board's image maker, when it exists ---------------------
-if [ -n "${MCUFLASH_SIM:-}" ] && "$MCUFLASH_SIM" make-firmware --help >/dev/null 2>&1; then
-    if "$MCUFLASH_SIM" make-firmware --mcu stm32f407xx --out "$dir/sim.bin" >/dev/null 2>&1; then
-        out=$("$MCUFLASH" fwinfo "$dir/sim.bin"); rc=$?
-        [ $rc -eq 0 ] || fail "fwinfo on a make-firmware image exited $rc"
-        expect_in "$out" "mcu:            stm32f407xx"
-    fi
-fi
+# --- the virtual board's image maker --------------------------------------
+"$MCUFLASH_SIM" make-firmware --mcu stm32f407xx --version-string v9.9.9-fwinfo -o "$dir/sim.bin" \
+    --dict-out "$dir/sim.dict" >/dev/null || fail "make-firmware failed"
+out=$("$MCUFLASH" fwinfo "$dir/sim.bin"); rc=$?
+[ $rc -eq 0 ] || fail "fwinfo on a make-firmware image exited $rc"
+expect_in "$out" "stm32f407xx"
+expect_in "$out" "v9.9.9-fwinfo"
 
 [ $failures -eq 0 ] && echo "fwinfo_image: all passed"
 exit $((failures > 0))
