@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/clock.h"
+
 int kl_mcu_get_config(struct kl_session *s, struct kl_mcu_config *cfg, struct mf_err *err)
 {
     const struct kl_msgfmt *cmd = kl_session_command(s, "get_config", err);
@@ -65,12 +67,17 @@ int kl_mcu_reset(struct kl_session *s, struct mf_err *err)
     if (!estop || !creset)
         return mf_fail(err, MF_E_PROTOCOL, "The firmware has neither 'reset' nor 'config_reset'; nothing was "
                        "changed; press the board's reset button or power-cycle it.");
-    /* config_reset is only accepted while shut down. */
+    /* config_reset is only accepted while shut down.  The MCU abandons the
+     * rest of its input buffer when emergency_stop shuts it down, and looks
+     * again only when more input arrives: so pause between the two (as
+     * Klipper does), and send a lone sync byte after, which it ignores. */
     if (kl_send(s, estop, NULL, err) < 0 || kl_send_now(s, err) < 0)
         return -1;
-    if (kl_send(s, creset, NULL, err) < 0)
+    mf_sleep_us(20000);
+    if (kl_send(s, creset, NULL, err) < 0 || kl_send_now(s, err) < 0)
         return -1;
-    return kl_send_now(s, err);
+    mf_sleep_us(20000);
+    return kl_send_sync(s, err);
 }
 
 void kl_mcu_features(const struct kl_dict *d, struct kl_mcu_features *f)

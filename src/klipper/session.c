@@ -625,6 +625,13 @@ static uint16_t reply_budget_of(const struct kl_query *q)
     return KL_MESSAGE_MAX;
 }
 
+int kl_send_sync(struct kl_session *s, struct mf_err *err)
+{
+    static const uint8_t sync = KL_SYNC;
+    queue_bytes(s, &sync, 1);
+    return kl_send_now(s, err);
+}
+
 struct kl_query *kl_query_submit(struct kl_session *s, const struct kl_msgfmt *cmd, const struct kl_arg *args,
                                  const struct kl_msgfmt *resp, int oid, unsigned flags, struct mf_err *err)
 {

@@ -55,6 +55,10 @@ int kl_flush(struct kl_session *s, struct mf_err *err);
 /* Write out queued commands and return without waiting for acks (for reset). */
 int kl_send_now(struct kl_session *s, struct mf_err *err);
 
+/* Write a lone 0x7E (which the MCU drops silently) to make it look at its
+ * input again. */
+int kl_send_sync(struct kl_session *s, struct mf_err *err);
+
 /* Send cmd and wait for `resp` (matching param "oid" when oid >= 0). */
 int kl_query(struct kl_session *s, const struct kl_msgfmt *cmd, const struct kl_arg *args,
              const struct kl_msgfmt *resp, int oid, unsigned flags, struct kl_msg *reply,
