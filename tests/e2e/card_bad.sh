@@ -1,0 +1,67 @@
+#!/bin/bash
+# Bad cards through a virtual board: each gives a clear error and leaves the
+# card image exactly as it was.
+. "$MF_TESTS/lib/e2e.sh"
+BUS=(--spi-bus spi1 --cs-pin PA4)
+img_sum() { sha1sum "$1" | cut -d' ' -f1; }
+head -c 4096 /dev/urandom >"$T/fw.bin"
+
+# unchanged_after IMG CMD...: CMD fails with the status wanted by the caller
+# (in $want) and IMG is byte-identical afterwards.
+unchanged_after() {
+    img=$1; shift
+    before=$(img_sum "$img")
+    expect_rc "$want" "$@"
+    [ "$(img_sum "$img")" = "$before" ] && pass || fail "$img changed"
+}
+
+# No card in the socket.
+start_sim empty --mcu stm32f407xx
+expect_rc 7 "$MCUFLASH" card ls "$T/empty" "${BUS[@]}"
+expect_out 'No SD card answers on hardware SPI spi1'
+expect_rc 7 "$MCUFLASH" card ls "$T/empty" --sdio-bus sdio
+expect_out 'No SD card answers'
+
+# Unformatted (all zeros) and exFAT cards.
+head -c $((32 << 20)) /dev/zero >"$T/zero.img"
+start_sim zero --mcu stm32f407xx --card "$T/zero.img"
+want=8 unchanged_after "$T/zero.img" "$MCUFLASH" card put "$T/zero" "${BUS[@]}" "$T/fw.bin"
+expect_out '[Uu]nformatted|no FAT|not formatted'
+
+cp "$T/zero.img" "$T/exfat.img"
+printf '\xeb\x76\x90EXFAT   ' | dd of="$T/exfat.img" conv=notrunc status=none
+printf '\x55\xaa' | dd of="$T/exfat.img" bs=1 seek=510 conv=notrunc status=none
+start_sim exfat --mcu stm32f407xx --card "$T/exfat.img"
+want=8 unchanged_after "$T/exfat.img" "$MCUFLASH" card ls "$T/exfat" "${BUS[@]}"
+expect_out 'exFAT'
+expect_out 'FAT32'
+
+# A full card: the upload is refused before anything is written.
+mkfs.fat -C -F 16 -n SMALL "$T/full.img" 20480 >/dev/null
+head -c 19000000 /dev/urandom >"$T/filler.bin"
+mcopy -i "$T/full.img" "$T/filler.bin" ::FILLER.BIN
+free=$(mdir -i "$T/full.img" :: | sed -n 's/ *\([0-9 ]*\) bytes free/\1/p' | tr -d ' ')
+head -c $((free + 1)) /dev/urandom >"$T/toobig.bin"
+start_sim full --mcu stm32f407xx --card "$T/full.img"
+want=7 unchanged_after "$T/full.img" "$MCUFLASH" card put "$T/full" "${BUS[@]}" "$T/toobig.bin" firmware.bin
+expect_out '[Ff]ull|not enough|free'
+fsck.fat -n "$T/full.img" >/dev/null && pass || fail "fsck after refused put"
+
+# A damaged FAT: a file whose cluster chain loops on itself.
+mkfs.fat -C -F 16 -n BROKEN "$T/loop.img" 16384 >/dev/null
+head -c 10000 /dev/urandom >"$T/victim.bin"
+mcopy -i "$T/loop.img" "$T/victim.bin" ::VICTIM.BIN
+first=$(mshowfat -i "$T/loop.img" ::VICTIM.BIN | sed -n 's/.*<\([0-9]*\)-.*/\1/p')
+reserved=$(od -An -tu2 -j14 -N2 "$T/loop.img" | tr -d ' ')
+# Point the file's second cluster back at its first (FAT16: 2 bytes each).
+second=$((first + 1))
+off=$((reserved * 512 + second * 2))
+printf "\\x$(printf %02x $((first & 255)))\\x$(printf %02x $((first >> 8)))" |
+    dd of="$T/loop.img" bs=1 seek=$off conv=notrunc status=none
+start_sim loop --mcu stm32f407xx --card "$T/loop.img"
+want=8 unchanged_after "$T/loop.img" "$MCUFLASH" card get "$T/loop" "${BUS[@]}" VICTIM.BIN -o "$T/out.bin"
+expect_out 'VICTIM.BIN'
+[ ! -e "$T/out.bin" ] && pass || fail "a damaged file was downloaded"
+want=8 unchanged_after "$T/loop.img" "$MCUFLASH" card rm "$T/loop" "${BUS[@]}" VICTIM.BIN
+
+finish
