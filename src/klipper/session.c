@@ -25,8 +25,10 @@
 #define QUERY_RETRIES 20
 /* No byte at all from the MCU for this long while waiting means it is gone. */
 #define SILENCE_LIMIT_US 6000000u
-/* What a USB-CDC Klipper can buffer for replies (usb_cdc.c transmit buffer). */
-#define USB_REPLY_BUDGET 192u
+/* Transmit buffers of Klipper firmware (usb_cdc.c, serial_irq.c): replies
+ * that do not fit are dropped. */
+#define USB_TX_BUFFER 192u
+#define UART_TX_BUFFER 96u
 
 enum qstate { Q_QUEUED, Q_SENT, Q_DONE, Q_LOST, Q_SHUTDOWN };
 
@@ -39,7 +41,8 @@ struct kl_query {
     int retries;
     uint8_t cmd[KL_PAYLOAD_MAX];
     uint8_t cmd_len;
-    uint16_t reply_budget;
+    uint16_t reply_cost;   /* bytes the reply outgrows the request by */
+    uint16_t reply_budget; /* reply_cost while its block is in flight */
     struct kl_msg reply;
     char shutdown_reason[96];
 };
@@ -70,6 +73,7 @@ struct kl_session {
     unsigned inflight;            /* sent and unacked */
     unsigned inflight_bytes;
     unsigned reply_budget_used;
+    unsigned tx_buffer;           /* the MCU's transmit buffer size */
     int64_t receive_window;       /* 0: not declared */
     uint64_t byte_time_ns;        /* UART wire time per byte, 0 on USB */
 
@@ -185,7 +189,9 @@ static void send_ready(struct kl_session *s)
             (int64_t)s->inflight_bytes + KL_MESSAGE_MAX > s->receive_window)
             break;
         unsigned budget = block_reply_budget(b);
-        if (!s->byte_time_ns && s->reply_budget_used && s->reply_budget_used + budget > USB_REPLY_BUDGET)
+        /* Half the buffer: replies leave it while the next requests arrive,
+         * but not byte for byte as this estimate assumes. */
+        if (s->reply_budget_used && s->reply_budget_used + budget > s->tx_buffer / 2)
             break;
         if (!s->inflight)
             s->last_rx_us = now; /* silence is measured from here */
@@ -618,11 +624,31 @@ int kl_send_now(struct kl_session *s, struct mf_err *err)
     return 0;
 }
 
-/* Room to reserve in the MCU's transmit buffer for one reply: a full block,
- * since reply sizes are not known in advance. */
-static uint16_t reply_budget_of(const struct kl_query *q)
+/* How much a reply outgrows its request on the wire.  Requests and replies
+ * cross the link at the same rate, so only that excess piles up in the MCU's
+ * transmit buffer.  Reply size estimate: integers at most 5 bytes; a buffer
+ * as long as the request's own (spi_transfer, debug_ping) or as the `count`
+ * asked for (identify, sdio_read_data_buffer's `len`), else a full block. */
+static uint16_t reply_excess(const struct kl_msgfmt *cmd, const struct kl_arg *args, size_t req_len,
+                             const struct kl_msgfmt *resp)
 {
-    return KL_MESSAGE_MAX;
+    /* The reply's block, and the empty ack block that follows it. */
+    size_t buf_guess = KL_PAYLOAD_MAX, reply = 2 * KL_MESSAGE_MIN + kl_vlq_size((uint32_t)resp->id);
+    for (unsigned i = 0; i < cmd->nparams; i++) {
+        enum kl_ptype t = cmd->params[i].type;
+        if (t == KL_PT_BUFFER || t == KL_PT_STRING || t == KL_PT_PROGMEM)
+            buf_guess = args[i].len;
+        else if (!strcmp(cmd->params[i].name, "count") || !strcmp(cmd->params[i].name, "len"))
+            buf_guess = args[i].u;
+    }
+    for (unsigned i = 0; i < resp->nparams; i++) {
+        enum kl_ptype t = resp->params[i].type;
+        reply += (t == KL_PT_BUFFER || t == KL_PT_STRING || t == KL_PT_PROGMEM) ? 1 + buf_guess : 5;
+    }
+    if (reply > KL_MESSAGE_MAX + KL_MESSAGE_MIN)
+        reply = KL_MESSAGE_MAX + KL_MESSAGE_MIN;
+    size_t request = req_len + KL_MESSAGE_MIN;
+    return (uint16_t)(reply > request ? reply - request : 0);
 }
 
 int kl_send_sync(struct kl_session *s, struct mf_err *err)
@@ -653,7 +679,8 @@ struct kl_query *kl_query_submit(struct kl_session *s, const struct kl_msgfmt *c
     q->resp = resp;
     q->oid = oid;
     q->flags = flags;
-    q->reply_budget = reply_budget_of(q);
+    q->reply_cost = reply_excess(cmd, args, (size_t)n, resp);
+    q->reply_budget = q->reply_cost;
     if (append_command(s, q->cmd, q->cmd_len, q, err) < 0) {
         free(q);
         return NULL;
@@ -704,7 +731,7 @@ int kl_query_wait(struct kl_session *s, struct kl_query *q, struct kl_msg *reply
                              "check the cable, then run the command again.", s->what, q->resp->name, QUERY_RETRIES);
                 break;
             }
-            q->reply_budget = reply_budget_of(q);
+            q->reply_budget = q->reply_cost;
             if (append_command(s, q->cmd, q->cmd_len, q, err) < 0) {
                 rc = -1;
                 break;
@@ -885,6 +912,7 @@ int kl_session_open(int fd, const char *what, struct kl_session **out, struct mf
     s->fd = fd;
     snprintf(s->what, sizeof(s->what), "%s", what);
     s->rto_us = MIN_RTO_US;
+    s->tx_buffer = UART_TX_BUFFER; /* until the dictionary says otherwise */
     s->last_rx_us = mf_now_us();
     kl_msgfmt_parse("identify offset=%u count=%c", 1, false, &s->f_identify);
     kl_msgfmt_parse("identify_response offset=%u data=%.*s", 0, false, &s->f_identify_response);
@@ -901,6 +929,7 @@ int kl_session_open(int fd, const char *what, struct kl_session **out, struct mf
         s->receive_window = v;
     if (kl_dict_const_int(s->dict, "SERIAL_BAUD", &v) && v > 0)
         s->byte_time_ns = (uint64_t)(10000000000ull / (uint64_t)v);
+    s->tx_buffer = s->byte_time_ns ? UART_TX_BUFFER : USB_TX_BUFFER;
     *out = s;
     return 0;
 }
