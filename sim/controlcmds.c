@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "board/board.h"
 #include "sim.h"
 
 static const char *state_name(enum board_state st)
@@ -32,6 +33,25 @@ static json_t *counter_json(const struct sim *s)
                      (json_int_t)s->tx_dropped, "rx_overflow", (json_int_t)s->rx_overflow);
 }
 
+static const char *card_access_of(const struct boot_rules *r)
+{
+    return r->sd_mode ? "sd" : "spi";
+}
+
+/* The bootloader's last result and the flash it programs; null without a board. */
+static json_t *bootloader_json(const struct sim *s)
+{
+    if (!s->board)
+        return json_null();
+    const struct sim_flash *f = &s->flash;
+    return json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s?,s:I,s:s}", "family", s->boot.rules.family, "card_access",
+                     card_access_of(&s->boot.rules), "firmware_path", s->board->firmware_path,
+                     "current_firmware_path", s->board->current_firmware_path, "runs", (json_int_t)s->boot.runs,
+                     "flashes", (json_int_t)f->flashes, "result", s->boot.result, "last_name",
+                     f->last_name[0] ? f->last_name : NULL, "image_size", (json_int_t)f->image_size,
+                     "image_sha1", f->image_sha1);
+}
+
 static void status(struct sim *s, char *reply, size_t cap)
 {
     const struct sim_mcu *m = &s->mcu;
@@ -56,6 +76,9 @@ static void status(struct sim *s, char *reply, size_t cap)
     json_object_set_new(o, "shutdown", m->is_shutdown ? json_string(m->shutdown_text) : json_null());
     json_object_set_new(o, "card_present", json_boolean(s->slot.card != NULL));
     json_object_set_new(o, "card_spi_mode", json_boolean(s->slot.card && sdcard_in_spi_mode(s->slot.card)));
+    json_object_set_new(o, "board", s->board ? json_string(s->board->name) : json_null());
+    json_object_set_new(o, "firmware", json_string(s->silent ? "not klipper" : "klipper"));
+    json_object_set_new(o, "bootloader", bootloader_json(s));
     json_object_set_new(o, "faults", fault_json(&s->faults));
     json_object_set_new(o, "counters", counter_json(s));
     char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
@@ -72,6 +95,10 @@ static void force_shutdown(struct sim *s, const char *text, char *reply, size_t 
     }
     if (s->state != BOARD_RUNNING) {
         snprintf(reply, cap, "error: the board is %s; nothing was changed", state_name(s->state));
+        return;
+    }
+    if (s->silent) {
+        snprintf(reply, cap, "error: the board runs firmware that is not Klipper; nothing was changed");
         return;
     }
     sim_mcu_force_shutdown(&s->mcu, text);

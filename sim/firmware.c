@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "board/board.h"
 #include "dictgen.h"
 #include "faults.h"
 #include "sim.h"
@@ -16,7 +17,9 @@
 #define MAX_SIZE (16u << 20)
 
 struct fw_options {
-    const char *mcu, *dict, *version, *out, *dict_out;
+    const char *mcu, *dict, *version, *out, *dict_out, *board;
+    const char *board_files[SIM_BOARD_FILES_MAX];
+    size_t nboard_files;
     enum sim_link_kind link;
     uint32_t baud;
     size_t size;
@@ -98,7 +101,12 @@ static int parse_fw_options(int argc, char **argv, struct fw_options *o, struct 
         uint64_t n;
         if (!strcmp(a, "--mcu"))
             o->mcu = v;
-        else if (!strcmp(a, "--dict"))
+        else if (!strcmp(a, "--board"))
+            o->board = v;
+        else if (!strcmp(a, "--board-file")) {
+            if (sim_add_board_file(o->board_files, &o->nboard_files, v, err) < 0)
+                return -1;
+        } else if (!strcmp(a, "--dict"))
             o->dict = v;
         else if (!strcmp(a, "--version-string"))
             o->version = v;
@@ -121,9 +129,12 @@ static int parse_fw_options(int argc, char **argv, struct fw_options *o, struct 
             return mf_fail(err, MF_E_USAGE, "Unknown option '%s'; nothing was written. See --help.", a);
         }
     }
-    if (!o->out || !o->mcu == !o->dict)
+    if (!o->out || !!o->mcu + !!o->dict + !!o->board != 1)
         return mf_fail(err, MF_E_USAGE,
-                       "make-firmware needs -o FILE and exactly one of --mcu or --dict; nothing was written.");
+                       "make-firmware needs -o FILE and exactly one of --board, --mcu or --dict; nothing was "
+                       "written.");
+    if (o->nboard_files && !o->board)
+        return mf_fail(err, MF_E_USAGE, "--board-file goes with --board; nothing was written.");
     if (o->version && sim_check_version(o->version, err) < 0)
         return -1;
     return 0;
@@ -168,13 +179,28 @@ out:
     return rc;
 }
 
+/* --board NAME: the board's MCU. */
+static int board_mcu(struct fw_options *o, struct board_db **db, struct mf_err *err)
+{
+    const struct board *b;
+    if (!o->board)
+        return 0;
+    if (sim_find_board(o->board, o->board_files, o->nboard_files, db, &b, err) < 0)
+        return -1;
+    o->mcu = b->mcu;
+    return 0;
+}
+
 int sim_make_firmware_main(int argc, char **argv)
 {
     struct fw_options o;
     struct mf_err err = { 0 };
-    if (parse_fw_options(argc, argv, &o, &err) < 0 || make_firmware(&o, &err) < 0) {
+    struct board_db *db = NULL;
+    int rc = 0;
+    if (parse_fw_options(argc, argv, &o, &err) < 0 || board_mcu(&o, &db, &err) < 0 || make_firmware(&o, &err) < 0) {
         fprintf(stderr, "mcuflash-sim make-firmware: %s\n", err.msg);
-        return err.code ? err.code : MF_E_FAIL;
+        rc = err.code ? err.code : MF_E_FAIL;
     }
-    return 0;
+    board_db_free(db);
+    return rc;
 }

@@ -38,19 +38,84 @@ static const struct sim_command *find_sim_command(const char *format)
     return NULL;
 }
 
-static int bind_commands(struct sim_mcu *m, struct mf_err *err)
+static int bind_commands(const struct kl_dict *d, struct sim_binding **out, size_t *n, struct mf_err *err)
 {
-    m->bindings = calloc(m->dict->ncommands ? m->dict->ncommands : 1, sizeof(*m->bindings));
-    if (!m->bindings)
+    struct sim_binding *b = calloc(d->ncommands ? d->ncommands : 1, sizeof(*b));
+    if (!b)
         return mf_fail(err, MF_E_FAIL, "Out of memory while loading the dictionary.");
-    m->nbindings = 0;
-    for (size_t i = 0; i < m->dict->ncommands; i++) {
-        const struct kl_msgfmt *f = &m->dict->commands[i];
-        struct sim_binding *b = &m->bindings[m->nbindings++];
-        b->fmt = f;
-        b->cmd = find_sim_command(f->format);
-        b->encoded_id = dict_id_to_encoded(f->id);
+    for (size_t i = 0; i < d->ncommands; i++) {
+        const struct kl_msgfmt *f = &d->commands[i];
+        b[i].fmt = f;
+        b[i].cmd = find_sim_command(f->format);
+        b[i].encoded_id = dict_id_to_encoded(f->id);
     }
+    *out = b;
+    *n = d->ncommands;
+    return 0;
+}
+
+/* Everything that makes up an identity, built aside so a failure leaves
+ * the MCU as it was. */
+struct loaded_identity {
+    struct sim_identity id;
+    struct kl_dict *dict;
+    struct sim_binding *bindings;
+    size_t nbindings;
+    uint32_t clock_freq;
+};
+
+static void free_loaded(struct loaded_identity *l)
+{
+    free(l->bindings);
+    kl_dict_free(l->dict);
+    free(l->id.json);
+    free(l->id.zdata);
+}
+
+static int load_identity(struct loaded_identity *l, const char *json, size_t len, struct mf_err *err)
+{
+    memset(l, 0, sizeof(*l));
+    l->id.json = malloc(len + 1);
+    if (!l->id.json)
+        return mf_fail(err, MF_E_FAIL, "Out of memory while loading the dictionary.");
+    memcpy(l->id.json, json, len);
+    l->id.json[len] = '\0';
+    l->id.json_len = len;
+    int64_t freq = 0;
+    if (sim_zlib_compress(json, len, &l->id.zdata, &l->id.zlen) < 0) {
+        mf_fail(err, MF_E_FAIL, "Could not compress the dictionary (out of memory).");
+        goto fail;
+    }
+    if (kl_dict_parse(json, len, &l->dict, err) < 0)
+        goto fail;
+    if (!kl_dict_const_int(l->dict, "CLOCK_FREQ", &freq) || freq <= 0 || freq > UINT32_MAX) {
+        mf_fail(err, MF_E_INPUT, "The dictionary has no usable CLOCK_FREQ constant; nothing was started. "
+                                 "Give a klipper.dict from a real build.");
+        goto fail;
+    }
+    if (bind_commands(l->dict, &l->bindings, &l->nbindings, err) < 0)
+        goto fail;
+    l->clock_freq = (uint32_t)freq;
+    return 0;
+fail:
+    free_loaded(l);
+    return -1;
+}
+
+int sim_mcu_set_identity(struct sim_mcu *m, const char *json, size_t len, struct mf_err *err)
+{
+    struct loaded_identity l;
+    if (load_identity(&l, json, len, err) < 0)
+        return -1;
+    struct loaded_identity old = { m->id, m->dict, m->bindings, m->nbindings, m->clock_freq };
+    free_loaded(&old);
+    m->id = l.id;
+    m->dict = l.dict;
+    m->bindings = l.bindings;
+    m->nbindings = l.nbindings;
+    m->clock_freq = l.clock_freq;
+    const char *mcu = kl_dict_const(m->dict, "MCU");
+    m->type = mcu ? mcu_type_find(mcu) : NULL;
     return 0;
 }
 
@@ -58,35 +123,7 @@ int sim_mcu_init(struct sim_mcu *m, const char *json, size_t len, struct mf_err 
 {
     memset(m, 0, sizeof(*m));
     m->rx_limit = sizeof(m->rx);
-    m->id.json = malloc(len + 1);
-    if (!m->id.json)
-        return mf_fail(err, MF_E_FAIL, "Out of memory while loading the dictionary.");
-    memcpy(m->id.json, json, len);
-    m->id.json[len] = '\0';
-    m->id.json_len = len;
-    if (sim_zlib_compress(json, len, &m->id.zdata, &m->id.zlen) < 0) {
-        sim_mcu_free(m);
-        return mf_fail(err, MF_E_FAIL, "Could not compress the dictionary (out of memory).");
-    }
-    if (kl_dict_parse(json, len, &m->dict, err) < 0) {
-        sim_mcu_free(m);
-        return -1;
-    }
-    const char *mcu = kl_dict_const(m->dict, "MCU");
-    m->type = mcu ? mcu_type_find(mcu) : NULL;
-    int64_t freq = 0;
-    if (!kl_dict_const_int(m->dict, "CLOCK_FREQ", &freq) || freq <= 0 || freq > UINT32_MAX) {
-        sim_mcu_free(m);
-        return mf_fail(err, MF_E_INPUT,
-                       "The dictionary has no usable CLOCK_FREQ constant; nothing was started. "
-                       "Give a klipper.dict from a real build.");
-    }
-    m->clock_freq = (uint32_t)freq;
-    if (bind_commands(m, err) < 0) {
-        sim_mcu_free(m);
-        return -1;
-    }
-    return 0;
+    return sim_mcu_set_identity(m, json, len, err);
 }
 
 static void free_oids(struct sim_mcu *m)
@@ -101,13 +138,12 @@ static void free_oids(struct sim_mcu *m)
 void sim_mcu_free(struct sim_mcu *m)
 {
     free_oids(m);
-    free(m->bindings);
-    kl_dict_free(m->dict);
-    free(m->id.json);
-    free(m->id.zdata);
+    struct loaded_identity old = { m->id, m->dict, m->bindings, m->nbindings, m->clock_freq };
+    free_loaded(&old);
     memset(&m->id, 0, sizeof(m->id));
     m->dict = NULL;
     m->bindings = NULL;
+    m->nbindings = 0;
 }
 
 /* --- clock, boot, stats --- */

@@ -93,6 +93,9 @@ struct sim_mcu {
  * commands the sim implements; the others are parsed and ignored. */
 int sim_mcu_init(struct sim_mcu *m, const char *json, size_t len, struct mf_err *err);
 void sim_mcu_free(struct sim_mcu *m);
+/* Replace the identity (new firmware flashed); the MCU is off meanwhile.
+ * On failure the old identity stays. */
+int sim_mcu_set_identity(struct sim_mcu *m, const char *json, size_t len, struct mf_err *err);
 
 /* Power on: fresh protocol and config state, `starting` sent. */
 void sim_mcu_boot(struct sim_mcu *m, uint64_t now_us);

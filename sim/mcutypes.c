@@ -28,6 +28,7 @@ static const struct mcu_bus spi_f1[] = {
     { "spi2b", 6, "PI2,PI3,PI1" }
 
 static const struct mcu_bus spi_f407[] = { SPI_F4_COMMON, BUS_END };
+/* SPI4 but no SPI6: f401, f446 */
 static const struct mcu_bus spi_f446[] = {
     SPI_F4_COMMON,
     { "spi4_PE13_PE14_PE12", 7, "PE13,PE14,PE12" }, { "spi4", 7, "PE13,PE14,PE12" },
@@ -40,7 +41,7 @@ static const struct mcu_bus spi_f429[] = {
     BUS_END,
 };
 
-/* stm32g0 with SPI3 (g0b1) */
+/* stm32g0 with SPI3 (g0b0, g0b1) */
 static const struct mcu_bus spi_g0b1[] = {
     { "spi2_PB14_PB15_PB13", 0, "PB14,PB15,PB13" }, { "spi1_PA6_PA7_PA5", 1, "PA6,PA7,PA5" },
     { "spi1_PB4_PB5_PB3", 2, "PB4,PB5,PB3" },       { "spi2_PC2_PC3_PB10", 3, "PC2,PC3,PB10" },
@@ -74,6 +75,7 @@ static const struct mcu_bus i2c_f4x5[] = {
     { "i2c2_PF1_PF0", 6, "PF1,PF0" },
     BUS_END,
 };
+/* stm32f4 outside the f4x5 series (f401, f446) */
 static const struct mcu_bus i2c_f446[] = {
     { "i2c1", 0, "PB6,PB7" }, { "i2c1a", 1, "PB8,PB9" }, { "i2c2", 2, "PB10,PB11" },
     { "i2c3", 3, "PA8,PC9" },
@@ -105,12 +107,18 @@ static const struct mcu_bus i2c_lpc[] = {
 static const struct mcu_type types[] = {
     { "stm32f103xe", FAMILY_STM32F1, 72000000, "ABCDEFG", spi_f1, i2c_f1, false, 32768,
       NULL, STM32_USB, STM32_SERIAL, 0x08000000, 0x20010000 },
+    { "stm32f401xc", FAMILY_STM32F4, 84000000, "ABCDEH", spi_f446, i2c_f446, true, 32768,
+      "PH0,PH1", STM32_USB, STM32_SERIAL, 0x08000000, 0x20010000 },
+    { "stm32f405xx", FAMILY_STM32F4, 168000000, "ABCDEFGHI", spi_f407, i2c_f4x5, true, 32768,
+      "PH0,PH1", STM32_USB, STM32_SERIAL, 0x08000000, 0x20020000 },
     { "stm32f407xx", FAMILY_STM32F4, 168000000, "ABCDEFGHI", spi_f407, i2c_f4x5, true, 32768,
       "PH0,PH1", STM32_USB, STM32_SERIAL, 0x08000000, 0x20020000 },
     { "stm32f429xx", FAMILY_STM32F4, 168000000, "ABCDEFGHI", spi_f429, i2c_f4x5, true, 32768,
       "PH0,PH1", STM32_USB, STM32_SERIAL, 0x08000000, 0x20030000 },
     { "stm32f446xx", FAMILY_STM32F4, 180000000, "ABCDEFGH", spi_f446, i2c_f446, true, 32768,
       "PH0,PH1", STM32_USB, STM32_SERIAL, 0x08000000, 0x20020000 },
+    { "stm32g0b0xx", FAMILY_STM32G0, 64000000, "ABCDEF", spi_g0b1, i2c_g0b1, false, 32768,
+      "PF0,PF1", STM32_USB, STM32_SERIAL, 0x08000000, 0x20024000 },
     { "stm32g0b1xx", FAMILY_STM32G0, 64000000, "ABCDEF", spi_g0b1, i2c_g0b1, false, 32768,
       "PF0,PF1", STM32_USB, STM32_SERIAL, 0x08000000, 0x20024000 },
     { "stm32h723xx", FAMILY_STM32H7, 520000000, "ABCDEFGH", spi_h7, i2c_h7, false, 32768,

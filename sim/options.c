@@ -9,12 +9,14 @@
 void sim_usage(FILE *out)
 {
     fprintf(out,
-            "usage: mcuflash-sim --path PATH (--board NAME | --mcu TYPE | --dict FILE) [--card IMAGE]\n"
+            "usage: mcuflash-sim --path PATH (--board NAME [--dict FILE] | --mcu TYPE | --dict FILE)\n"
+            "                    [--board-file FILE]... [--flash-state FILE] [--card IMAGE]\n"
             "                    [--link usb|uart:BAUD] [--timing none|realistic] [--faults SPEC]\n"
             "                    [--control SOCKET] [--version-string V]\n"
             "       mcuflash-sim ctl SOCKET COMMAND...\n"
-            "       mcuflash-sim make-firmware (--mcu TYPE | --dict FILE) [--version-string V] [--link L]\n"
-            "                    [--size BYTES] [--seed N] -o FILE [--dict-out FILE]\n"
+            "       mcuflash-sim make-firmware (--board NAME | --mcu TYPE | --dict FILE) [--board-file FILE]...\n"
+            "                    [--version-string V] [--link L] [--size BYTES] [--seed N] -o FILE\n"
+            "                    [--dict-out FILE]\n"
             "\n"
             "A virtual Klipper board on a pseudo-terminal; see docs/sim.md.\n"
             "MCU types: %s\n"
@@ -60,16 +62,24 @@ static int need_value(int argc, char **argv, int i, struct mf_err *err)
     return 0;
 }
 
+int sim_add_board_file(const char **files, size_t *n, const char *path, struct mf_err *err)
+{
+    if (*n >= SIM_BOARD_FILES_MAX)
+        return mf_fail(err, MF_E_USAGE, "At most %d --board-file options are allowed; nothing was started.",
+                       SIM_BOARD_FILES_MAX);
+    files[(*n)++] = path;
+    return 0;
+}
+
 static int check_identity(const struct sim_options *o, struct mf_err *err)
 {
-    int n = !!o->board + !!o->mcu + !!o->dict;
-    if (n != 1)
+    if (o->mcu ? o->board || o->dict : !o->board && !o->dict)
         return mf_fail(err, MF_E_USAGE,
-                       "Give exactly one of --board, --mcu or --dict; nothing was started. See --help.");
-    if (o->board)
+                       "Give one of --mcu TYPE, --dict FILE or --board NAME (which may come with --dict "
+                       "FILE); nothing was started. See --help.");
+    if (!o->board && (o->nboard_files || o->flash_state))
         return mf_fail(err, MF_E_USAGE,
-                       "--board is not supported yet (the board database is not wired into the virtual board); "
-                       "nothing was started. Use --mcu TYPE instead.");
+                       "--board-file and --flash-state go with --board; nothing was started. See --help.");
     if (o->mcu && !mcu_type_find(o->mcu))
         return mf_fail(err, MF_E_USAGE, "Unknown MCU type '%s'; nothing was started. Known types: %s.", o->mcu,
                        mcu_type_names());
@@ -99,7 +109,9 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_er
             dest = &o->control;
         else if (!strcmp(a, "--version-string"))
             dest = &o->version;
-        else if (strcmp(a, "--link") && strcmp(a, "--timing"))
+        else if (!strcmp(a, "--flash-state"))
+            dest = &o->flash_state;
+        else if (strcmp(a, "--link") && strcmp(a, "--timing") && strcmp(a, "--board-file"))
             return mf_fail(err, MF_E_USAGE, "Unknown option '%s'; nothing was started. See --help.", a);
         if (need_value(argc, argv, i, err) < 0)
             return -1;
@@ -108,6 +120,9 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_er
             *dest = v;
         } else if (!strcmp(a, "--link")) {
             if (sim_parse_link(v, &o->link, &o->baud, err) < 0)
+                return -1;
+        } else if (!strcmp(a, "--board-file")) {
+            if (sim_add_board_file(o->board_files, &o->nboard_files, v, err) < 0)
                 return -1;
         } else if (!strcmp(v, "none") || !strcmp(v, "realistic")) {
             o->realistic = !strcmp(v, "realistic");

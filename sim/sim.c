@@ -10,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "board/board.h"
 #include "dictgen.h"
+#include "mcutypes.h"
 #include "util/clock.h"
 
 #define RETRY_LINK_US 1000000
@@ -49,10 +51,16 @@ static uint64_t now_ns(void)
 
 /* --- the MCU's output --- */
 
+/* Running Klipper: booted, and the flash holds a Klipper build. */
+static bool mcu_on(const struct sim *s)
+{
+    return s->state == BOARD_RUNNING && !s->silent;
+}
+
 static void on_emit(void *ctx, const uint8_t *block, size_t len, bool data)
 {
     struct sim *s = ctx;
-    if (s->state != BOARD_RUNNING)
+    if (!mcu_on(s))
         return;
     if (data && faults_lose_response(&s->faults))
         return;
@@ -87,7 +95,38 @@ static void come_up(struct sim *s)
     s->host_blocked = false;
     s->mcu.rx_limit = timing_rx_buffer(&s->timing);
     s->boots++;
-    sim_mcu_boot(&s->mcu, now);
+    if (!s->silent)
+        sim_mcu_boot(&s->mcu, now);
+}
+
+/* The bootloader flashed: the image's dictionary is the board's identity
+ * from now on; an image without one leaves the board silent. */
+static void take_new_firmware(struct sim *s)
+{
+    struct mf_err err = { 0 };
+    s->silent = true;
+    if (!s->flash.dict)
+        return;
+    if (sim_mcu_set_identity(&s->mcu, s->flash.dict, s->flash.dict_len, &err) < 0) {
+        fprintf(stderr, "mcuflash-sim: the flashed firmware's dictionary is unusable (%s); the board stays silent.\n",
+                err.msg);
+        return;
+    }
+    s->silent = false;
+    if (cardslot_wire(&s->slot, s->board, s->mcu.dict, &err) < 0)
+        fprintf(stderr, "mcuflash-sim: %s\n", err.msg);
+}
+
+/* The bootloader runs at every boot, before the firmware; returns how long
+ * it keeps the board away (only with realistic timing). */
+static uint64_t run_bootloader(struct sim *s)
+{
+    if (!s->board)
+        return 0;
+    uint64_t took;
+    if (boot_run(&s->boot, s->board, s->slot.card, &s->flash, &took))
+        take_new_firmware(s);
+    return s->timing.realistic ? took : 0;
 }
 
 static void go_away(struct sim *s, enum board_state state, bool drop_link)
@@ -113,6 +152,7 @@ void sim_reset(struct sim *s, bool power_cycle)
     }
     /* USB re-enumerates (the device disappears); a UART port stays. */
     go_away(s, BOARD_RESETTING, s->opt.link == SIM_LINK_USB);
+    s->up_at_us += run_bootloader(s);
 }
 
 void sim_unplug(struct sim *s)
@@ -129,6 +169,7 @@ void sim_plug(struct sim *s)
         sdcard_power_cycle(s->slot.card);
     s->power_cycles++;
     go_away(s, BOARD_RESETTING, true);
+    s->up_at_us += run_bootloader(s);
 }
 
 /* --- moving bytes --- */
@@ -139,8 +180,8 @@ static void read_host(struct sim *s)
         return; /* leave it in the pty: the host's writes block, as with USB flow control */
     uint8_t buf[4096];
     ssize_t n = pty_link_read(&s->link, buf, sizeof(buf));
-    if (n <= 0 || s->state != BOARD_RUNNING)
-        return; /* an MCU that is off loses what arrives */
+    if (n <= 0 || !mcu_on(s))
+        return; /* an MCU that is off (or not running Klipper) loses what arrives */
     size_t len = faults_apply(&s->faults, true, buf, (size_t)n);
     wire_push(&s->to_mcu, now_ns(), buf, len);
 }
@@ -148,7 +189,7 @@ static void read_host(struct sim *s)
 static void feed_mcu(struct sim *s)
 {
     uint64_t t = now_ns();
-    while (s->state == BOARD_RUNNING && t >= s->mcu_ready_ns) {
+    while (mcu_on(s) && t >= s->mcu_ready_ns) {
         const uint8_t *data;
         size_t n = wire_peek(&s->to_mcu, t, &data);
         size_t took = n ? sim_mcu_receive(&s->mcu, data, n) : 0;
@@ -201,7 +242,7 @@ static int poll_timeout_ms(const struct sim *s)
     uint64_t now = now_ns(), next = UINT64_MAX;
     if (s->state == BOARD_RESETTING)
         next = min_u64(next, s->up_at_us * 1000u);
-    if (s->state == BOARD_RUNNING) {
+    if (mcu_on(s)) {
         next = min_u64(next, sim_mcu_next_event_us(&s->mcu) * 1000u);
         uint64_t due = wire_next_ns(&s->to_mcu);
         if (due != UINT64_MAX)
@@ -236,7 +277,7 @@ static void step(struct sim *s)
     control_serve(&s->control, pfd + ctl_first, n - ctl_first);
     if (s->state == BOARD_RESETTING && mf_now_us() >= s->up_at_us)
         come_up(s);
-    if (s->state == BOARD_RUNNING)
+    if (mcu_on(s))
         sim_mcu_tick(&s->mcu, mf_now_us());
     read_host(s);
     feed_mcu(s);
@@ -259,6 +300,52 @@ static int open_card(struct sim *s, struct mf_err *err)
     return sdcard_open_image(s->opt.card, &cfg, &s->slot.card, err);
 }
 
+/* --board: the definition, and the firmware the board came with (the
+ * options' MCU or dictionary) unless the flash state file says otherwise. */
+static int load_board(struct sim *s, struct mf_err *err)
+{
+    if (s->opt.board && sim_find_board(s->opt.board, s->opt.board_files, s->opt.nboard_files, &s->boards,
+                                       &s->board, err) < 0)
+        return -1;
+    if (s->board)
+        boot_rules_for(s->board, mcu_type_find(s->board->mcu)->family == FAMILY_LPC176X, &s->boot.rules);
+    return 0;
+}
+
+static int load_identity(struct sim *s, struct mf_err *err)
+{
+    const char *mcu = s->board && !s->opt.dict ? s->board->mcu : s->opt.mcu;
+    char *json = NULL;
+    size_t len = 0;
+    if (sim_identity_json(mcu, s->opt.dict, s->opt.version, s->opt.link, s->opt.baud, &json, &len, err) < 0)
+        return -1;
+    int rc = flash_init(&s->flash, s->opt.flash_state, json, len, err);
+    if (rc == 0 && s->flash.dict)
+        rc = sim_mcu_init(&s->mcu, s->flash.dict, s->flash.dict_len, err);
+    else if (rc == 0)
+        rc = sim_mcu_init(&s->mcu, json, len, err); /* flashed with something that is not Klipper */
+    s->silent = !s->flash.dict;
+    free(json);
+    return rc;
+}
+
+/* Power-on: the bootloader runs before the device can appear. */
+static int power_on(struct sim *s, struct mf_err *err)
+{
+    if (pty_link_up(&s->link, err) < 0)
+        return -1;
+    uint64_t boot_us = run_bootloader(s);
+    if (!boot_us) {
+        come_up(s);
+        return 0;
+    }
+    if (s->opt.link == SIM_LINK_USB)
+        pty_link_down(&s->link); /* USB enumerates only when the firmware runs */
+    s->state = BOARD_RESETTING;
+    s->up_at_us = mf_now_us() + boot_us;
+    return 0;
+}
+
 static int start(struct sim *s, struct mf_err *err)
 {
     s->timing = (struct sim_timing){ s->opt.realistic, s->opt.link, s->opt.baud };
@@ -269,26 +356,17 @@ static int start(struct sim *s, struct mf_err *err)
     pty_link_init(&s->link, s->opt.path);
     if (s->opt.faults && faults_parse(&s->faults, s->opt.faults, err) < 0)
         return -1;
-    char *json = NULL;
-    size_t len = 0;
-    if (sim_identity_json(s->opt.mcu, s->opt.dict, s->opt.version, s->opt.link, s->opt.baud, &json, &len, err) < 0)
-        return -1;
-    int rc = sim_mcu_init(&s->mcu, json, len, err);
-    free(json);
-    if (rc < 0)
+    if (load_board(s, err) < 0 || load_identity(s, err) < 0)
         return -1;
     s->mcu.emit = on_emit;
     s->mcu.emit_ctx = s;
     s->mcu.slot = &s->slot;
     s->mcu.model_time = s->timing.realistic;
-    if (open_card(s, err) < 0)
+    if (cardslot_wire(&s->slot, s->board, s->mcu.dict, err) < 0 || open_card(s, err) < 0)
         return -1;
     if (s->opt.control && control_open(&s->control, s->opt.control, sim_control_exec, s, err) < 0)
         return -1;
-    if (pty_link_up(&s->link, err) < 0)
-        return -1;
-    come_up(s);
-    return 0;
+    return power_on(s, err);
 }
 
 static int stop(struct sim *s, struct mf_err *err)
@@ -304,6 +382,10 @@ static int stop(struct sim *s, struct mf_err *err)
         s->slot.card = NULL;
     }
     sim_mcu_free(&s->mcu);
+    flash_free(&s->flash);
+    board_db_free(s->boards);
+    s->boards = NULL;
+    s->board = NULL;
     return rc;
 }
 

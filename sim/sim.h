@@ -6,9 +6,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bootloader.h"
 #include "cardslot.h"
 #include "control.h"
 #include "faults.h"
+#include "flashmem.h"
 #include "mcu.h"
 #include "options.h"
 #include "ptylink.h"
@@ -20,8 +22,16 @@ enum board_state {
     BOARD_UNPLUGGED, /* no power, no device until `plug` */
 };
 
+struct board;
+struct board_db;
+
 struct sim {
     struct sim_options opt;
+    struct board_db *boards;     /* with --board */
+    const struct board *board;   /* NULL with --mcu / --dict: no bootloader */
+    struct sim_flash flash;
+    struct sim_boot boot;
+    bool silent;                 /* the flash holds firmware that is not Klipper */
     struct sim_timing timing;
     struct sim_mcu mcu;
     struct sim_cardslot slot;
@@ -42,6 +52,11 @@ struct sim {
 int sim_run_main(int argc, char **argv);
 int sim_ctl_main(int argc, char **argv);
 int sim_make_firmware_main(int argc, char **argv);
+
+/* Load the board database (with extra files) and find a board the
+ * simulator can model; *db must be freed by the caller (also on failure). */
+int sim_find_board(const char *name, const char *const *files, size_t n, struct board_db **db,
+                   const struct board **out, struct mf_err *err);
 
 /* Load the identity the options ask for (generated or from --dict):
  * malloc'ed JSON text. */

@@ -14,6 +14,7 @@ struct spidev {
     uint32_t cs_pin;
     uint32_t bus, rate;         /* hardware */
     uint32_t pulse_ticks;       /* software: clock ticks per bit */
+    struct spi_pins sw_pins;    /* software */
 };
 
 struct spidev_shutdown {
@@ -85,6 +86,9 @@ static void command_spi_set_sw_bus(struct sim_mcu *m, const struct kl_msg *msg)
         sim_shutdown(m, "Invalid spi config");
         return;
     }
+    spi->sw_pins.miso = kl_msg_u(msg, "miso_pin");
+    spi->sw_pins.mosi = kl_msg_u(msg, "mosi_pin");
+    spi->sw_pins.sclk = kl_msg_u(msg, "sclk_pin");
     spi->pulse_ticks = kl_msg_u(msg, "pulse_ticks");
     uint32_t rate = kl_msg_u(msg, "rate"); /* the older spi_set_software_bus */
     if (rate)
@@ -106,8 +110,8 @@ static void spidev_transfer(struct sim_mcu *m, struct spidev *spi, bool receive,
 {
     if (!(spi->flags & (SF_SOFTWARE | SF_HARDWARE)))
         return; /* not yet initialised: nothing is clocked */
-    struct sdcard *card = cardslot_spi(m->slot, spi->flags & SF_HARDWARE, spi->bus, spi->flags & SF_HAVE_PIN,
-                                       spi->cs_pin);
+    struct sdcard *card = cardslot_spi(m->slot, spi->flags & SF_HARDWARE, spi->bus, &spi->sw_pins,
+                                       spi->flags & SF_HAVE_PIN, spi->cs_pin);
     uint8_t rx[256];
     if (card)
         sdcard_spi_window(card, data, rx, len);

@@ -91,14 +91,18 @@ for _ in $(seq 100); do [ -L "$T/uart" ] || break; sleep 0.05; done
 [ -L "$T/uart" ] && fail "quit left the link" || pass
 
 # --- usage errors ---------------------------------------------------------------
-expect_rc 2 "$MCUFLASH_SIM" --path "$T/x" --board btt-octopus-f446-v1
-expect_out 'not supported yet'
+expect_rc 2 "$MCUFLASH_SIM" --path "$T/x" --board btt-octopus-f446
+expect_out "No board named 'btt-octopus-f446'.*did you mean"
+expect_rc 2 "$MCUFLASH_SIM" --path "$T/x" --board btt-skr-pro --mcu stm32f407xx
+expect_out 'Give one of'
+expect_rc 2 "$MCUFLASH_SIM" --path "$T/x" --mcu stm32f407xx --flash-state "$T/flash.json"
+expect_out '--flash-state go with --board'
 expect_rc 2 "$MCUFLASH_SIM" --mcu stm32f407xx
 expect_out '--path is required'
 expect_rc 2 "$MCUFLASH_SIM" --path "$T/x" --mcu stm32f999
 expect_out "Unknown MCU type 'stm32f999'"
 expect_rc 2 "$MCUFLASH_SIM" --path "$T/x" --mcu lpc1768 --mcu lpc1769 --dict "$T/none"
-expect_out 'exactly one of'
+expect_out 'Give one of'
 expect_rc 2 "$MCUFLASH_SIM" --path "$T/x" --mcu lpc1768 --link serial
 expect_out '--link must be usb or uart:BAUD'
 expect_rc 2 "$MCUFLASH_SIM" --path "$T/x" --mcu lpc1768 --timing fast

@@ -177,9 +177,12 @@ static void test_chips(void)
 {
     static const struct chip chips[] = {
         { "stm32f103xe", 72000000, "PG15", "PH0", false, "spi3", 3, "spi4" },
+        { "stm32f401xc", 84000000, "PH15", "PF0", true, "spi4", 7, "spi6_PG12_PG14_PG13" },
+        { "stm32f405xx", 168000000, "PI15", "PJ0", true, "spi2b", 6, "spi4" },
         { "stm32f407xx", 168000000, "PI15", "PJ0", true, "spi2b", 6, "spi4" },
         { "stm32f429xx", 168000000, "PI15", "PJ0", true, "spi6_PG12_PG14_PG13", 8, "spi5" },
         { "stm32f446xx", 180000000, "PH15", "PI0", true, "spi4", 7, "spi6_PG12_PG14_PG13" },
+        { "stm32g0b0xx", 64000000, "PF15", "PG0", false, "spi3", 6, "spi3a" },
         { "stm32g0b1xx", 64000000, "PF15", "PG0", false, "spi3", 6, "spi3a" },
         { "stm32h723xx", 520000000, "PH15", "PI0", false, "spi5a", 7, "spi1_PA6_PA7_PA5" },
         { "stm32h743xx", 400000000, "PI15", "PJ0", false, "spi2b", 9, NULL },
