@@ -65,9 +65,7 @@ static uint8_t spi_app_command(struct bootcard *bc, uint8_t cmd, uint32_t arg)
 
 static int spi_init(struct bootcard *bc, struct mf_err *err)
 {
-    /* Wake-up clocks with chip select high, then CMD0 with it low. */
-    for (int i = 0; i < 10; i++)
-        bc->bus_bytes++;
+    bc->bus_bytes += 10; /* wake-up clocks with chip select high (the card ignores them) */
     uint8_t r = spi_command(bc, 0, 0);
     spi_end(bc);
     if (r != R1_IDLE)

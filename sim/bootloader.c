@@ -99,8 +99,9 @@ static int pick_file(struct boot_ctx *c, struct mf_err *err)
     if (fat_dir_open(c->vol, "/", &dir, err) < 0)
         return -1;
     int rc;
-    while ((rc = fat_dir_next(dir, &c->file, err)) == 1 && !wanted(c, &c->file))
-        ;
+    do
+        rc = fat_dir_next(dir, &c->file, err);
+    while (rc == 1 && !wanted(c, &c->file));
     fat_dir_close(dir);
     if (rc == 1)
         snprintf(c->path, sizeof(c->path), "/%s", c->file.name);
