@@ -286,6 +286,11 @@ static void step(struct sim *s)
 
 /* --- start and stop --- */
 
+static uint64_t card_clock(void *ctx)
+{
+    return now_ns();
+}
+
 static int open_card(struct sim *s, struct mf_err *err)
 {
     if (!s->opt.card)
@@ -293,8 +298,9 @@ static int open_card(struct sim *s, struct mf_err *err)
     struct sdcard_config cfg;
     sdcard_config_init(&cfg);
     if (s->timing.realistic) {
-        /* A real card takes a while to program a block. */
-        cfg.write_busy = 250;
+        /* A real card takes a while to program a block: about a millisecond. */
+        cfg.write_busy_ns = 1000000;
+        cfg.clock_ns = card_clock;
         cfg.sd_busy_polls = 2;
     }
     return sdcard_open_image(s->opt.card, &cfg, &s->slot.card, err);

@@ -9,7 +9,8 @@
 
 struct wire_chunk {
     struct wire_chunk *next;
-    uint64_t at_ns;
+    uint64_t at_ns;                /* delivered to the other end */
+    uint64_t tx_start_ns, tx_end_ns; /* leaving the sender's buffer */
     size_t len, off;
     uint8_t data[];
 };
@@ -53,13 +54,16 @@ void wire_clear(struct sim_wire *w)
     w->free_at_ns = 0;
 }
 
-/* When the last of len bytes, ready at start, has crossed the wire. */
-static uint64_t delivery_ns(struct sim_wire *w, uint64_t ready_ns, size_t len)
+/* When the last of len bytes, ready at start, has crossed the wire; also
+ * when they start and finish leaving the sender's buffer. */
+static uint64_t delivery_ns(struct sim_wire *w, uint64_t ready_ns, size_t len, uint64_t *tx_start)
 {
     const struct sim_timing *t = w->timing;
+    *tx_start = ready_ns;
     if (!t->realistic)
         return ready_ns;
     uint64_t start = ready_ns > w->free_at_ns ? ready_ns : w->free_at_ns;
+    *tx_start = start;
     if (t->link == SIM_LINK_UART) {
         w->free_at_ns = start + (uint64_t)len * 10u * NS_PER_S / (t->baud ? t->baud : 250000);
         return w->free_at_ns;
@@ -83,7 +87,8 @@ int wire_push(struct sim_wire *w, uint64_t not_before_ns, const uint8_t *data, s
     c->len = len;
     c->off = 0;
     memcpy(c->data, data, len);
-    c->at_ns = delivery_ns(w, not_before_ns, len);
+    c->at_ns = delivery_ns(w, not_before_ns, len, &c->tx_start_ns);
+    c->tx_end_ns = w->timing->realistic ? w->free_at_ns : c->at_ns;
     if (w->tail)
         w->tail->next = c;
     else
@@ -93,22 +98,45 @@ int wire_push(struct sim_wire *w, uint64_t not_before_ns, const uint8_t *data, s
     return 0;
 }
 
+/* Bytes still in the sender's buffer: a chunk leaves it byte by byte (UART)
+ * or packet by packet (USB) between tx_start and tx_end, as a firmware's
+ * transmit buffer frees. */
 size_t wire_pending(const struct sim_wire *w, uint64_t now_ns)
 {
     size_t n = 0;
-    for (const struct wire_chunk *c = w->head; c; c = c->next)
-        if (c->at_ns > now_ns)
-            n += c->len - c->off;
+    for (const struct wire_chunk *c = w->head; c; c = c->next) {
+        size_t left = c->len - c->off;
+        if (now_ns >= c->tx_end_ns)
+            continue;
+        if (now_ns > c->tx_start_ns) {
+            uint64_t span = c->tx_end_ns - c->tx_start_ns;
+            size_t unsent = (size_t)((c->len * (c->tx_end_ns - now_ns) + span - 1) / span);
+            if (unsent < left)
+                left = unsent;
+        }
+        n += left;
+    }
     return n;
 }
 
+/* What has arrived by now.  A UART delivers byte by byte, so the receiver
+ * sees a block as soon as its own last byte is in, not when a whole write
+ * of several blocks has crossed; USB delivers whole frames. */
 size_t wire_peek(const struct sim_wire *w, uint64_t now_ns, const uint8_t **data)
 {
     const struct wire_chunk *c = w->head;
-    if (!c || c->at_ns > now_ns)
+    if (!c)
         return 0;
+    size_t arrived = c->len;
+    if (c->at_ns > now_ns) {
+        if (!w->timing->realistic || w->timing->link != SIM_LINK_UART || now_ns <= c->tx_start_ns)
+            return 0;
+        arrived = (size_t)(c->len * (now_ns - c->tx_start_ns) / (c->at_ns - c->tx_start_ns));
+        if (arrived <= c->off)
+            return 0;
+    }
     *data = c->data + c->off;
-    return c->len - c->off;
+    return arrived - c->off;
 }
 
 void wire_consume(struct sim_wire *w, size_t n)
@@ -130,5 +158,11 @@ void wire_consume(struct sim_wire *w, size_t n)
 
 uint64_t wire_next_ns(const struct sim_wire *w)
 {
-    return w->head ? w->head->at_ns : UINT64_MAX;
+    const struct wire_chunk *c = w->head;
+    if (!c)
+        return UINT64_MAX;
+    /* A UART chunk arrives byte by byte: wake for its next byte. */
+    if (w->timing->realistic && w->timing->link == SIM_LINK_UART && c->off < c->len && c->at_ns > c->tx_start_ns)
+        return c->tx_start_ns + (c->at_ns - c->tx_start_ns) * (c->off + 1) / c->len;
+    return c->at_ns;
 }

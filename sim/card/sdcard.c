@@ -34,6 +34,7 @@ static void power_on(struct sdcard *c)
     c->frame_len = 0;
     c->out_pos = c->out_len = 0;
     c->busy = 0;
+    c->busy_until_ns = 0;
     c->r2 = 0;
     c->status = 0;
     sdc_go_idle(c);

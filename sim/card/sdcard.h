@@ -57,6 +57,12 @@ struct sdcard_config {
     /* SPI: busy bytes (0x00) after each accepted written block and after the
      * stop token of a multi-block write. */
     uint16_t write_busy;
+    /* With a clock: programming takes this long instead, however many bytes
+     * the host clocks meanwhile (a real card is busy for a time, so a host
+     * polling once per round trip sees only a few busy bytes). */
+    uint32_t write_busy_ns;
+    uint64_t (*clock_ns)(void *ctx);
+    void *clock_ctx;
     /* SD mode: CMD13 answers showing state prg after a written block. */
     uint16_t sd_busy_polls;
     /* ACMD41 answers "still initialising" this many times first. */

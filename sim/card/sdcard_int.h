@@ -71,6 +71,7 @@ struct sdcard {
     uint8_t *out;       /* pending MISO bytes */
     size_t out_cap, out_pos, out_len;
     unsigned busy;      /* 0x00 bytes to send once out[] is drained */
+    uint64_t busy_until_ns; /* timed busy (cfg.clock_ns): 0x00 until then */
     bool read_multi;    /* CMD18 active until CMD12 */
     bool read_past_end; /* its error token for the block past the end is out */
     uint32_t next_lba;

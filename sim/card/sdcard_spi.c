@@ -97,11 +97,32 @@ static void queue_next_multi(struct sdcard *c)
     queue_sector(c, c->next_lba++);
 }
 
+/* Programming a block: by bytes clocked, or by time when the card has a clock. */
+static void start_busy(struct sdcard *c)
+{
+    if (c->cfg.clock_ns && c->cfg.write_busy_ns) {
+        c->busy = 0;
+        c->busy_until_ns = c->cfg.clock_ns(c->cfg.clock_ctx) + c->cfg.write_busy_ns;
+    } else {
+        c->busy = c->cfg.write_busy;
+    }
+}
+
+static bool timed_busy(struct sdcard *c)
+{
+    if (!c->busy_until_ns)
+        return false;
+    if (c->cfg.clock_ns(c->cfg.clock_ctx) < c->busy_until_ns)
+        return true;
+    c->busy_until_ns = 0;
+    return false;
+}
+
 /* The byte the card drives during this clock; *busy tells if it was busy. */
 static uint8_t next_miso(struct sdcard *c, bool *busy)
 {
     *busy = false;
-    if (c->out_pos == c->out_len && !c->busy && c->read_multi) {
+    if (c->out_pos == c->out_len && !c->busy && !c->busy_until_ns && c->read_multi) {
         out_reset(c);
         queue_next_multi(c);
     }
@@ -113,6 +134,10 @@ static uint8_t next_miso(struct sdcard *c, bool *busy)
     }
     if (c->busy) {
         c->busy--;
+        *busy = true;
+        return 0x00;
+    }
+    if (timed_busy(c)) {
         *busy = true;
         return 0x00;
     }
@@ -154,7 +179,7 @@ static void data_block_done(struct sdcard *c, bool multi)
     out_reset(c);
     out_put(c, (uint8_t)(0xE0 | code));
     if (code == DATA_ACCEPTED)
-        c->busy = c->cfg.write_busy;
+        start_busy(c);
     else if (multi)
         c->wr_failed = true;
     c->rx = multi ? SPI_RX_TOKEN_MULTI : SPI_RX_CMD;
@@ -164,7 +189,7 @@ static void stop_multi_write(struct sdcard *c)
 {
     out_reset(c);
     out_put(c, 0xFF);  /* one byte before busy starts */
-    c->busy = c->cfg.write_busy;
+    start_busy(c);
     c->rx = SPI_RX_CMD;
 }
 
