@@ -41,8 +41,7 @@ struct kl_query {
     int retries;
     uint8_t cmd[KL_PAYLOAD_MAX];
     uint8_t cmd_len;
-    uint16_t reply_cost;   /* bytes the reply outgrows the request by */
-    uint16_t reply_budget; /* reply_cost while its block is in flight */
+    uint16_t reply_size;   /* estimated size of the reply block */
     struct kl_msg reply;
     char shutdown_reason[96];
 };
@@ -72,8 +71,11 @@ struct kl_session {
     struct outblock *building;    /* block being filled (not in the list) */
     unsigned inflight;            /* sent and unacked */
     unsigned inflight_bytes;
-    unsigned reply_budget_used;
+    /* Bytes the MCU may still hold in its transmit buffer: replies and acks
+     * expected for everything sent, less what has arrived. */
+    uint64_t expect_rx;
     unsigned tx_buffer;           /* the MCU's transmit buffer size */
+    uint64_t last_byte_us;        /* when input last arrived */
     int64_t receive_window;       /* 0: not declared */
     uint64_t byte_time_ns;        /* UART wire time per byte, 0 on USB */
 
@@ -168,11 +170,12 @@ static void arm_retransmit(struct kl_session *s, uint64_t now)
     s->retransmit_at = s->inflight ? now + s->rto_us + wire_us(s, s->inflight_bytes) : 0;
 }
 
-static unsigned block_reply_budget(const struct outblock *b)
+/* What the MCU sends back for a block: its replies and the ack after them. */
+static unsigned block_reply_bytes(const struct outblock *b)
 {
-    unsigned n = 0;
+    unsigned n = KL_MESSAGE_MIN;
     for (const struct kl_query *q = b->queries; q; q = q->next_in_block)
-        n += q->reply_budget;
+        n += q->reply_size;
     return n;
 }
 
@@ -188,10 +191,13 @@ static void send_ready(struct kl_session *s)
         if (s->receive_window && s->inflight &&
             (int64_t)s->inflight_bytes + KL_MESSAGE_MAX > s->receive_window)
             break;
-        unsigned budget = block_reply_budget(b);
-        /* Half the buffer: replies leave it while the next requests arrive,
-         * but not byte for byte as this estimate assumes. */
-        if (s->reply_budget_used && s->reply_budget_used + budget > s->tx_buffer / 2)
+        /* Firmware drops a reply that does not fit its transmit buffer.
+         * Replies can outgrow requests (an SPI read answers 56 bytes for
+         * 56 sent, plus a longer id and an ack), so over a long pipeline
+         * they pile up there: send only what the buffer can take. */
+        unsigned expect = block_reply_bytes(b);
+        uint64_t held = s->expect_rx > s->stats.bytes_received ? s->expect_rx - s->stats.bytes_received : 0;
+        if (s->inflight && held + expect > s->tx_buffer)
             break;
         if (!s->inflight)
             s->last_rx_us = now; /* silence is measured from here */
@@ -200,7 +206,9 @@ static void send_ready(struct kl_session *s)
         b->sent_us = now;
         s->inflight++;
         s->inflight_bytes += b->len + KL_MESSAGE_MIN;
-        s->reply_budget_used += budget;
+        if (s->expect_rx < s->stats.bytes_received)
+            s->expect_rx = s->stats.bytes_received;
+        s->expect_rx += expect;
         for (struct kl_query *q = b->queries; q; q = q->next_in_block)
             q->state = Q_SENT;
         if (s->inflight == 1)
@@ -287,8 +295,6 @@ static void update_rtt(struct kl_session *s, uint64_t sample)
 static void resolve_queries(struct kl_session *s, struct outblock *b)
 {
     for (struct kl_query *q = b->queries; q; q = q->next_in_block) {
-        s->reply_budget_used -= q->reply_budget;
-        q->reply_budget = 0;
         if (q->state == Q_SENT) {
             q->state = Q_LOST;
             s->stats.lost_responses++;
@@ -470,7 +476,7 @@ static void read_input(struct kl_session *s, bool hangup)
             break;
         s->inlen += (size_t)n;
         s->stats.bytes_received += (uint64_t)n;
-        s->last_rx_us = mf_now_us();
+        s->last_rx_us = s->last_byte_us = mf_now_us();
         size_t pos = 0, len;
         for (;;) {
             enum kl_find_result r = kl_block_find(&s->finder, s->inbuf + pos, s->inlen - pos, &len);
@@ -530,6 +536,10 @@ static void pump(struct kl_session *s, uint64_t deadline)
     }
     if (s->head && now - s->last_rx_us > SILENCE_LIMIT_US)
         set_dead(s, "stopped answering");
+    /* Quiet for longer than the buffer takes to drain: it is empty, whatever
+     * the estimate says (lost replies never arrive). */
+    if (now - s->last_byte_us > wire_us(s, s->tx_buffer) + 2000)
+        s->expect_rx = s->stats.bytes_received;
     send_ready(s);
 }
 
@@ -624,16 +634,13 @@ int kl_send_now(struct kl_session *s, struct mf_err *err)
     return 0;
 }
 
-/* How much a reply outgrows its request on the wire.  Requests and replies
- * cross the link at the same rate, so only that excess piles up in the MCU's
- * transmit buffer.  Reply size estimate: integers at most 5 bytes; a buffer
- * as long as the request's own (spi_transfer, debug_ping) or as the `count`
- * asked for (identify, sdio_read_data_buffer's `len`), else a full block. */
-static uint16_t reply_excess(const struct kl_msgfmt *cmd, const struct kl_arg *args, size_t req_len,
-                             const struct kl_msgfmt *resp)
+/* Size of a reply block, from above: integers at most 5 bytes; a buffer as
+ * long as the request's own (spi_transfer, debug_ping) or as the `count` or
+ * `len` asked for (identify, sdio_read_data_buffer), else a full block. */
+static uint16_t reply_estimate(const struct kl_msgfmt *cmd, const struct kl_arg *args,
+                               const struct kl_msgfmt *resp)
 {
-    /* The reply's block, and the empty ack block that follows it. */
-    size_t buf_guess = KL_PAYLOAD_MAX, reply = 2 * KL_MESSAGE_MIN + kl_vlq_size((uint32_t)resp->id);
+    size_t buf_guess = KL_PAYLOAD_MAX, reply = KL_MESSAGE_MIN + kl_vlq_size((uint32_t)resp->id);
     for (unsigned i = 0; i < cmd->nparams; i++) {
         enum kl_ptype t = cmd->params[i].type;
         if (t == KL_PT_BUFFER || t == KL_PT_STRING || t == KL_PT_PROGMEM)
@@ -645,10 +652,7 @@ static uint16_t reply_excess(const struct kl_msgfmt *cmd, const struct kl_arg *a
         enum kl_ptype t = resp->params[i].type;
         reply += (t == KL_PT_BUFFER || t == KL_PT_STRING || t == KL_PT_PROGMEM) ? 1 + buf_guess : 5;
     }
-    if (reply > KL_MESSAGE_MAX + KL_MESSAGE_MIN)
-        reply = KL_MESSAGE_MAX + KL_MESSAGE_MIN;
-    size_t request = req_len + KL_MESSAGE_MIN;
-    return (uint16_t)(reply > request ? reply - request : 0);
+    return (uint16_t)(reply > KL_MESSAGE_MAX ? KL_MESSAGE_MAX : reply);
 }
 
 int kl_send_sync(struct kl_session *s, struct mf_err *err)
@@ -679,8 +683,7 @@ struct kl_query *kl_query_submit(struct kl_session *s, const struct kl_msgfmt *c
     q->resp = resp;
     q->oid = oid;
     q->flags = flags;
-    q->reply_cost = reply_excess(cmd, args, (size_t)n, resp);
-    q->reply_budget = q->reply_cost;
+    q->reply_size = reply_estimate(cmd, args, resp);
     if (append_command(s, q->cmd, q->cmd_len, q, err) < 0) {
         free(q);
         return NULL;
@@ -697,8 +700,6 @@ static void unlink_query(struct kl_session *s, struct kl_query *q)
             for (struct kl_query **pp = &b->queries; *pp; pp = &(*pp)->next_in_block)
                 if (*pp == q) {
                     *pp = q->next_in_block;
-                    if (b->sent)
-                        s->reply_budget_used -= q->reply_budget;
                     return;
                 }
 }
@@ -731,7 +732,6 @@ int kl_query_wait(struct kl_session *s, struct kl_query *q, struct kl_msg *reply
                              "check the cable, then run the command again.", s->what, q->resp->name, QUERY_RETRIES);
                 break;
             }
-            q->reply_budget = q->reply_cost;
             if (append_command(s, q->cmd, q->cmd_len, q, err) < 0) {
                 rc = -1;
                 break;
