@@ -820,6 +820,12 @@ static int sync_sequence(struct kl_session *s, struct mf_err *err)
                    "board is powered.", s->what);
 }
 
+static struct kl_query *ask_chunk(struct kl_session *s, uint32_t offset, uint32_t count, struct mf_err *err)
+{
+    return kl_query_submit(s, &s->f_identify, (struct kl_arg[]){ KL_U(offset), KL_U(count) },
+                           &s->f_identify_response, -1, KL_Q_RETRY, err);
+}
+
 static int identify(struct kl_session *s, struct mf_err *err)
 {
     enum { CHUNK = 40, WINDOW = 4 };
@@ -834,9 +840,7 @@ static int identify(struct kl_session *s, struct mf_err *err)
         return mf_fail(err, MF_E_FAIL, "Out of memory.");
     for (int i = 0; i < WINDOW; i++, next_off += CHUNK) {
         off[i] = next_off;
-        q[i] = kl_query_submit(s, &s->f_identify, (struct kl_arg[]){ KL_U(next_off), KL_U(CHUNK) },
-                               &s->f_identify_response, -1, KL_Q_RETRY, err);
-        if (!q[i]) {
+        if (!(q[i] = ask_chunk(s, next_off, CHUNK, err))) {
             rc = -1;
             break;
         }
@@ -878,9 +882,7 @@ static int identify(struct kl_session *s, struct mf_err *err)
             break;
         }
         off[i] = next_off;
-        q[i] = kl_query_submit(s, &s->f_identify, (struct kl_arg[]){ KL_U(next_off), KL_U(CHUNK) },
-                               &s->f_identify_response, -1, KL_Q_RETRY, err);
-        if (!q[i]) {
+        if (!(q[i] = ask_chunk(s, next_off, CHUNK, err))) {
             rc = -1;
             break;
         }
