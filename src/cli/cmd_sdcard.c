@@ -37,7 +37,6 @@ static const char *verdict_name(enum mf_verdict v)
 {
     switch (v) {
     case MF_FLASHED: return "flashed";
-    case MF_UPLOADED_ONLY: return "uploaded";
     case MF_NOT_FLASHED: return "not-flashed";
     case MF_OLD_RUNNING: return "old-firmware-running";
     case MF_UNKNOWN: return "unknown";

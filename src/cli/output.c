@@ -97,12 +97,3 @@ void cli_output_done(struct cli_output *out)
 {
     end_bar(out);
 }
-
-void cli_output_event(struct cli_output *out, const char *event, const char *fields_json)
-{
-    if (!out->json)
-        return;
-    printf("{\"event\":\"%s\"%s%s}\n", event, fields_json && *fields_json ? "," : "",
-           fields_json ? fields_json : "");
-    fflush(stdout);
-}

@@ -20,7 +20,5 @@ struct cli_output {
 struct mf_progress cli_output_init(struct cli_output *out, bool json, bool quiet);
 /* End any open progress line. */
 void cli_output_done(struct cli_output *out);
-/* A JSON event {"event": name, ...fields given as a JSON object text}. */
-void cli_output_event(struct cli_output *out, const char *event, const char *fields_json);
 
 #endif

@@ -87,7 +87,7 @@ int mf_card_connect(const char *device, uint32_t baud, const struct mf_progress 
     /* Bus set-up needs an unconfigured MCU, as after power-on. */
     mf_progress_note(p, "reset", cfg.is_shutdown ? "The MCU is shut down; resetting it first."
                                                  : "The MCU is configured; resetting it first.");
-    if (mf_reset_reconnect(&c->conn, device, baud, RECONNECT_TIMEOUT_MS, NULL, err) < 0)
+    if (mf_reset_reconnect(&c->conn, device, baud, RECONNECT_TIMEOUT_MS, err) < 0)
         return -1;
     if (kl_mcu_get_config(c->conn.session, &cfg, err) < 0) {
         mf_disconnect(&c->conn);

@@ -25,15 +25,14 @@ int mf_connect_wait(const char *path, uint32_t baud, int timeout_ms, struct mf_c
 }
 
 int mf_reset_reconnect(struct mf_conn *conn, const char *path, uint32_t baud, int timeout_ms,
-                       enum mf_relink *how, struct mf_err *err)
+                       struct mf_err *err)
 {
     if (kl_mcu_reset(conn->session, err) < 0)
         return mf_wrap(err, "Could not reset the board: ");
     mf_disconnect(conn);
+    /* A UART port stays: then this just waits out the window. */
     struct mf_err gone_err;
-    bool gone = link_wait_gone(path, GONE_WINDOW_MS, &gone_err) == 0;
-    if (how)
-        *how = gone ? MF_RELINK_REENUMERATED : MF_RELINK_STAYED;
+    link_wait_gone(path, GONE_WINDOW_MS, &gone_err);
     if (mf_connect_wait(path, baud, timeout_ms, conn, err) < 0) {
         /* A device that is back but silent or busy already has its sentence. */
         if (access(path, F_OK) == 0)

@@ -4,14 +4,11 @@
 
 #include "method/connect.h"
 
-/* How the link behaved across a reset, for the verdicts after flashing. */
-enum mf_relink { MF_RELINK_REENUMERATED, MF_RELINK_STAYED };
-
 /* Send reset, close the port and connect again once the board is back:
  * a USB board disappears and re-enumerates; a UART port stays and the
  * board answers again after its bootloader.  timeout_ms bounds the wait. */
 int mf_reset_reconnect(struct mf_conn *conn, const char *path, uint32_t baud, int timeout_ms,
-                       enum mf_relink *how, struct mf_err *err);
+                       struct mf_err *err);
 
 /* Connect, retrying until timeout_ms while the device is absent or silent. */
 int mf_connect_wait(const char *path, uint32_t baud, int timeout_ms, struct mf_conn *conn, struct mf_err *err);

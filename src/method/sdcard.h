@@ -29,7 +29,6 @@ struct mf_sdcard_opts {
 
 enum mf_verdict {
     MF_FLASHED,          /* the new firmware runs */
-    MF_UPLOADED_ONLY,    /* uploaded; the board cannot verify without a power cycle */
     MF_NOT_FLASHED,      /* the bootloader did not take the file */
     MF_OLD_RUNNING,      /* the bootloader took the file but the old firmware runs */
     MF_UNKNOWN,          /* cannot tell (no dictionary to compare with) */
@@ -48,9 +47,8 @@ struct mf_sdcard_result {
 };
 
 void mf_sdcard_opts_init(struct mf_sdcard_opts *o);
-/* Returns 0 for MF_FLASHED (and for MF_UPLOADED_ONLY when the board cannot
- * verify by design); -1 with err set otherwise; result is filled as far as
- * the flow got. */
+/* Returns 0 when the new firmware runs (MF_FLASHED); -1 with err set
+ * otherwise; result is filled as far as the flow got. */
 int mf_sdcard_run(const struct mf_sdcard_opts *o, struct mf_sdcard_result *r, struct mf_err *err);
 
 #endif
