@@ -1,5 +1,5 @@
 /* The control socket's commands: status, reset, power-cycle, unplug, plug,
- * faults SPEC, shutdown TEXT, quit. */
+ * card remove|insert|write-protect on|off, faults SPEC, shutdown TEXT, quit. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +74,9 @@ static void status(struct sim *s, char *reply, size_t cap)
     json_object_set_new(o, "oids_allocated", json_boolean(m->oids_allocated));
     json_object_set_new(o, "configured", json_boolean(m->finalized));
     json_object_set_new(o, "shutdown", m->is_shutdown ? json_string(m->shutdown_text) : json_null());
-    json_object_set_new(o, "card_present", json_boolean(s->slot.card != NULL));
+    json_object_set_new(o, "card_present", json_boolean(s->slot.card && sdcard_config(s->slot.card)->present));
+    json_object_set_new(o, "card_write_protected",
+                        json_boolean(s->slot.card && sdcard_config(s->slot.card)->write_protect != SDCARD_WP_NONE));
     json_object_set_new(o, "card_spi_mode", json_boolean(s->slot.card && sdcard_in_spi_mode(s->slot.card)));
     json_object_set_new(o, "board", s->board ? json_string(s->board->name) : json_null());
     json_object_set_new(o, "firmware", json_string(s->silent ? "not klipper" : "klipper"));
@@ -105,6 +107,34 @@ static void force_shutdown(struct sim *s, const char *text, char *reply, size_t 
     snprintf(reply, cap, "ok");
 }
 
+/* card remove | insert | write-protect on|off: the socket as a user handles
+ * it.  The image stays open throughout; an inserted card starts powered up
+ * in SD mode, as a fresh card does. */
+static void card_command(struct sim *s, const char *arg, char *reply, size_t cap)
+{
+    struct sdcard *card = s->slot.card;
+    bool present = card && sdcard_config(card)->present;
+    if (!card) {
+        snprintf(reply, cap, "error: the board was started without --card; nothing was changed");
+    } else if (!strcmp(arg, "remove")) {
+        if (!present)
+            snprintf(reply, cap, "error: the card is already out; nothing was changed");
+        else
+            sdcard_set_present(card, false);
+    } else if (!strcmp(arg, "insert")) {
+        if (present)
+            snprintf(reply, cap, "error: the card is already in; nothing was changed");
+        else
+            sdcard_set_present(card, true);
+    } else if (!strcmp(arg, "write-protect on")) {
+        sdcard_set_write_protect(card, SDCARD_WP_TEMPORARY);
+    } else if (!strcmp(arg, "write-protect off")) {
+        sdcard_set_write_protect(card, SDCARD_WP_NONE);
+    } else {
+        snprintf(reply, cap, "error: card takes remove, insert, or write-protect on|off");
+    }
+}
+
 void sim_control_exec(void *ctx, char *line, char *reply, size_t cap)
 {
     struct sim *s = ctx;
@@ -132,6 +162,8 @@ void sim_control_exec(void *ctx, char *line, char *reply, size_t cap)
             snprintf(reply, cap, "error: the board is not unplugged; nothing was changed");
         else
             sim_plug(s);
+    } else if (!strcmp(line, "card")) {
+        card_command(s, arg, reply, cap);
     } else if (!strcmp(line, "faults")) {
         struct mf_err err = { 0 };
         if (faults_parse(&s->faults, arg, &err) < 0)
@@ -141,7 +173,8 @@ void sim_control_exec(void *ctx, char *line, char *reply, size_t cap)
     } else if (!strcmp(line, "quit")) {
         s->quit = true;
     } else if (!strcmp(line, "help")) {
-        snprintf(reply, cap, "commands: status, reset, power-cycle, unplug, plug, faults SPEC, shutdown TEXT, quit");
+        snprintf(reply, cap, "commands: status, reset, power-cycle, unplug, plug, card remove|insert|write-protect "
+                 "on|off, faults SPEC, shutdown TEXT, quit");
     } else {
         snprintf(reply, cap, "error: unknown command '%s' (try help)", line);
     }
