@@ -354,6 +354,7 @@ int mf_sdcard_run(const struct mf_sdcard_opts *o, struct mf_sdcard_result *r, st
 {
     struct flow f = { .o = o, .b = o->board, .r = r };
     memset(r, 0, sizeof(*r));
+    r->verdict = MF_NOT_FLASHED; /* until the new firmware is seen running */
     f.renames = strcasecmp(o->board->firmware_path, o->board->current_firmware_path) != 0 && !o->board->unique_name;
     if (mf_firmware_prepare(o->firmware_path, o->dict_path, o->board, &f.fw, err) < 0)
         return -1;
