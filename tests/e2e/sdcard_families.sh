@@ -61,30 +61,36 @@ chitu_encoded() {
         fail "$3 is not a Chitu file of $1 (magic $magic, key $key, sum $sum/$words)"
 }
 
-# --- LPC176x (BTT SKR 1.4) on a UART: hardware SPI ssp1, renamed FIRMWARE.CUR ----
-new_card "$T/lpc.img"
-make_fw "$T/lpc.bin" btt-skr-v1.4 v2-lpc
-start_sim lpc --board btt-skr-v1.4 --link uart:250000 --card "$T/lpc.img"
-flash 0 lpc btt-skr-v1.4 "$T/lpc.bin"
-flashed_line v2-lpc
-expect_out 'over hardware SPI ssp1 \(CS P0\.6\)'
-judge lpc v2-lpc FIRMWARE.CUR
-same_file "$T/lpc.img" FIRMWARE.CUR "$T/lpc.bin"
+# board NAME BOARD [SIM ARGS...]: an empty card, the image NAME.bin (version
+# v2-NAME) and the virtual board NAME running the stock firmware.
+board() {
+    new_card "$T/$1.img"
+    make_fw "$T/$1.bin" "$2" "v2-$1"
+    n=$1 b=$2; shift 2
+    start_sim "$n" --board "$b" --card "$T/$n.img" "$@"
+}
+# renames NAME BOARD CUR BUS [SIM ARGS...]: flashed at once over BUS (a
+# regex), the image renamed to CUR.
+renames() {
+    n=$1 b=$2 cur=$3 bus=$4; shift 4
+    board "$n" "$b" "$@"
+    flash 0 "$n" "$b" "$T/$n.bin"
+    flashed_line "v2-$n"
+    expect_out "over $bus"
+    judge "$n" "v2-$n" "$cur"
+    same_file "$T/$n.img" "$cur" "$T/$n.bin"
+}
 
-# --- BTT STM32 SPI slot (SKR mini E3 v2) on USB --------------------------------------
-new_card "$T/mini.img"
-make_fw "$T/mini.bin" btt-skr-mini-e3-v2 v2-mini
-start_sim mini --board btt-skr-mini-e3-v2 --card "$T/mini.img"
-flash 0 mini btt-skr-mini-e3-v2 "$T/mini.bin"
-flashed_line v2-mini
-expect_out 'over hardware SPI spi1 \(CS PA4\)'
-judge mini v2-mini FIRMWARE.CUR
-same_file "$T/mini.img" FIRMWARE.CUR "$T/mini.bin"
+# --- Renaming bootloaders on SPI slots -------------------------------------------------
+# LPC176x (BTT SKR 1.4) on a UART; BTT SKR mini E3 v2; Mellow Fly; Elegoo ZNP; QIDI.
+renames lpc btt-skr-v1.4 FIRMWARE.CUR 'hardware SPI ssp1 \(CS P0\.6\)' --link uart:250000
+renames mini btt-skr-mini-e3-v2 FIRMWARE.CUR 'hardware SPI spi1 \(CS PA4\)'
+renames fly flyboard-mini FLY.CUR 'hardware SPI spi2 \(CS PB12\)'
+renames znp znp-robin-nano-dw-v2.2 ZNP_ROBIN_NANO.CUR 'hardware SPI spi2'
+renames qidi qidi-x-plus3 X_4.CUR 'hardware SPI spi2'
 
 # --- BTT SDIO slot, SDIO in the firmware (SKR 2 F407): flashed on a warm reset ------
-new_card "$T/skr2.img"
-make_fw "$T/skr2.bin" btt-skr2-f407 v2-skr2
-start_sim skr2 --board btt-skr2-f407 --card "$T/skr2.img"
+board skr2 btt-skr2-f407
 flash 0 skr2 btt-skr2-f407 "$T/skr2.bin"
 flashed_line v2-skr2
 expect_out 'over SDIO bus sdio \(SD mode\)'
@@ -93,9 +99,7 @@ judge skr2 v2-skr2 FIRMWARE.CUR
     fail "SKR 2 not flashed once on a warm reset"
 
 # --- BTT SDIO slot reached only by software SPI (Octopus F446): power cycle needed --
-new_card "$T/oct.img"
-make_fw "$T/oct.bin" btt-octopus-f446-v1 v2-oct
-start_sim oct --board btt-octopus-f446-v1 --card "$T/oct.img"
+board oct btt-octopus-f446-v1
 flash 9 oct btt-octopus-f446-v1 "$T/oct.bin"
 expect_out 'over software SPI \(MISO PC8, MOSI PD2, SCLK PC12, CS PC11\)'
 power_advice oct btt-octopus-f446-v1 firmware.bin
@@ -108,11 +112,9 @@ flashed_line v2-oct
 judge oct v2-oct FIRMWARE.CUR
 
 # --- FYSETC Spider: OLD.BIN; one left from an earlier flash must go first ---------
-new_card "$T/spider.img"
-make_fw "$T/spider.bin" fysetc-spider v2-spider
+board spider fysetc-spider
 make_fw "$T/spider0.bin" fysetc-spider v1-spider --seed 5
 mcopy -i "$T/spider.img" "$T/spider0.bin" ::OLD.BIN
-start_sim spider --board fysetc-spider --card "$T/spider.img"
 flash 0 spider fysetc-spider "$T/spider.bin"
 flashed_line v2-spider
 judge spider v2-spider OLD.BIN
@@ -122,29 +124,15 @@ flashes=$(field spider .bootloader.flashes)
 power_cycle spider
 [ "$(field spider .bootloader.flashes)" = "$flashes" ] && pass || fail "Spider flashed again at a power cycle"
 
-# --- Mellow Fly (Flyboard mini): FLY.CUR ---------------------------------------------
-new_card "$T/fly.img"
-make_fw "$T/fly.bin" flyboard-mini v2-fly
-start_sim fly --board flyboard-mini --card "$T/fly.img"
-flash 0 fly flyboard-mini "$T/fly.bin"
-flashed_line v2-fly
-expect_out 'over hardware SPI spi2 \(CS PB12\)'
-judge fly v2-fly FLY.CUR
-same_file "$T/fly.img" FLY.CUR "$T/fly.bin"
-
 # --- MKS Robin E3: the card holds the XOR-encoded image -----------------------------
-new_card "$T/e3.img"
-make_fw "$T/e3.bin" mks-robin-e3 v2-e3
-start_sim e3 --board mks-robin-e3 --card "$T/e3.img"
+board e3 mks-robin-e3
 flash 0 e3 mks-robin-e3 "$T/e3.bin"
 flashed_line v2-e3
 judge e3 v2-e3 Robin_e3.cur
 robin_encoded "$T/e3.bin" "$T/e3.img" Robin_e3.cur
 
 # --- MKS Robin Nano v1.2: encoded, never renamed: removed once verified -------------
-new_card "$T/nano.img"
-make_fw "$T/nano.bin" mks-robin-v12 v2-nano
-start_sim nano --board mks-robin-v12 --card "$T/nano.img"
+board nano mks-robin-v12
 flash 9 nano mks-robin-v12 "$T/nano.bin"
 power_advice nano mks-robin-v12 ROBIN_NANO35.BIN
 robin_encoded "$T/nano.bin" "$T/nano.img" ROBIN_NANO35.BIN
@@ -205,17 +193,5 @@ check_only chitu chitu-v6 "$T/chitu.bin"
 flashed_line v2-chitu
 runs "$T/chitu" v2-chitu
 fsck_ok "$T/chitu.img"
-
-# --- Elegoo ZNP and QIDI: their own names --------------------------------------------
-for case in "znp znp-robin-nano-dw-v2.2 ZNP_ROBIN_NANO.CUR" "qidi qidi-x-plus3 X_4.CUR"; do
-    set -- $case
-    new_card "$T/$1.img"
-    make_fw "$T/$1.bin" "$2" "v2-$1"
-    start_sim "$1" --board "$2" --card "$T/$1.img"
-    flash 0 "$1" "$2" "$T/$1.bin"
-    flashed_line "v2-$1"
-    judge "$1" "v2-$1" "$3"
-    same_file "$T/$1.img" "$3" "$T/$1.bin"
-done
 
 finish
