@@ -5,9 +5,12 @@
 # (mdir) and a clean filesystem (fsck.fat -n) after every run.
 . "$MF_TESTS/e2e/sdcard_lib.sh"
 
-# judge NAME VERSION "FILES": the board runs VERSION, its card holds FILES
-# and is clean.
-judge() { runs "$T/$1" "$2"; files "$T/$1.img" "$3"; fsck_ok "$T/$1.img"; }
+# judge NAME VERSION FILE...: the board runs VERSION, its card holds these
+# files and is clean.
+judge() {
+    n=$1 v=$2; shift 2
+    runs "$T/$n" "$v"; files "$T/$n.img" "$@"; fsck_ok "$T/$n.img"
+}
 flashed_line() { expect_last "^Flashed: the board now runs $1\\.\$"; }
 # check_only NAME BOARD FW: mcuflash sdcard -c, options after the operands.
 check_only() { expect_rc 0 "$MCUFLASH" sdcard -c "$T/$1" "$2" -f "$3" -d "$3.dict"; }
@@ -140,7 +143,7 @@ power_cycle nano
 check_only nano mks-robin-v12 "$T/nano.bin"
 flashed_line v2-nano
 expect_out 'Removed ROBIN_NANO35.BIN from the card so the bootloader does not flash it again at every boot'
-judge nano v2-nano ""
+judge nano v2-nano
 power_cycle nano
 [ "$(field nano .bootloader.flashes)" = 1 ] && pass || fail "Robin Nano flashed again at a power cycle"
 
@@ -156,28 +159,28 @@ start_sim cr --board creality-v4.2.2 --card "$T/cr.img"
 flash 9 cr creality-v4.2.2 "$T/cr.bin"
 expect_out 'Removed the older firmware file 20250101000000firmware.bin, so the bootloader cannot pick it'
 expect_out 'Removed the older firmware file Older.BIN'
-first=$(root "$T/cr.img" | tr ' ' '\n' | grep -E '^[0-9]{14}firmware\.bin$')
-[ -n "$first" ] && pass || fail "no time-stamped firmware file: $(root "$T/cr.img")"
+first=$(root "$T/cr.img" | grep -E '^[0-9]{14}firmware\.bin$')
+[ -n "$first" ] && pass || fail "no time-stamped firmware file: $(root "$T/cr.img" | tr '\n' ' ')"
 power_advice cr creality-v4.2.2 "$first"
-files "$T/cr.img" "EEPROM.DAT $first"
+files "$T/cr.img" EEPROM.DAT "$first"
 same_file "$T/cr.img" "$first" "$T/cr.bin"
 same_file "$T/cr.img" EEPROM.DAT "$T/eeprom.dat"
 fsck_ok "$T/cr.img"
 power_cycle cr
 check_only cr creality-v4.2.2 "$T/cr.bin"
 flashed_line v2-cr
-judge cr v2-cr "EEPROM.DAT $first"
+judge cr v2-cr EEPROM.DAT "$first"
 # Again: the name differs from the one the bootloader remembers, so it flashes.
 # Names are stamped to the second: start in the next one.
 while [ "$(date +%Y%m%d%H%M%S)" = "${first:0:14}" ]; do sleep 0.1; done
 flash 9 cr creality-v4.2.2 "$T/cr3.bin"
 expect_out "Removed the older firmware file $first"
-second=$(root "$T/cr.img" | tr ' ' '\n' | grep -E '^[0-9]{14}firmware\.bin$')
+second=$(root "$T/cr.img" | grep -E '^[0-9]{14}firmware\.bin$')
 [ -n "$second" ] && [ "$second" != "$first" ] && pass || fail "second name '$second' after '$first'"
 power_cycle cr
 check_only cr creality-v4.2.2 "$T/cr3.bin"
 flashed_line v3-cr
-judge cr v3-cr "EEPROM.DAT $second"
+judge cr v3-cr EEPROM.DAT "$second"
 [ "$(field cr .bootloader.last_name)" = "$second" ] && pass || fail "Creality remembers $(field cr .bootloader.last_name)"
 
 # --- Chitu v6: update.cbd, encoded; an SD-mode slot reached by software SPI ---------

@@ -18,13 +18,14 @@ img_sum() { sha1sum "$1" | cut -d' ' -f1; }
 fsck_ok() {
     if fsck.fat -n "$1" >"$T/fsck.out" 2>&1; then pass; else fail "fsck.fat -n $1"; cat "$T/fsck.out"; fi
 }
-# root IMG: the root folder's names, space-separated, sorted.
-root() { mdir -b -i "$1" :: 2>/dev/null | sed 's|^::/||' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'; }
-# files IMG "NAMES": the root holds exactly these names, in any order.
+# root IMG: the root folder's names, one a line, sorted.
+root() { mdir -b -i "$1" :: 2>/dev/null | sed 's|^::/||' | LC_ALL=C sort; }
+# files IMG NAME...: the root holds exactly these names, in any order.
 files() {
     got=$(root "$1")
-    wanted=$(for n in $2; do echo "$n"; done | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')
-    [ "$got" = "$wanted" ] && pass || fail "$(basename "$1") holds '$got', wanted '$wanted'"
+    img=$1; shift
+    wanted=$([ $# -eq 0 ] || printf '%s\n' "$@" | LC_ALL=C sort)
+    [ "$got" = "$wanted" ] && pass || fail "$(basename "$img") holds [${got//$'\n'/|}], wanted [${wanted//$'\n'/|}]"
 }
 # same_file IMG CARDNAME LOCAL: mtools reads back exactly LOCAL.
 same_file() {
