@@ -22,6 +22,16 @@ expect_out 'No SD card answers on hardware SPI spi1'
 expect_rc 7 "$MCUFLASH" card ls "$T/empty" --sdio-bus sdio
 expect_out 'No SD card answers'
 
+# A write-protected card: listed, but never written.
+mkfs.fat -C -F 32 -n LOCKED "$T/wp.img" 65536 >/dev/null
+start_sim wp --mcu stm32f407xx --card "$T/wp.img"
+sim_ctl "$T/wp.ctl" card write-protect on >/dev/null
+expect_rc 0 "$MCUFLASH" card ls "$T/wp" "${BUS[@]}"
+expect_out 'write-protected'
+want=7 unchanged_after "$T/wp.img" "$MCUFLASH" card put "$T/wp" "${BUS[@]}" "$T/fw.bin"
+expect_out 'write-protected; nothing was changed'
+want=7 unchanged_after "$T/wp.img" "$MCUFLASH" card put "$T/wp" --sdio-bus sdio "$T/fw.bin"
+
 # Unformatted (all zeros) and exFAT cards.
 head -c $((32 << 20)) /dev/zero >"$T/zero.img"
 start_sim zero --mcu stm32f407xx --card "$T/zero.img"
