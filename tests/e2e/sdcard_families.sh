@@ -190,7 +190,7 @@ start_sim chitu --board chitu-v6 --card "$T/chitu.img"
 flash 9 chitu chitu-v6 "$T/chitu.bin"
 power_advice chitu chitu-v6 update.cbd
 chitu_encoded "$T/chitu.bin" "$T/chitu.img" update.cbd
-fsck_ok "$T/chitu.img"
+judge chitu v0.13.0-123-gabcdef12-sim update.cbd
 power_cycle chitu
 check_only chitu chitu-v6 "$T/chitu.bin"
 flashed_line v2-chitu
