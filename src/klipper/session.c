@@ -83,7 +83,7 @@ struct kl_session {
     uint64_t retransmit_at;
     uint64_t probe_at;            /* when to send an empty block to get an ack */
     bool nak_retransmitted;       /* ignore further naks until progress */
-    uint64_t last_rx_us;
+    uint64_t last_progress_us;    /* when the MCU last acknowledged something */
 
     uint8_t inbuf[4096];
     size_t inlen;
@@ -200,7 +200,7 @@ static void send_ready(struct kl_session *s)
         if (s->inflight && held + expect > s->tx_buffer)
             break;
         if (!s->inflight)
-            s->last_rx_us = now; /* silence is measured from here */
+            s->last_progress_us = now; /* silence is measured from here */
         b->seq = s->send_seq++;
         b->sent = true;
         b->sent_us = now;
@@ -331,6 +331,7 @@ static void process_ack(struct kl_session *s, uint64_t rseq, bool explicit_ack)
         b = s->head;
     }
     if (progress) {
+        s->last_progress_us = now;
         s->nak_retransmitted = false;
         arm_retransmit(s, now);
     }
@@ -476,7 +477,7 @@ static void read_input(struct kl_session *s, bool hangup)
             break;
         s->inlen += (size_t)n;
         s->stats.bytes_received += (uint64_t)n;
-        s->last_rx_us = s->last_byte_us = mf_now_us();
+        s->last_byte_us = mf_now_us();
         size_t pos = 0, len;
         for (;;) {
             enum kl_find_result r = kl_block_find(&s->finder, s->inbuf + pos, s->inlen - pos, &len);
@@ -534,8 +535,10 @@ static void pump(struct kl_session *s, uint64_t deadline)
         retransmit_all(s);
         arm_retransmit(s, now);
     }
-    if (s->head && now - s->last_rx_us > SILENCE_LIMIT_US)
-        set_dead(s, "stopped answering");
+    /* Bytes alone prove nothing: a board that restarted sends stats and
+     * naks but never acknowledges our blocks again. */
+    if (s->head && now - s->last_progress_us > SILENCE_LIMIT_US)
+        set_dead(s, "stopped answering (or restarted)");
     /* Quiet for longer than the buffer takes to drain: it is empty, whatever
      * the estimate says (lost replies never arrive). */
     if (now - s->last_byte_us > wire_us(s, s->tx_buffer) + 2000)
@@ -803,7 +806,7 @@ static int sync_sequence(struct kl_session *s, struct mf_err *err)
                         pos += len;
                         memmove(s->inbuf, s->inbuf + pos, s->inlen - pos);
                         s->inlen -= pos;
-                        s->last_rx_us = mf_now_us();
+                        s->last_progress_us = mf_now_us();
                         return 0;
                     }
                 }
@@ -915,7 +918,7 @@ int kl_session_open(int fd, const char *what, struct kl_session **out, struct mf
     snprintf(s->what, sizeof(s->what), "%s", what);
     s->rto_us = MIN_RTO_US;
     s->tx_buffer = UART_TX_BUFFER; /* until the dictionary says otherwise */
-    s->last_rx_us = mf_now_us();
+    s->last_progress_us = mf_now_us();
     kl_msgfmt_parse("identify offset=%u count=%c", 1, false, &s->f_identify);
     kl_msgfmt_parse("identify_response offset=%u data=%.*s", 0, false, &s->f_identify_response);
     if (isatty(fd))
