@@ -99,6 +99,7 @@ static int demo_one(const char *sim, const char *dir, const struct demo_board *d
         mf_sdcard_opts_init(&o);
         o.device = dev;
         o.firmware_path = newfw;
+        o.firmware_given = true;
         o.dict_path = dict;
         struct board_db *bdb;
         rc = board_db_load(NULL, 0, &bdb, err);

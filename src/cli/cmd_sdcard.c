@@ -39,7 +39,6 @@ static const char *verdict_name(enum mf_verdict v)
     case MF_FLASHED: return "flashed";
     case MF_NOT_FLASHED: return "not-flashed";
     case MF_OLD_RUNNING: return "old-firmware-running";
-    case MF_UNKNOWN: return "unknown";
     }
     return "unknown";
 }
@@ -135,6 +134,7 @@ int cmd_sdcard(int argc, char **argv)
     snprintf(def_bin, sizeof(def_bin), "%s/klipper/out/klipper.bin", home);
     snprintf(def_dict, sizeof(def_dict), "%s/klipper/out/klipper.dict", home);
     o.firmware_path = firmware ? firmware : def_bin;
+    o.firmware_given = firmware != NULL;
     o.dict_path = dict ? dict : (!firmware && access(def_dict, R_OK) == 0) ? def_dict : NULL;
 
     struct board_db *db;

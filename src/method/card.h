@@ -41,7 +41,7 @@ struct mf_card {
     struct cardbus *bus;
     struct sd_card *card;
     struct fat_volume *vol;  /* NULL if the card has no usable filesystem */
-    char fs_error[768];      /* why vol is NULL */
+    char fs_error[sizeof(((struct mf_err *)0)->msg)]; /* why vol is NULL */
 };
 
 /* Connect to device and make sure the MCU is fresh (reset it if configured

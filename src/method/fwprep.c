@@ -38,7 +38,18 @@ int mf_firmware_prepare(const char *image_path, const char *dict_path, const str
         return -1;
     if (fw_find_dict(fw->image.data, fw->image.size, &fw->dict, err) < 0)
         return -1;
-    if (fw->dict.status == FW_DICT_FOUND) {
+    /* Every Klipper build carries its data dictionary; an image without one
+     * is cut off, encoded already, or not Klipper, and would leave the
+     * board silent after flashing. */
+    if (fw->dict.status == FW_DICT_TRUNCATED)
+        return mf_fail(err, MF_E_INPUT, "%s is cut off (its Klipper data dictionary runs past the end of the file); "
+                       "nothing was changed; rebuild it with 'make' in ~/klipper or copy it again.", image_path);
+    if (fw->dict.status != FW_DICT_FOUND)
+        return mf_fail(err, MF_E_INPUT, "%s does not look like a Klipper build (no Klipper data dictionary inside%s); "
+                       "nothing was changed; give the out/klipper.bin that 'make' built, not a converted or "
+                       "foreign file ('mcuflash fwinfo %s' shows what it holds).", image_path,
+                       fw->dict.status == FW_DICT_INVALID ? " that this tool can read" : "", image_path);
+    {
         fw->expect_json = fw->dict.dict->json;
         fw->expect_len = fw->dict.dict->json_len;
         fw->mcu = fw->dict.mcu;

@@ -20,7 +20,7 @@ struct card_state {
     bool pending;        /* the uploaded file is still there under its name */
     bool current;        /* the renamed file is there */
     bool current_ours;   /* ... and holds exactly what we uploaded */
-    char why_not[768];   /* why the card could not be checked */
+    char why_not[sizeof(((struct mf_err *)0)->msg)]; /* why the card could not be checked */
 };
 
 struct flow {
@@ -28,8 +28,7 @@ struct flow {
     const struct board *b;
     struct mf_firmware fw;
     struct mf_sdcard_result *r;
-    char *before_json;   /* dictionary of the firmware running before */
-    size_t before_len;
+    char check_cmd[400]; /* the -c command line that verifies this flash later */
     bool renames;        /* the bootloader renames the file after flashing */
     bool needs_power_cycle; /* SD-mode bootloader and the card was put in SPI mode */
 };
@@ -69,17 +68,25 @@ static bool same_text(const char *a, size_t alen, const char *b, size_t blen)
     return a && b && alen == blen && !memcmp(a, b, alen);
 }
 
-#define CANNOT_TELL (-2)
-
-/* The firmware now running is the new one, as far as dictionaries tell:
- * 1 yes, 0 no, CANNOT_TELL. */
-static int runs_new(struct flow *f, const struct kl_dict *now)
+/* The firmware now running is the new build: its dictionary is the image's
+ * (or the klipper.dict's) to the byte. */
+static bool runs_new(struct flow *f, const struct kl_dict *now)
 {
-    if (f->fw.expect_json)
-        return same_text(now->json, now->json_len, f->fw.expect_json, f->fw.expect_len);
-    if (f->before_json)
-        return same_text(now->json, now->json_len, f->before_json, f->before_len) ? 0 : 1;
-    return CANNOT_TELL;
+    return same_text(now->json, now->json_len, f->fw.expect_json, f->fw.expect_len);
+}
+
+static void make_check_cmd(struct flow *f)
+{
+    const struct mf_sdcard_opts *o = f->o;
+    size_t n = (size_t)snprintf(f->check_cmd, sizeof(f->check_cmd), "mcuflash sdcard -c");
+    if (o->baud != MF_DEFAULT_BAUD && n < sizeof(f->check_cmd))
+        n += (size_t)snprintf(f->check_cmd + n, sizeof(f->check_cmd) - n, " -b %u", o->baud);
+    if (o->firmware_given && n < sizeof(f->check_cmd))
+        n += (size_t)snprintf(f->check_cmd + n, sizeof(f->check_cmd) - n, " -f %s", o->firmware_path);
+    if (o->dict_path && n < sizeof(f->check_cmd))
+        n += (size_t)snprintf(f->check_cmd + n, sizeof(f->check_cmd) - n, " -d %s", o->dict_path);
+    if (n < sizeof(f->check_cmd))
+        snprintf(f->check_cmd + n, sizeof(f->check_cmd) - n, " %s %s", o->device, f->b->name);
 }
 
 static bool ends_with_bin(const char *name)
@@ -125,10 +132,20 @@ static int upload(struct flow *f, struct mf_card *c, struct mf_err *err)
     const struct board *b = f->b;
     char target[320];
     if (b->unique_name) {
-        char stamp[32];
-        time_t now = time(NULL);
-        strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", localtime(&now));
-        snprintf(target, sizeof(target), "/%s%s", stamp, b->firmware_path);
+        /* A name the card does not hold yet (two flashes within a second
+         * would otherwise share one, and the bootloader skip the second). */
+        time_t t = time(NULL);
+        for (int tries = 0;; tries++, t++) {
+            char stamp[32];
+            struct fat_entry e;
+            strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", localtime(&t));
+            snprintf(target, sizeof(target), "/%s%s", stamp, b->firmware_path);
+            int ex = fat_stat(c->vol, target, &e, err);
+            if (ex < 0)
+                return -1;
+            if (!ex || tries == 60)
+                break;
+        }
     } else {
         card_path(b->firmware_path, target, sizeof(target));
     }
@@ -206,7 +223,7 @@ static void inspect_card(struct flow *f, struct card_state *cs, bool cleanup)
 }
 
 /* Connect after a reset and judge what runs.  Returns 1 new firmware,
- * 0 old firmware, CANNOT_TELL, or -1 with err set (it did not come back). */
+ * 0 old firmware, or -1 with err set (it did not come back). */
 static int check_running(struct flow *f, int timeout_s, struct mf_err *err)
 {
     struct mf_conn conn;
@@ -215,7 +232,7 @@ static int check_running(struct flow *f, int timeout_s, struct mf_err *err)
     const struct kl_dict *d = kl_session_dict(conn.session);
     snprintf(f->r->running_after, sizeof(f->r->running_after), "%s", version_of(d));
     const char *mcu = kl_dict_const(d, "MCU");
-    int rc = runs_new(f, d);
+    int rc = runs_new(f, d) ? 1 : 0;
     if (mcu && strcmp(mcu, f->b->mcu))
         rc = mf_fail(err, MF_E_MISMATCH, "After the reset the board reports a %s, not a %s; check the board "
                      "definition.", mcu, f->b->mcu);
@@ -232,29 +249,34 @@ static void advise(struct flow *f, const struct card_state *cs)
         snprintf(r->advice, sizeof(r->advice),
                  "The firmware is on the card as %s, but this board's bootloader reads the card in SD mode and the "
                  "card stays in SPI mode until it loses power, so a reset cannot flash it. Switch the board off, "
-                 "wait a few seconds and switch it on; then run 'mcuflash sdcard -c %s %s' to verify (or use --wait "
-                 "to have mcuflash wait for the power cycle).", pend, o->device, f->b->name);
+                 "wait a few seconds and switch it on; then run '%s' to verify%s.", pend, f->check_cmd,
+                 o->wait_power_cycle ? "" : " (or use --wait to have mcuflash wait for the power cycle)");
     else if (cs->checked && cs->pending)
         snprintf(r->advice, sizeof(r->advice),
                  "The bootloader did not take the file: %s is still on the card unrenamed, so it could not read the "
-                 "card or did not run. Power-cycle the board and run 'mcuflash sdcard -c %s %s'; if it still does "
-                 "not flash, check that the board has the SD-card bootloader and expects the name %s ('mcuflash "
-                 "boards show %s').", pend, o->device, f->b->name, f->b->firmware_path, f->b->name);
+                 "card or did not run. Power-cycle the board and run '%s'; if it still does not flash, check that "
+                 "the board has the SD-card bootloader and expects the name %s ('mcuflash boards show %s').", pend,
+                 f->check_cmd, f->b->firmware_path, f->b->name);
     else if (cs->checked && cs->current && cs->current_ours)
         snprintf(r->advice, sizeof(r->advice),
                  "The bootloader read the file (it renamed it to %s) but the board still runs %s: the image was "
                  "probably built for another bootloader offset or chip; check 'make menuconfig' in ~/klipper against "
                  "the board's documentation, rebuild and flash again.", f->b->current_firmware_path,
                  r->running_after);
-    else if (cs->checked)
+    else if (cs->checked && f->renames)
         snprintf(r->advice, sizeof(r->advice),
                  "The board still runs %s and %s is gone from the card without a matching %s; the bootloader may "
                  "have failed while flashing. Power-cycle the board and check with 'mcuflash info %s'.",
-                 r->running_after, pend, f->renames ? f->b->current_firmware_path : "trace", o->device);
+                 r->running_after, pend, f->b->current_firmware_path, o->device);
+    else if (cs->checked)
+        snprintf(r->advice, sizeof(r->advice),
+                 "The board still runs %s and %s is gone from the card; the bootloader may have failed while "
+                 "flashing. Power-cycle the board and check with 'mcuflash info %s'.", r->running_after, pend,
+                 o->device);
     else
         snprintf(r->advice, sizeof(r->advice),
                  "The board still runs %s and its card could not be checked (%.300s). Power-cycle the board and run "
-                 "'mcuflash sdcard -c %s %s'.", r->running_after, cs->why_not, o->device, f->b->name);
+                 "'%s'.", r->running_after, cs->why_not, f->check_cmd);
 }
 
 /* Wait for the user to power-cycle the board, then judge again. */
@@ -262,10 +284,14 @@ static int wait_for_power_cycle(struct flow *f, struct mf_err *err)
 {
     note(f, "power-cycle", "Switch the board off, wait a few seconds and switch it on again; waiting up to %d s for "
          "it to come back.", f->o->wait_timeout_s);
-    uint64_t start_ticks = 0, deadline = mf_now_us() + (uint64_t)f->o->wait_timeout_s * 1000000u;
+    /* A restart shows as an uptime below what it would have reached. */
+    uint64_t start_ticks = 0, start_us = mf_now_us(), deadline = start_us + (uint64_t)f->o->wait_timeout_s * 1000000u;
+    int64_t freq = 0;
     struct mf_conn conn;
     if (mf_connect(f->o->device, f->o->baud, &conn, err) == 0) {
         kl_mcu_uptime(conn.session, &start_ticks, err);
+        kl_dict_const_int(kl_session_dict(conn.session), "CLOCK_FREQ", &freq);
+        start_us = mf_now_us();
         mf_disconnect(&conn);
     }
     while (mf_now_us() < deadline) {
@@ -273,47 +299,37 @@ static int wait_for_power_cycle(struct flow *f, struct mf_err *err)
         struct mf_err e2;
         if (mf_connect(f->o->device, f->o->baud, &conn, &e2) < 0)
             continue; /* off, or still starting */
-        uint64_t ticks = UINT64_MAX;
+        uint64_t ticks = UINT64_MAX, expected = start_ticks;
         kl_mcu_uptime(conn.session, &ticks, &e2);
-        int now_new = runs_new(f, kl_session_dict(conn.session));
+        if (freq > 0)
+            expected += (mf_now_us() - start_us) * (uint64_t)freq / 1000000u - (uint64_t)freq / 2;
+        bool now_new = runs_new(f, kl_session_dict(conn.session));
         snprintf(f->r->running_after, sizeof(f->r->running_after), "%s", version_of(kl_session_dict(conn.session)));
         mf_disconnect(&conn);
-        if (now_new == 1)
+        if (now_new)
             return 1;
-        if (ticks < start_ticks)
+        if (ticks < expected)
             return 0; /* it restarted, still on the old firmware */
     }
     return mf_fail(err, MF_E_NOT_FLASHED, "The board was not power-cycled within %d s; the firmware file stays on "
-                   "the card and will be flashed at the next power-on; verify then with 'mcuflash sdcard -c %s %s'.",
-                   f->o->wait_timeout_s, f->o->device, f->b->name);
+                   "the card and will be flashed at the next power-on; verify then with '%s'.",
+                   f->o->wait_timeout_s, f->check_cmd);
 }
 
 static int verdict(struct flow *f, int running, struct mf_err *err)
 {
     struct card_state cs;
     struct mf_sdcard_result *r = f->r;
-    if (running == 1) {
-        inspect_card(f, &cs, true);
+    /* A bootloader that does not rename leaves the file; one that renames
+     * and left it did not run (the same build may have been running). */
+    inspect_card(f, &cs, running == 1 && !f->renames);
+    if (running == 1 && !(f->renames && cs.checked && cs.pending)) {
         r->verdict = MF_FLASHED;
         note(f, "verified", "The board runs the new firmware (%s).", r->running_after);
         if (cs.checked && f->renames && cs.current && !cs.current_ours)
             note(f, "warning", "Note: %s on the card does not match the uploaded image.", f->b->current_firmware_path);
         return 0;
     }
-    if (running == CANNOT_TELL) {
-        r->verdict = MF_UNKNOWN;
-        inspect_card(f, &cs, false);
-        if (cs.checked && f->renames && cs.current_ours && !cs.pending) {
-            r->verdict = MF_FLASHED;
-            note(f, "verified", "The bootloader flashed the file (it is now %s on the card).",
-                 f->b->current_firmware_path);
-            return 0;
-        }
-        return mf_fail(err, MF_E_VERIFY, "Cannot tell whether the new firmware runs: the image carries no Klipper "
-                       "dictionary and no klipper.dict was given (-d), and the card shows no renamed copy; give -d "
-                       "out/klipper.dict to verify.");
-    }
-    inspect_card(f, &cs, false);
     r->verdict = cs.checked && cs.current_ours ? MF_OLD_RUNNING : MF_NOT_FLASHED;
     advise(f, &cs);
     return mf_fail(err, MF_E_NOT_FLASHED, "%s", r->advice);
@@ -332,10 +348,6 @@ static int open_card(struct flow *f, struct mf_card *c, struct mf_err *err)
         return mf_fail(err, MF_E_MISMATCH, "The board at %s has a %s, but board definition %s is for a %s; nothing "
                        "was changed; check the board name ('mcuflash boards %s*').", o->device, mcu ? mcu : "unknown MCU",
                        f->b->name, f->b->mcu, mcu ? mcu : "");
-    f->before_len = d->json_len;
-    f->before_json = malloc(d->json_len + 1);
-    if (f->before_json)
-        memcpy(f->before_json, d->json, d->json_len + 1);
     note(f, "connected", "Connected to %s: %s running %s.", o->device, mcu, f->r->running_before);
     struct mf_bus_spec spec;
     if (mf_bus_from_board(f->b, d, o->fast_spi, &spec, err) < 0)
@@ -355,7 +367,10 @@ int mf_sdcard_run(const struct mf_sdcard_opts *o, struct mf_sdcard_result *r, st
     struct flow f = { .o = o, .b = o->board, .r = r };
     memset(r, 0, sizeof(*r));
     r->verdict = MF_NOT_FLASHED; /* until the new firmware is seen running */
-    f.renames = strcasecmp(o->board->firmware_path, o->board->current_firmware_path) != 0 && !o->board->unique_name;
+    /* Chitu bootloaders are not known to rename update.cbd. */
+    f.renames = strcasecmp(o->board->firmware_path, o->board->current_firmware_path) != 0 &&
+                !o->board->unique_name && o->board->conversion != BOARD_CONV_CHITU;
+    make_check_cmd(&f);
     if (mf_firmware_prepare(o->firmware_path, o->dict_path, o->board, &f.fw, err) < 0)
         return -1;
     int rc;
@@ -386,8 +401,8 @@ int mf_sdcard_run(const struct mf_sdcard_opts *o, struct mf_sdcard_result *r, st
         char why[sizeof(err->msg)];
         memcpy(why, err->msg, sizeof(why));
         rc = mf_fail(err, MF_E_DEVICE, "The firmware is on the card as %s, but the board did not come back after the "
-                     "reset (%s) If it is flashing, give it a minute and run 'mcuflash sdcard -c %s %s'; otherwise "
-                     "power-cycle it.", r->card_name, why, o->device, o->board->name);
+                     "reset (%s) If it is flashing, give it a minute and run '%s'; otherwise "
+                     "power-cycle it.", r->card_name, why, f.check_cmd);
         goto out;
     }
     if (running == 0 && o->wait_power_cycle) {
@@ -398,7 +413,6 @@ int mf_sdcard_run(const struct mf_sdcard_opts *o, struct mf_sdcard_result *r, st
     }
     rc = verdict(&f, running, err);
 out:
-    free(f.before_json);
     mf_firmware_free(&f.fw);
     return rc;
 }

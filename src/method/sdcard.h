@@ -18,6 +18,7 @@ struct mf_sdcard_opts {
     uint32_t baud;
     const struct board *board;
     const char *firmware_path;
+    bool firmware_given;     /* -f was given (so the -c advice repeats it) */
     const char *dict_path;   /* klipper.dict to compare with; may be NULL */
     bool check_only;         /* -c: verify what runs and what is on the card */
     bool fast_spi;           /* -s */
@@ -31,7 +32,6 @@ enum mf_verdict {
     MF_FLASHED,          /* the new firmware runs */
     MF_NOT_FLASHED,      /* the bootloader did not take the file */
     MF_OLD_RUNNING,      /* the bootloader took the file but the old firmware runs */
-    MF_UNKNOWN,          /* cannot tell (no dictionary to compare with) */
 };
 
 struct mf_sdcard_result {
@@ -43,7 +43,7 @@ struct mf_sdcard_result {
     uint64_t bytes;
     double upload_seconds;
     bool used_sdio;
-    char advice[768];        /* what to do next, for the verdicts that need it */
+    char advice[1536];        /* what to do next, for the verdicts that need it */
 };
 
 void mf_sdcard_opts_init(struct mf_sdcard_opts *o);

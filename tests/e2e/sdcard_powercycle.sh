@@ -22,7 +22,7 @@ power_advice() {
     expect_last "^mcuflash: The firmware is on the card as firmware.bin, but this board's bootloader reads the card in SD mode"
     expect_out 'the card stays in SPI mode until it loses power, so a reset cannot flash it'
     expect_out 'Switch the board off, wait a few seconds and switch it on'
-    expect_out "then run 'mcuflash sdcard -c $T/$1 $2' to verify"
+    expect_out "then run 'mcuflash sdcard -c -f [^ ]+\\.bin -d [^ ]+\\.bin\\.dict $T/$1 $2' to verify"
 }
 # pending NAME FW VERSION: the board still runs VERSION and FW waits on the card.
 pending() {
@@ -97,7 +97,7 @@ done_ok s3 "$T/s3-v3.bin" v3-s3
 # --- --wait=2 and nobody switches the board off ----------------------------------------
 flash 9 s3 $S3 "$T/s3-v4.bin" --wait=2
 expect_out 'waiting up to 2 s'
-expect_last "^mcuflash: The board was not power-cycled within 2 s; the firmware file stays on the card and will be flashed at the next power-on; verify then with 'mcuflash sdcard -c $T/s3 $S3'\\.\$"
+expect_last "^mcuflash: The board was not power-cycled within 2 s; the firmware file stays on the card and will be flashed at the next power-on; verify then with 'mcuflash sdcard -c -f $T/s3-v4\\.bin -d $T/s3-v4\\.bin\\.dict $T/s3 $S3'\\.\$"
 pending s3 "$T/s3-v4.bin" v3-s3
 # As promised, the next power-on flashes it.
 power_cycle s3
@@ -113,5 +113,19 @@ power_cycle ez
 check_only ez $EZ "$T/ez.bin" 0
 expect_last '^Flashed: the board now runs v2-ez\.$'
 done_ok ez "$T/ez.bin" v2-ez
+
+# --- --wait, and the reset button pressed instead of the power switch -------------------
+# A warm reset restarts the board, but the card stays in SPI mode: mcuflash
+# notices the restart (its uptime starts over) and ends with the advice.
+"$MCUFLASH_SIM" make-firmware --board $EZ --version-string v3-ez -o "$T/ez3.bin" --dict-out "$T/ez3.bin.dict" >/dev/null
+background ez $EZ "$T/ez3.bin" --wait=30
+if wait_text 'waiting up to 30 s'; then
+    sleep 1 # mcuflash reads the board's uptime before the reset
+    sim_ctl "$T/ez.ctl" reset >/dev/null
+fi
+bg_rc 9
+expect_out 'this board.s bootloader reads the card in SD mode'
+expect_no_out 'or use --wait'
+pending ez "$T/ez3.bin" v2-ez
 
 finish
