@@ -99,7 +99,7 @@ expect_in "$err" "? Run 'mcuflash boards' for the list."
 
 run show --json qwertyuiop
 [ $rc -eq 2 ] || fail "unknown name --json: exit $rc"
-[ "$out" = '{"error":{"code":2,"message":"No board named '"'qwertyuiop'"'; nothing was done; run '"'mcuflash boards'"' for the list."}}' ] \
+[ "$out" = '{"event":"result","ok":false,"error":{"code":2,"message":"No board named '"'qwertyuiop'"'; nothing was done; run '"'mcuflash boards'"' for the list."}}' ] \
     || fail "unknown name --json: stdout was: $out"
 
 # --- board files ------------------------------------------------------------------

@@ -24,7 +24,7 @@ run "$missing"
 
 run --json "$missing"
 [ $rc -eq 6 ] || fail "missing file --json: exit $rc, expected 6"
-[ "$out" = "{\"error\":{\"code\":6,\"message\":\"Firmware file $missing does not exist; nothing was changed; build it with 'make' in ~/klipper or give the path with -f.\"}}" ] \
+[ "$out" = "{\"event\":\"result\",\"ok\":false,\"error\":{\"code\":6,\"message\":\"Firmware file $missing does not exist; nothing was changed; build it with 'make' in ~/klipper or give the path with -f.\"}}" ] \
     || fail "missing file --json: stdout was: $out"
 
 : > "$dir/empty.bin"
