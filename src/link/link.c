@@ -85,6 +85,10 @@ static int resolve_path(struct link *l, struct mf_err *err)
  * likely a mistyped argument (a firmware file, a directory). */
 static int check_file_type(const struct link *l, const struct stat *st, struct mf_err *err)
 {
+    /* Major 1 holds /dev/null, /dev/zero, /dev/random and the like. */
+    if (S_ISCHR(st->st_mode) && major(st->st_rdev) == 1)
+        return mf_fail(err, MF_E_USAGE, "%s is not a serial port; nothing was sent; give the board's device "
+                       "(ls /dev/serial/by-id/) and try again.", l->path);
     if (S_ISCHR(st->st_mode) || S_ISFIFO(st->st_mode))
         return 0;
     return mf_fail(err, MF_E_USAGE,

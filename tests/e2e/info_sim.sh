@@ -38,6 +38,8 @@ sleep 0.2
 expect_rc 3 "$MCUFLASH" info "$T/f407"
 expect_out "in use by pid $holder \\(sleep 30\\)"
 kill $holder; wait $holder 2>/dev/null
+expect_rc 2 "$MCUFLASH" info /dev/null
+expect_out '/dev/null is not a serial port; nothing was sent'
 expect_rc 2 "$MCUFLASH" info -b fast "$T/f407"
 expect_out '-b needs a whole number'
 expect_rc 2 "$MCUFLASH" info "$T/f407" extra
