@@ -180,8 +180,8 @@ static int run_sectors(struct sd_card *c, bool write, uint32_t lba, uint32_t cou
                        const uint8_t *wbuf, struct mf_err *err)
 {
     uint32_t most = c->opt.multi_block ? c->opt.max_run : 1;
-    if (most > c->proto->max_run)
-        most = c->proto->max_run;
+    if (most > c->max_run)
+        most = c->max_run;
     while (count) {
         uint32_t n = count < most ? count : most;
         if (run_split(c, write, lba, n, rbuf, wbuf, err) < 0)
@@ -260,6 +260,9 @@ int sd_open_opts(struct cardbus *bus, const struct sd_options *opt, struct sd_ca
     if (c->opt.max_run < 1)
         c->opt.max_run = 1;
     c->proto = bus->kind == CARDBUS_SPI ? &sd_spi_proto : &sd_native_proto;
+    c->max_run = c->proto->max_run;
+    if (bus->kind == CARDBUS_SDIO)
+        sd_native_attach(c);
     c->info.mode = bus->kind;
     c->latency_guess = 4;
     sd_blockdev_setup(c);

@@ -3,10 +3,14 @@
  *
  * Short responses are the 32-bit payload MSB first; long ones the register
  * bytes 0..14 with CRC7 << 1 (no end bit) in byte 15, as an STM32 reports
- * them.  Transfers are single blocks: the MCU has a one-block buffer. */
+ * them.  Transfers are single blocks (CMD17/CMD24): the MCU has a one-block
+ * buffer.  On a bus that pipelines (sd_int.h: struct sd_step) a run of
+ * blocks goes as one batch, so the line never waits for the card between
+ * them. */
 #include "sd/sd_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sd/sd_crc.h"
@@ -29,6 +33,9 @@ enum {
     STATE_DATA = 5,
     STATE_RCV = 6,
     STATE_PRG = 7,
+    POLLS_START = 2,        /* CMD13s after each pipelined write, at first */
+    POLLS_MAX = 8,
+    BATCH_RUN = 16,         /* sectors per pipelined batch */
 };
 
 #define IF_COND_ARG 0x1AAu
@@ -40,6 +47,7 @@ enum {
 /* Card status bits. */
 #define ST_WP_VIOLATION (1u << 26)
 #define ST_READY_FOR_DATA (1u << 8)
+#define ST_ILLEGAL_COMMAND (1u << 22)
 /* Out of range, address, block length, erase sequence/param, WP violation,
  * lock/unlock failed, CRC, illegal, ECC, CC, error, CSD overwrite, AKE. */
 #define ST_ERRORS 0xFDF90008u
@@ -228,8 +236,31 @@ static int native_init(struct sd_card *c, struct mf_err *err)
                    "then try again.", c->bus->name, why);
 }
 
+/* A card status read after writing: *done once the card is back in tran
+ * state and ready for data.  Error bits in `expected` are not errors (the
+ * card refused a command while it was programming). */
+static int written_status(struct sd_card *c, uint32_t st, uint32_t expected, bool *done,
+                          struct mf_err *err)
+{
+    uint32_t state = (st >> 9) & 0x0F;
+    *done = false;
+    if (st & ST_WP_VIOLATION)
+        return mf_fail(err, MF_E_CARD,
+                       "The SD card on %s refused the write because it is write-protected; "
+                       "nothing was written; unlock the card and try again.", c->bus->name);
+    if (st & ST_ERRORS & ~expected)
+        return sd_again(err, "the card reported status 0x%08X after writing", st);
+    if (state == STATE_TRAN && (st & ST_READY_FOR_DATA)) {
+        *done = true;
+        return 0;
+    }
+    if (state != STATE_PRG && state != STATE_RCV && state != STATE_TRAN)
+        return sd_again(err, "the card is in state %u after writing", state);
+    return 0;
+}
+
 /* CMD13 until the card is back in tran state and ready for data. */
-static int wait_programmed(struct sd_card *c, struct mf_err *err)
+static int wait_programmed(struct sd_card *c, uint32_t expected, struct mf_err *err)
 {
     uint64_t deadline = sd_deadline_ms(PROGRAM_TIMEOUT_MS);
     uint8_t r[16];
@@ -237,17 +268,9 @@ static int wait_programmed(struct sd_card *c, struct mf_err *err)
         int rc = command_ok(c, 13, (uint32_t)c->rca << 16, WAIT_SHORT, r, err);
         if (rc)
             return rc;
-        uint32_t st = word_of(r), state = (st >> 9) & 0x0F;
-        if (st & ST_WP_VIOLATION)
-            return mf_fail(err, MF_E_CARD,
-                           "The SD card on %s refused the write because it is write-protected; "
-                           "nothing was written; unlock the card and try again.", c->bus->name);
-        if (st & ST_ERRORS)
-            return sd_again(err, "the card reported status 0x%08X after writing", st);
-        if (state == STATE_TRAN && (st & ST_READY_FOR_DATA))
-            return 0;
-        if (state != STATE_PRG && state != STATE_RCV && state != STATE_TRAN)
-            return sd_again(err, "the card is in state %u after writing", state);
+        bool done;
+        if ((rc = written_status(c, word_of(r), expected, &done, err)) != 0 || done)
+            return rc;
         if (sd_expired(deadline))
             return sd_again(err, "the card was still programming after %u ms", PROGRAM_TIMEOUT_MS);
     }
@@ -267,12 +290,153 @@ static int block_io(struct sd_card *c, bool write, uint32_t lba, uint8_t *rbuf, 
         return -1;
     if (e != SDIO_OK)
         return sd_again(err, "%s got %s", write ? "writing" : "reading", sdio_error_name(e));
-    return write ? wait_programmed(c, err) : 0;
+    return write ? wait_programmed(c, 0, err) : 0;
+}
+
+/* ---- pipelined runs (buses with batches: Klipper's sdio_*) ---- */
+
+static int run_batch(struct sd_card *c, struct sd_step *st, size_t n, struct mf_err *err)
+{
+    int rc = c->batch(c->bus, st, n, err);
+    if (rc == CARDBUS_LOST)
+        return sd_again(err, "a reply from the board was lost");
+    return rc < 0 ? -1 : 0;
+}
+
+/* Every block of the run read in one batch: each CMD17 followed by the
+ * reads of the MCU's buffer that hold its block. */
+static int batch_read(struct sd_card *c, uint32_t lba, uint32_t count, uint8_t *buf,
+                      struct mf_err *err)
+{
+    struct sd_step *st = calloc(count, sizeof(*st));
+    if (!st)
+        return mf_fail(err, MF_E_FAIL, "Out of memory.");
+    for (uint32_t i = 0; i < count; i++)
+        st[i] = (struct sd_step){ .kind = SD_STEP_READ, .cmd = 17, .arg = sd_address(c, lba + i),
+                                  .rbuf = buf + (size_t)i * SD_BLOCK };
+    int rc = run_batch(c, st, count, err);
+    for (uint32_t i = 0; i < count && rc == 0; i++)
+        if (st[i].sdio_error != SDIO_OK)
+            rc = sd_again(err, "reading got %s", sdio_error_name(st[i].sdio_error));
+    free(st);
+    return rc;
+}
+
+static size_t queue_polls(const struct sd_card *c, struct sd_step *st)
+{
+    for (unsigned i = 0; i < c->polls; i++)
+        st[i] = (struct sd_step){ .kind = SD_STEP_COMMAND, .cmd = 13, .arg = (uint32_t)c->rca << 16,
+                                  .wait = WAIT_SHORT };
+    return c->polls;
+}
+
+/* Sectors [from, to) of the run: each one's data goes into the MCU's buffer
+ * while the card still programs the one before, then come the CMD13s for
+ * that one, then its CMD24; the last one's CMD13s close the batch. */
+static size_t build_writes(const struct sd_card *c, uint32_t lba, uint32_t from, uint32_t to,
+                           const uint8_t *buf, struct sd_step *st)
+{
+    size_t n = 0;
+    for (uint32_t i = from; i < to; i++) {
+        st[n++] = (struct sd_step){ .kind = SD_STEP_FILL, .wbuf = buf + (size_t)i * SD_BLOCK };
+        if (i > from)
+            n += queue_polls(c, st + n);
+        st[n++] = (struct sd_step){ .kind = SD_STEP_WRITE, .cmd = 24, .arg = sd_address(c, lba + i) };
+    }
+    return n + queue_polls(c, st + n);
+}
+
+/* What a write batch showed. */
+struct write_walk {
+    uint32_t next;        /* first sector not seen programmed cleanly */
+    bool ahead;           /* a CMD24 went out before the card was seen ready */
+    bool pending;         /* the last sector may still be programming */
+    unsigned needed;      /* most CMD13s a sector needed to be seen ready */
+};
+
+/* A sector counts only once a CMD13 saw the card ready after it, before the
+ * next CMD24: a CMD24 the card took earlier could have carried (and the MCU
+ * dropped) the status that reported its programming. */
+static int walk_writes(struct sd_card *c, const struct sd_step *st, size_t n, uint32_t from,
+                       struct write_walk *w, struct mf_err *err)
+{
+    bool open = false;    /* written, not yet seen programmed */
+    unsigned polls = 0;
+    *w = (struct write_walk){ .next = from };
+    for (size_t i = 0; i < n; i++) {
+        if (st[i].kind == SD_STEP_WRITE) {
+            if (open || w->ahead) {
+                w->ahead = true;
+                continue;
+            }
+            if (st[i].sdio_error != SDIO_OK)
+                return sd_again(err, "writing got %s", sdio_error_name(st[i].sdio_error));
+            open = true;
+            polls = 0;
+        } else if (st[i].kind == SD_STEP_COMMAND) {
+            bool done;
+            if (st[i].sdio_error != SDIO_OK)
+                return sd_again(err, "CMD13 got %s", sdio_error_name(st[i].sdio_error));
+            int rc = written_status(c, word_of(st[i].resp), w->ahead ? ST_ILLEGAL_COMMAND : 0, &done, err);
+            if (rc)
+                return rc;
+            polls++;
+            if (done && open && !w->ahead) {
+                open = false;
+                w->next++;
+                w->needed = polls > w->needed ? polls : w->needed;
+            }
+        }
+    }
+    w->pending = open && !w->ahead;
+    return 0;
+}
+
+/* The run in batches.  When the pipeline ran ahead of a card slower to
+ * program than expected, wait for it, write the first sector not seen
+ * programmed on its own, queue more CMD13s per sector and go on. */
+static int batch_write(struct sd_card *c, uint32_t lba, uint32_t count, const uint8_t *buf,
+                       struct mf_err *err)
+{
+    struct sd_step *st = calloc((size_t)count * (2 + POLLS_MAX) + POLLS_MAX, sizeof(*st));
+    if (!st)
+        return mf_fail(err, MF_E_FAIL, "Out of memory.");
+    int rc = 0;
+    for (uint32_t from = 0; rc == 0 && from < count;) {
+        size_t n = build_writes(c, lba, from, count, buf, st);
+        struct write_walk w;
+        if ((rc = run_batch(c, st, n, err)) != 0 || (rc = walk_writes(c, st, n, from, &w, err)) != 0)
+            break;
+        if (w.ahead) {
+            c->polls = (uint8_t)(c->polls < POLLS_MAX ? c->polls + 1 : POLLS_MAX);
+            rc = wait_programmed(c, ST_ILLEGAL_COMMAND, err);
+            if (rc == 0)
+                rc = block_io(c, true, lba + w.next, NULL, buf + (size_t)w.next * SD_BLOCK, err);
+            from = w.next + 1;
+        } else {
+            if (w.needed)
+                c->polls = (uint8_t)w.needed;  /* as many as the card needed, no more */
+            rc = w.pending ? wait_programmed(c, 0, err) : 0;
+            from = count;
+        }
+    }
+    free(st);
+    return rc;
+}
+
+void sd_native_attach(struct sd_card *c)
+{
+    c->batch = klipper_sdio_batch(c->bus);
+    c->polls = POLLS_START;
+    if (c->batch)
+        c->max_run = BATCH_RUN;
 }
 
 static int native_read(struct sd_card *c, uint32_t lba, uint32_t count, uint8_t *buf,
                        struct mf_err *err)
 {
+    if (c->batch)
+        return batch_read(c, lba, count, buf, err);
     int rc = 0;
     for (uint32_t i = 0; i < count && rc == 0; i++)
         rc = block_io(c, false, lba + i, buf + (size_t)i * SD_BLOCK, NULL, err);
@@ -282,6 +446,8 @@ static int native_read(struct sd_card *c, uint32_t lba, uint32_t count, uint8_t 
 static int native_write(struct sd_card *c, uint32_t lba, uint32_t count, const uint8_t *buf,
                         struct mf_err *err)
 {
+    if (c->batch)
+        return batch_write(c, lba, count, buf, err);
     int rc = 0;
     for (uint32_t i = 0; i < count && rc == 0; i++)
         rc = block_io(c, true, lba + i, NULL, buf + (size_t)i * SD_BLOCK, err);

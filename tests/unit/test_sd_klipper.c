@@ -1,0 +1,176 @@
+/* The SD code on the Klipper buses of the virtual board: SDIO (pipelined
+ * runs through the MCU's one data buffer) and hardware SPI, on a clean line
+ * and with reply blocks lost at random; every sector is checked in the card
+ * image itself once the board has stopped. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "cardbus_model.h"
+#include "klipper/session.h"
+#include "sd/klipper_bus.h"
+#include "sd/sd.h"
+
+#define SECTORS 16384u  /* an 8 MiB image */
+
+static char dir[256];
+
+struct board {
+    pid_t pid;
+    char path[300], ctl[300], image[300];
+    int fd;
+};
+
+static void board_start(struct board *b, const char *name)
+{
+    snprintf(b->path, sizeof(b->path), "%s/%s", dir, name);
+    snprintf(b->ctl, sizeof(b->ctl), "%s/%s.ctl", dir, name);
+    snprintf(b->image, sizeof(b->image), "%s/%s.img", dir, name);
+    uint8_t *zero = calloc(SECTORS, 512);
+    FILE *f = fopen(b->image, "wb");
+    CHECK(f && zero && fwrite(zero, 512, SECTORS, f) == SECTORS);
+    if (f)
+        fclose(f);
+    free(zero);
+    const char *argv[] = { getenv("MCUFLASH_SIM"), "--path", b->path, "--control", b->ctl, "--mcu", "stm32f407xx",
+                           "--card", b->image, NULL };
+    b->pid = fork();
+    if (b->pid == 0) {
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    struct stat st;
+    for (int i = 0; i < 200 && (stat(b->path, &st) < 0 || stat(b->ctl, &st) < 0); i++)
+        usleep(20000);
+    b->fd = open(b->path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+    struct termios t;
+    if (b->fd >= 0 && tcgetattr(b->fd, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(b->fd, TCSANOW, &t);
+    }
+}
+
+static void board_faults(struct board *b, const char *spec)
+{
+    char line[700];
+    snprintf(line, sizeof(line), "'%s' ctl '%s' faults %s >/dev/null", getenv("MCUFLASH_SIM"), b->ctl, spec);
+    CHECK_EQ(system(line), 0);
+}
+
+/* Stop the board (it writes the image out) and compare sectors with it. */
+static void board_stop(struct board *b)
+{
+    if (b->fd >= 0)
+        close(b->fd);
+    kill(b->pid, SIGTERM);
+    waitpid(b->pid, NULL, 0);
+}
+
+static int image_holds(const struct board *b, uint32_t lba, uint32_t count, const uint8_t *data)
+{
+    uint8_t *file = malloc((size_t)count * 512);
+    FILE *f = fopen(b->image, "rb");
+    int ok = f && file && fseek(f, (long)lba * 512, SEEK_SET) == 0 &&
+             fread(file, 512, count, f) == count && memcmp(file, data, (size_t)count * 512) == 0;
+    if (f)
+        fclose(f);
+    free(file);
+    return ok;
+}
+
+/* Write count sectors at lba and read them back through the card. */
+static int round_trip(struct sd_card *sd, uint32_t lba, uint32_t count, uint8_t *data, uint32_t seed)
+{
+    uint8_t *back = malloc((size_t)count * 512);
+    model_fill(data, (size_t)count * 512, seed);
+    struct mf_err err;
+    int ok = sd_write_sectors(sd, lba, count, data, &err) == 0;
+    if (!ok)
+        fprintf(stderr, "  write %u+%u: %s\n", lba, count, err.msg);
+    if (ok && !(ok = sd_read_sectors(sd, lba, count, back, &err) == 0))
+        fprintf(stderr, "  read %u+%u: %s\n", lba, count, err.msg);
+    ok = ok && memcmp(back, data, (size_t)count * 512) == 0;
+    free(back);
+    return ok;
+}
+
+static int open_bus(struct kl_session *s, bool sdio, struct cardbus **bus, struct mf_err *err)
+{
+    if (sdio)
+        return klipper_sdio_open(s, "sdio", bus, err);
+    struct klipper_spi_config cfg = { .bus = "spi1", .cs_pin = "PA4", .rate = KLIPPER_SD_SPI_FAST_RATE };
+    return klipper_spi_open(s, &cfg, bus, err);
+}
+
+static void one_bus(const char *name, bool sdio)
+{
+    struct board b;
+    board_start(&b, name);
+    struct kl_session *s = NULL;
+    struct cardbus *bus = NULL;
+    struct sd_card *sd = NULL;
+    struct mf_err err;
+    if (b.fd < 0 || kl_session_open(b.fd, b.path, &s, &err) < 0 || open_bus(s, sdio, &bus, &err) < 0 ||
+        sd_open(bus, &sd, &err) < 0) {
+        fprintf(stderr, "%s: %s\n", name, err.msg);
+        CHECK(!"open");
+    } else {
+        enum { CLEAN = 40, LOSSY = 120 };
+        uint8_t *clean = malloc(CLEAN * 512), *lossy = malloc(LOSSY * 512), *after = malloc(16 * 512);
+        CHECK(round_trip(sd, 100, CLEAN, clean, 1));
+        CHECK_EQ(sd_card_stats(sd)->retries, 0);
+
+        /* About one reply block in 250 lost: runs fail and are retried
+         * as a whole, some sector by sector. */
+        board_faults(&b, "lose-response=0.004,seed=5");
+        CHECK(round_trip(sd, 1000, LOSSY, lossy, 2));
+        board_faults(&b, "\"\"");
+        fprintf(stderr, "%s: %llu replies lost, %llu retries, %llu split runs\n", name,
+                (unsigned long long)kl_session_stats(s).lost_responses,
+                (unsigned long long)sd_card_stats(sd)->retries, (unsigned long long)sd_card_stats(sd)->split_runs);
+        CHECK(kl_session_stats(s).lost_responses > 0);
+        CHECK(sd_card_stats(sd)->retries > 0);
+        CHECK(round_trip(sd, SECTORS - 16, 16, after, 3));
+        CHECK_EQ(sd_close(sd, &err), 0);
+        bus->ops->close(bus);
+        kl_session_close(s);
+        board_stop(&b);
+        CHECK(image_holds(&b, 100, CLEAN, clean));
+        CHECK(image_holds(&b, 1000, LOSSY, lossy));
+        CHECK(image_holds(&b, SECTORS - 16, 16, after));
+        free(clean);
+        free(lossy);
+        free(after);
+        return;
+    }
+    if (bus)
+        bus->ops->close(bus);
+    kl_session_close(s);
+    board_stop(&b);
+}
+
+int main(void)
+{
+    if (!getenv("MCUFLASH_SIM")) {
+        fprintf(stderr, "MCUFLASH_SIM is not set\n");
+        return 1;
+    }
+    const char *tmp = getenv("MF_TMP") ? getenv("MF_TMP") : "/tmp";
+    mkdir(tmp, 0755);
+    snprintf(dir, sizeof(dir), "%s/sdklipper.XXXXXX", tmp);
+    if (!mkdtemp(dir))
+        return 1;
+    one_bus("sdio", true);
+    one_bus("spi", false);
+    char rm[300];
+    snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
+    CHECK_EQ(system(rm), 0);
+    return check_report("test_sd_klipper");
+}

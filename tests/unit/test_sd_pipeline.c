@@ -1,0 +1,312 @@
+/* SD (native) mode with pipelined batches, as over Klipper's sdio_*: runs of
+ * sectors written and read in one batch on the card model, a card slower to
+ * program than the CMD13s queued for it, a lost reply at every position,
+ * and card faults.  The batch function here runs each step on the model in
+ * order and, like a pipeline, goes on after a lost reply. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "cardbus_model.h"
+#include "sd/sd.h"
+#include "sd/sd_int.h"
+
+#define SECTORS 4096u
+#define GARBAGE 0x5A
+
+/* The MCU's side of a batch: its one data buffer, and which reply to lose. */
+static struct {
+    struct sdcard *card;
+    uint8_t buffer[512];
+    uint64_t replies;     /* steps with a reply, since the start */
+    uint64_t lose_at;     /* this reply is lost (0: none) */
+    bool lost_ran;        /* ... after its step ran */
+    uint64_t batches, lost;
+} mcu;
+
+/* What a lost reply leaves: results that look fine and are not, so only
+ * CARDBUS_LOST tells. */
+static void scribble(struct sd_step *s)
+{
+    static const uint8_t tran_ready[4] = { 0x00, 0x00, 0x09, 0x00 };
+    s->sdio_error = 0;
+    memset(s->resp, 0, sizeof(s->resp));
+    memcpy(s->resp, tran_ready, sizeof(tran_ready));
+    if (s->kind == SD_STEP_READ)
+        memset(s->rbuf, GARBAGE, 512);
+}
+
+static int run_step(struct sd_step *s)
+{
+    switch (s->kind) {
+    case SD_STEP_COMMAND: return sdcard_sd_command(mcu.card, s->cmd, s->arg, s->wait, s->resp);
+    case SD_STEP_READ: return sdcard_sd_read_block(mcu.card, s->cmd, s->arg, s->rbuf);
+    case SD_STEP_WRITE: return sdcard_sd_write_block(mcu.card, s->cmd, s->arg, mcu.buffer);
+    case SD_STEP_FILL: memcpy(mcu.buffer, s->wbuf, sizeof(mcu.buffer)); return 0;
+    }
+    return -1;
+}
+
+static int model_batch(struct cardbus *bus, struct sd_step *steps, size_t n, struct mf_err *err)
+{
+    (void)bus;
+    (void)err;
+    bool lost = false;
+    mcu.batches++;
+    for (size_t i = 0; i < n; i++) {
+        struct sd_step *s = &steps[i];
+        memset(s->resp, 0, sizeof(s->resp));
+        bool lose = s->kind != SD_STEP_FILL && ++mcu.replies == mcu.lose_at;
+        if (!lose || mcu.lost_ran)
+            s->sdio_error = run_step(s);
+        if (lose) {
+            scribble(s);
+            lost = true;
+            mcu.lost++;
+        }
+    }
+    return lost ? CARDBUS_LOST : 0;
+}
+
+static void lose_reply(uint64_t k, bool ran)
+{
+    mcu.lose_at = k ? mcu.replies + k : 0;
+    mcu.lost_ran = ran;
+}
+
+static struct sd_card *open_pipelined(struct model_rig *rig)
+{
+    struct sd_card *sd = NULL;
+    struct mf_err err;
+    if (sd_open(rig->bus, &sd, &err) < 0) {
+        fprintf(stderr, "  sd_open: %s\n", err.msg);
+        return NULL;
+    }
+    CHECK(sd->batch == NULL);  /* the model bus runs one operation at a time */
+    mcu.card = rig->card;
+    sd->batch = model_batch;
+    sd->max_run = 16;
+    return sd;
+}
+
+static int read_matches(struct model_rig *rig, struct sd_card *sd, uint32_t lba, uint32_t count)
+{
+    uint8_t *got = malloc((size_t)count * 512), *want = malloc((size_t)count * 512);
+    struct mf_err err;
+    int rc = sd_read_sectors(sd, lba, count, got, &err);
+    if (rc)
+        fprintf(stderr, "  read %u+%u: %s\n", lba, count, err.msg);
+    int ok = rc == 0 && model_rig_file_read(rig, lba, count, want) == 0 &&
+             memcmp(got, want, (size_t)count * 512) == 0;
+    free(got);
+    free(want);
+    return ok;
+}
+
+static int write_lands(struct model_rig *rig, struct sd_card *sd, uint32_t lba, uint32_t count,
+                       uint32_t seed)
+{
+    uint8_t *data = malloc((size_t)count * 512), *file = malloc((size_t)count * 512);
+    model_fill(data, (size_t)count * 512, seed);
+    struct mf_err err;
+    int ok = sd_write_sectors(sd, lba, count, data, &err) == 0;
+    if (!ok)
+        fprintf(stderr, "  write %u+%u: %s\n", lba, count, err.msg);
+    ok = ok && model_rig_file_read(rig, lba, count, file) == 0 &&
+         memcmp(file, data, (size_t)count * 512) == 0;
+    free(data);
+    free(file);
+    return ok;
+}
+
+/* Runs of every length up to several batches, on cards that program for 0
+ * to 6 CMD13s; the CMD13s queued settle on what the card needs. */
+static void one_card(enum sdcard_type type, uint16_t busy_polls)
+{
+    struct sdcard_config cfg;
+    sdcard_config_init(&cfg);
+    cfg.type = type;
+    cfg.sd_busy_polls = busy_polls;
+    struct model_rig rig;
+    if (model_rig_open(&rig, "sdpipe", SECTORS, &cfg, CARDBUS_SDIO, 0) < 0) {
+        CHECK(!"rig");
+        return;
+    }
+    struct sd_card *sd = open_pipelined(&rig);
+    if (!sd) {
+        CHECK(!"open");
+        model_rig_close(&rig);
+        return;
+    }
+    const struct sdcard_stats *cs = sdcard_stats(rig.card);
+    uint32_t seed = 100 * busy_polls;
+    const uint32_t runs[] = { 1, 2, 5, 16, 17, 40 };
+    for (int i = 0; i < 6; i++) {
+        CHECK(write_lands(&rig, sd, 50 + 64 * (uint32_t)i, runs[i], seed++));
+        CHECK(read_matches(&rig, sd, 50 + 64 * (uint32_t)i, runs[i]));
+    }
+    CHECK(read_matches(&rig, sd, SECTORS - 16, 16));
+    CHECK_EQ(sd_card_stats(sd)->retries, 0);
+    /* Settled: a card seen ready after n CMD13s gets n per sector. */
+    CHECK_EQ(sd->polls, busy_polls ? busy_polls + 1 : 1);
+
+    /* Now each run is one batch, every sector written once. */
+    sdcard_reset_stats(rig.card);
+    uint64_t batches = mcu.batches;
+    CHECK(write_lands(&rig, sd, 1000, 16, seed++));
+    CHECK_EQ(mcu.batches, batches + 1);
+    CHECK_EQ(cs->cmd_count[24], 16);
+    CHECK_EQ(cs->cmd_count[13], 16u * sd->polls);
+    CHECK(read_matches(&rig, sd, 1000, 16));
+    CHECK_EQ(mcu.batches, batches + 2);
+    CHECK_EQ(cs->cmd_count[17], 16);
+    CHECK_EQ(sd_card_stats(sd)->retries, 0);
+    struct mf_err err;
+    CHECK_EQ(sd_close(sd, &err), 0);
+    model_rig_close(&rig);
+}
+
+static void test_runs(void)
+{
+    one_card(SDCARD_SDHC, 0);
+    one_card(SDCARD_SDHC, 1);
+    one_card(SDCARD_V2_SDSC, 2);
+    one_card(SDCARD_V1_SDSC, 6);
+}
+
+/* A card still programming when the next CMD24 comes: refused, or taken
+ * before a CMD13 saw the one before finished.  Either way the sectors
+ * concerned are written again and nothing counts as a failure. */
+static void test_card_behind(void)
+{
+    struct sdcard_config cfg;
+    sdcard_config_init(&cfg);
+    cfg.sd_busy_polls = 5;
+    struct model_rig rig;
+    CHECK_EQ(model_rig_open(&rig, "sdbehind", SECTORS, &cfg, CARDBUS_SDIO, 0), 0);
+    struct sd_card *sd = open_pipelined(&rig);
+    if (!sd) {
+        model_rig_close(&rig);
+        return;
+    }
+    const struct sdcard_stats *cs = sdcard_stats(rig.card);
+    for (uint8_t polls = 1; polls <= 6; polls++) {
+        sd->polls = polls;
+        sdcard_reset_stats(rig.card);
+        CHECK(write_lands(&rig, sd, 200 + 20 * polls, 12, polls));
+        CHECK(read_matches(&rig, sd, 200 + 20 * polls, 12));
+        if (polls < 6)
+            CHECK(cs->cmd_count[24] > 12);  /* some written again */
+        else
+            CHECK_EQ(cs->cmd_count[24], 12);
+        CHECK_EQ(sd->polls, 6);
+    }
+    CHECK_EQ(sd_card_stats(sd)->retries, 0);
+    struct mf_err err;
+    sd_close(sd, &err);
+    model_rig_close(&rig);
+}
+
+/* One lost reply at any position of a write or a read run, its command run
+ * or not: one retry, and the data right. */
+static void test_lost_replies(void)
+{
+    struct sdcard_config cfg;
+    sdcard_config_init(&cfg);
+    cfg.sd_busy_polls = 2;
+    struct model_rig rig;
+    CHECK_EQ(model_rig_open(&rig, "sdpipelost", SECTORS, &cfg, CARDBUS_SDIO, 0), 0);
+    struct sd_card *sd = open_pipelined(&rig);
+    if (!sd) {
+        model_rig_close(&rig);
+        return;
+    }
+    const struct sd_stats *st = sd_card_stats(sd);
+    uint32_t seed = 7;
+    CHECK(write_lands(&rig, sd, 300, 4, seed++));  /* settle the CMD13s */
+    uint64_t before = mcu.replies;
+    CHECK(write_lands(&rig, sd, 300, 4, seed++));
+    uint64_t write_replies = mcu.replies - before;
+    before = mcu.replies;
+    CHECK(read_matches(&rig, sd, 300, 4));
+    uint64_t read_replies = mcu.replies - before;
+    CHECK(write_replies >= 4 * 2);
+    CHECK_EQ(read_replies, 4);
+
+    for (uint64_t k = 1; k <= write_replies; k++)
+        for (int ran = 0; ran <= 1; ran++) {
+            uint64_t retries = st->retries, lost = mcu.lost;
+            uint32_t lba = 400 + 8 * (uint32_t)k;
+            lose_reply(k, ran);
+            CHECK(write_lands(&rig, sd, lba, 4, seed++));
+            CHECK_EQ(mcu.lost, lost + 1);
+            CHECK_EQ(st->retries, retries + 1);
+            lose_reply(k <= read_replies ? k : 0, ran);
+            retries = st->retries;
+            CHECK(read_matches(&rig, sd, lba, 4));
+            CHECK_EQ(st->retries, retries + (k <= read_replies));
+        }
+    lose_reply(0, false);
+
+    /* Losses in the steps done one at a time: waits for programming and
+     * recovery go over the bus itself. */
+    for (unsigned k = 1; k <= 6; k++)
+        for (int ran = -1; ran <= 0; ran++) {
+            sd->polls = 1;  /* behind the card: waits one at a time follow */
+            cardbus_model_lose(rig.bus, k, ran);
+            CHECK(write_lands(&rig, sd, 900 + 8 * k, 4, seed++));
+            CHECK(read_matches(&rig, sd, 900 + 8 * k, 4));
+        }
+    cardbus_model_lose(rig.bus, 0, 0);
+    struct mf_err err;
+    sd_close(sd, &err);
+    model_rig_close(&rig);
+}
+
+/* What the card reports goes through the pipeline: refused data, failed
+ * programming and ignored commands are retried; write protection is final. */
+static void test_card_faults(void)
+{
+    struct sdcard_config cfg;
+    sdcard_config_init(&cfg);
+    struct model_rig rig;
+    CHECK_EQ(model_rig_open(&rig, "sdpipefault", SECTORS, &cfg, CARDBUS_SDIO, 0), 0);
+    struct sd_card *sd = open_pipelined(&rig);
+    if (!sd) {
+        model_rig_close(&rig);
+        return;
+    }
+    const struct sd_stats *st = sd_card_stats(sd);
+    sdcard_set_corrupt_writes(rig.card, 1);
+    CHECK(write_lands(&rig, sd, 60, 6, 1));
+    CHECK_EQ(st->retries, 1);
+    sdcard_set_fail_writes(rig.card, 1);
+    CHECK(write_lands(&rig, sd, 70, 6, 2));
+    CHECK_EQ(st->retries, 2);
+    sdcard_set_drop_commands(rig.card, 1);
+    CHECK(write_lands(&rig, sd, 80, 6, 3));
+    CHECK_EQ(st->retries, 3);
+    sdcard_set_corrupt_reads(rig.card, 1);
+    CHECK(read_matches(&rig, sd, 60, 16));
+    CHECK_EQ(st->retries, 4);
+
+    sdcard_set_write_protect(rig.card, SDCARD_WP_PERMANENT);
+    uint8_t data[6 * 512];
+    model_fill(data, sizeof(data), 9);
+    struct mf_err err;
+    CHECK_EQ(sd_write_sectors(sd, 90, 6, data, &err), -1);
+    CHECK_EQ(err.code, MF_E_CARD);
+    CHECK(strstr(err.msg, "write-protected") != NULL);
+    CHECK(strstr(err.msg, "nothing was written") != NULL);
+    sd_close(sd, &err);
+    model_rig_close(&rig);
+}
+
+int main(void)
+{
+    test_runs();
+    test_card_behind();
+    test_lost_replies();
+    test_card_faults();
+    return check_report("test_sd_pipeline");
+}
