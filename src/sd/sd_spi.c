@@ -24,7 +24,6 @@ enum {
     TOKEN_MULTI = 0xFC,
     TOKEN_STOP = 0xFD,
     TAIL = 8,               /* 0xFF clocked after a block's CRC, same window */
-    PROBE = 4,              /* a later window that looks whether busy is over */
     RESYNC_BYTES = SD_BLOCK + 8,
     LATENCY_MAX_GUESS = 64,
     TOKEN_MAX_BYTES = 1 << 20,
@@ -162,14 +161,6 @@ static int wait_not_busy(struct sd_card *c, size_t pos, struct mf_err *err)
         if (rc)
             return rc;
     }
-}
-
-/* A window of its own after the ones just queued: the bus runs it a little
- * later, so busy may be over by then and no round trip is spent asking. */
-static int queue_probe(struct spi_io *io, struct mf_err *err)
-{
-    size_t at;
-    return spi_io_transfer(io, NULL, PROBE, &at, err);
 }
 
 static int token_failure(uint8_t tok, struct mf_err *err)
@@ -331,8 +322,7 @@ static int start_write(struct sd_card *c, uint32_t lba, uint32_t count, struct m
 }
 
 /* One data block; the last window carries the CRC and TAIL bytes of 0xFF
- * and brings back the data response, and a probe after it shows whether
- * busy is over.  Returns 0, SD_REFUSED, SD_AGAIN, -1. */
+ * and brings back the data response.  Returns 0, SD_REFUSED, SD_AGAIN, -1. */
 static int write_block(struct sd_card *c, uint8_t token, const uint8_t *data, struct mf_err *err)
 {
     struct spi_io *io = &c->io;
@@ -351,7 +341,7 @@ static int write_block(struct sd_card *c, uint8_t token, const uint8_t *data, st
     spi_io_begin(io);
     spi_io_clear(io);
     if (spi_io_send(io, pkt, total - last, err) < 0 ||
-        spi_io_transfer(io, pkt + total - last, last, &at, err) < 0 || queue_probe(io, err) < 0)
+        spi_io_transfer(io, pkt + total - last, last, &at, err) < 0)
         return -1;
     int rc = lost_is_again(spi_io_run(io, err), err);
     if (rc)
@@ -391,7 +381,7 @@ static int stop_write(struct sd_card *c, struct mf_err *err)
     size_t at;
     spi_io_begin(io);
     spi_io_clear(io);
-    if (queue_stop_token(io, &at, err) < 0 || queue_probe(io, err) < 0)
+    if (queue_stop_token(io, &at, err) < 0)
         return -1;
     int rc = lost_is_again(spi_io_run(io, err), err);
     return rc ? rc : wait_not_busy(c, at + 2, err);
