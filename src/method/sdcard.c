@@ -371,8 +371,10 @@ int mf_sdcard_run(const struct mf_sdcard_opts *o, struct mf_sdcard_result *r, st
     f.renames = strcasecmp(o->board->firmware_path, o->board->current_firmware_path) != 0 &&
                 !o->board->unique_name && o->board->conversion != BOARD_CONV_CHITU;
     make_check_cmd(&f);
-    if (mf_firmware_prepare(o->firmware_path, o->dict_path, o->board, &f.fw, err) < 0)
+    if (mf_firmware_prepare(o->firmware_path, o->dict_path, o->board, &f.fw, err) < 0) {
+        mf_firmware_free(&f.fw);
         return -1;
+    }
     int rc;
     struct mf_card c;
     memset(&c, 0, sizeof(c));
