@@ -23,8 +23,10 @@ struct ksdio {
  *
  * Every step is queued before any reply is awaited, so the session keeps the
  * line busy; the MCU runs them in order.  Its one data buffer is reused by
- * every block, so a chunk of it read again later could hold another block:
- * nothing is re-asked on its own, a lost reply fails the whole batch. */
+ * every block, so a chunk of it asked again later (the session asks again at
+ * the end of the queue) could hold another block: only the chunks of the
+ * last step that touches the buffer are asked again when lost; any other
+ * lost reply marks its step lost. */
 
 #define FILL_SHARE_MAX 8      /* commands that ride along with one block's buffer writes */
 #define SDIO_NO_BUFFER 10    /* "no buffer on the MCU": a read that moved no block */
@@ -120,9 +122,9 @@ static int queue_fill(struct ksdio *k, const struct sd_step *fill, const struct 
 
 /* Queue one step, or a FILL with the command steps after it; their queries
  * go to *q onwards (NULL where none was queued).  *took: the steps covered,
- * also on failure.  Returns 0 or -1. */
-static int queue_step(struct ksdio *k, const struct sd_step *st, size_t left, struct kl_query **q, size_t *took,
-                      struct mf_err *err)
+ * also on failure.  last: no later step touches the buffer.  Returns 0 or -1. */
+static int queue_step(struct ksdio *k, const struct sd_step *st, size_t left, bool last, struct kl_query **q,
+                      size_t *took, struct mf_err *err)
 {
     size_t m = 0;
     *took = 1;
@@ -136,7 +138,7 @@ static int queue_step(struct ksdio *k, const struct sd_step *st, size_t left, st
         for (uint32_t off = 0, i = 1; off < BLOCK && q[i - 1]; off += k->rchunk, i++)
             q[i] = kl_query_submit(k->s, k->rbuf,
                                    (struct kl_arg[]){ KL_U(SDIO_OID), KL_U(off), KL_U(chunk_len(off, k->rchunk)) },
-                                   k->rbuf_resp, SDIO_OID, 0, err);
+                                   k->rbuf_resp, SDIO_OID, last ? KL_Q_RETRY : 0, err);
         return q[step_replies(k, st) - 1] ? 0 : -1;
     case SD_STEP_FILL:
         /* Commands, up to and including the write of this buffer: never
@@ -165,15 +167,14 @@ static int take(struct ksdio *k, struct kl_query *q, struct kl_msg *m, int *rc, 
 }
 
 /* Wait for a step's replies (all of them, whatever happens) and fill in
- * its results. */
-static void collect_step(struct ksdio *k, struct sd_step *st, struct kl_query **q, int *rc, bool *lost,
-                         struct mf_err *err)
+ * its results; st->lost if any never came. */
+static void collect_step(struct ksdio *k, struct sd_step *st, struct kl_query **q, int *rc, struct mf_err *err)
 {
     struct kl_msg m;
     size_t nq = step_replies(k, st);
     if (!nq || !q[0])
         return;  /* nothing to wait for, or never queued */
-    bool got = take(k, q[0], &m, rc, lost, err) == 0;
+    bool got = take(k, q[0], &m, rc, &st->lost, err) == 0;
     if (got && st->kind == SD_STEP_COMMAND) {
         st->sdio_error = (int)kl_msg_u(&m, "error");
         const struct kl_arg *r = kl_msg_arg(&m, "response");
@@ -187,7 +188,7 @@ static void collect_step(struct ksdio *k, struct sd_step *st, struct kl_query **
     }
     for (size_t i = 1; i < nq && q[i]; i++) {
         uint32_t off = (uint32_t)(i - 1) * k->rchunk, want = chunk_len(off, k->rchunk);
-        if (take(k, q[i], &m, rc, lost, err) < 0 || *rc < 0)
+        if (take(k, q[i], &m, rc, &st->lost, err) < 0 || *rc < 0)
             continue;
         const struct kl_arg *d = kl_msg_arg(&m, "data");
         if (!d || d->len != want)
@@ -203,17 +204,22 @@ static int ksdio_batch(struct cardbus *bus, struct sd_step *steps, size_t n, str
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         steps[i].sdio_error = 0;
+        steps[i].lost = false;
         memset(steps[i].resp, 0, sizeof(steps[i].resp));
         total += step_replies(k, &steps[i]);
     }
     struct kl_query **qs = calloc(total ? total : 1, sizeof(*qs));
     if (!qs)
         return mf_fail(err, MF_E_FAIL, "Out of memory.");
+    size_t last_buffer = n;  /* the last step that reads or fills the buffer */
+    for (size_t i = 0; i < n; i++)
+        if (steps[i].kind == SD_STEP_READ || steps[i].kind == SD_STEP_FILL)
+            last_buffer = i;
     int rc = 0;
     size_t queued = 0, at = 0;
     while (queued < n && rc == 0) {
         size_t took;
-        rc = queue_step(k, &steps[queued], n - queued, qs + at, &took, err);
+        rc = queue_step(k, &steps[queued], n - queued, queued == last_buffer, qs + at, &took, err);
         for (size_t upto = queued + took; queued < upto; queued++)
             at += step_replies(k, &steps[queued]);
     }
@@ -221,8 +227,9 @@ static int ksdio_batch(struct cardbus *bus, struct sd_step *steps, size_t n, str
     bool lost = false;
     at = 0;
     for (size_t i = 0; i < queued; i++) {
-        collect_step(k, &steps[i], qs + at, &rc, &lost, err);
+        collect_step(k, &steps[i], qs + at, &rc, err);
         at += step_replies(k, &steps[i]);
+        lost |= steps[i].lost;
     }
     free(qs);
     if (rc < 0)

@@ -200,6 +200,14 @@ static int run_sectors(struct sd_card *c, bool write, uint32_t lba, uint32_t cou
     return 0;
 }
 
+/* Callers may pass no error record (mf_fail allows it); the code below
+ * copies and quotes messages, so it always gets one. */
+static struct mf_err *err_or_scratch(struct mf_err *err, struct mf_err *scratch)
+{
+    mf_err_clear(scratch);
+    return err ? err : scratch;
+}
+
 static int check_range(struct sd_card *c, uint32_t lba, uint32_t count, struct mf_err *err)
 {
     if (lba > c->info.sector_count || count > c->info.sector_count - lba)
@@ -213,6 +221,8 @@ static int check_range(struct sd_card *c, uint32_t lba, uint32_t count, struct m
 int sd_read_sectors(struct sd_card *card, uint32_t lba, uint32_t count, uint8_t *buf,
                     struct mf_err *err)
 {
+    struct mf_err scratch;
+    err = err_or_scratch(err, &scratch);
     if (check_range(card, lba, count, err) < 0)
         return -1;
     return run_sectors(card, false, lba, count, buf, NULL, err);
@@ -221,6 +231,8 @@ int sd_read_sectors(struct sd_card *card, uint32_t lba, uint32_t count, uint8_t 
 int sd_write_sectors(struct sd_card *card, uint32_t lba, uint32_t count, const uint8_t *buf,
                      struct mf_err *err)
 {
+    struct mf_err scratch;
+    err = err_or_scratch(err, &scratch);
     if (card->info.write_protected)
         return mf_fail(err, MF_E_CARD,
                        "The SD card on %s is write-protected (%s); nothing was written; unlock "
@@ -250,6 +262,8 @@ static void card_free(struct sd_card *c)
 int sd_open_opts(struct cardbus *bus, const struct sd_options *opt, struct sd_card **out,
                  struct mf_err *err)
 {
+    struct mf_err scratch;
+    err = err_or_scratch(err, &scratch);
     struct sd_card *c = calloc(1, sizeof(*c));
     if (!c)
         return mf_fail(err, MF_E_FAIL, "Out of memory.");
@@ -290,8 +304,10 @@ const struct sd_stats *sd_card_stats(const struct sd_card *card)
 
 int sd_close(struct sd_card *card, struct mf_err *err)
 {
+    struct mf_err scratch;
     if (!card)
         return 0;
+    err = err_or_scratch(err, &scratch);
     int rc = card->proto->deinit(card, err);
     card_free(card);
     return rc < 0 ? -1 : 0;

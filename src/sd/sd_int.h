@@ -45,11 +45,13 @@ struct sd_step {
     const uint8_t *wbuf;       /* fill: 512 bytes */
     uint8_t resp[16];          /* command: the response */
     int sdio_error;            /* the MCU's sdio error code (0 = OK) */
+    bool lost;                 /* some reply of this step never came */
 };
 
 /* Run every step, in order, pipelined.  Returns 0, -1 (err set), or
- * CARDBUS_LOST when some reply never came: then each step may or may not
- * have run, and the caller must treat the batch as failed as a whole. */
+ * CARDBUS_LOST when some reply never came: the steps marked lost may or
+ * may not have run and their results mean nothing; the others ran and
+ * their results are good. */
 typedef int (*sd_batch_fn)(struct cardbus *bus, struct sd_step *steps, size_t n,
                            struct mf_err *err);
 

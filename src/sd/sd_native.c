@@ -295,30 +295,45 @@ static int block_io(struct sd_card *c, bool write, uint32_t lba, uint8_t *rbuf, 
 
 /* ---- pipelined runs (buses with batches: Klipper's sdio_*) ---- */
 
-static int run_batch(struct sd_card *c, struct sd_step *st, size_t n, struct mf_err *err)
+static int lost_reply(struct mf_err *err)
 {
-    int rc = c->batch(c->bus, st, n, err);
-    if (rc == CARDBUS_LOST)
-        return sd_again(err, "a reply from the board was lost");
-    return rc < 0 ? -1 : 0;
+    return sd_again(err, "a reply from the board was lost");
 }
 
-/* Every block of the run read in one batch: each CMD17 followed by the
- * reads of the MCU's buffer that hold its block. */
+/* The run's blocks read in one batch: each CMD17 followed by the reads of
+ * the MCU's buffer that hold its block.  A block with a lost reply is read
+ * again, whole, with the others so read, as long as each batch gets some
+ * through; the rest are done. */
 static int batch_read(struct sd_card *c, uint32_t lba, uint32_t count, uint8_t *buf,
                       struct mf_err *err)
 {
     struct sd_step *st = calloc(count, sizeof(*st));
-    if (!st)
-        return mf_fail(err, MF_E_FAIL, "Out of memory.");
-    for (uint32_t i = 0; i < count; i++)
-        st[i] = (struct sd_step){ .kind = SD_STEP_READ, .cmd = 17, .arg = sd_address(c, lba + i),
-                                  .rbuf = buf + (size_t)i * SD_BLOCK };
-    int rc = run_batch(c, st, count, err);
-    for (uint32_t i = 0; i < count && rc == 0; i++)
-        if (st[i].sdio_error != SDIO_OK)
-            rc = sd_again(err, "reading got %s", sdio_error_name(st[i].sdio_error));
+    uint32_t *todo = calloc(count, sizeof(*todo)), left = count;
+    int rc = st && todo ? 0 : mf_fail(err, MF_E_FAIL, "Out of memory.");
+    for (uint32_t i = 0; rc == 0 && i < count; i++)
+        todo[i] = i;
+    while (rc == 0 && left) {
+        for (uint32_t j = 0; j < left; j++)
+            st[j] = (struct sd_step){ .kind = SD_STEP_READ, .cmd = 17, .arg = sd_address(c, lba + todo[j]),
+                                      .rbuf = buf + (size_t)todo[j] * SD_BLOCK };
+        int b = c->batch(c->bus, st, left, err);
+        if (b < 0 && b != CARDBUS_LOST) {
+            rc = -1;
+            break;
+        }
+        uint32_t again = 0;
+        for (uint32_t j = 0; j < left && rc == 0; j++) {
+            if (st[j].lost)
+                todo[again++] = todo[j];
+            else if (st[j].sdio_error != SDIO_OK)
+                rc = sd_again(err, "reading got %s", sdio_error_name(st[j].sdio_error));
+        }
+        if (rc == 0 && again == left)
+            rc = lost_reply(err);
+        left = again;
+    }
     free(st);
+    free(todo);
     return rc;
 }
 
@@ -349,52 +364,64 @@ static size_t build_writes(const struct sd_card *c, uint32_t lba, uint32_t from,
 /* What a write batch showed. */
 struct write_walk {
     uint32_t next;        /* first sector not seen programmed cleanly */
-    bool ahead;           /* a CMD24 went out before the card was seen ready */
+    bool ahead;           /* from next on, nothing is known for sure */
+    bool lost;            /* ... because a reply was lost (else: the card was slower) */
     bool pending;         /* the last sector may still be programming */
     unsigned needed;      /* most CMD13s a sector needed to be seen ready */
 };
 
 /* A sector counts only once a CMD13 saw the card ready after it, before the
- * next CMD24: a CMD24 the card took earlier could have carried (and the MCU
- * dropped) the status that reported its programming. */
+ * next CMD24, and no status in between was lost: a CMD24 the card took
+ * earlier carries (and the MCU drops) the status that reported the
+ * programming, and a lost status may have reported an error. */
 static int walk_writes(struct sd_card *c, const struct sd_step *st, size_t n, uint32_t from,
                        struct write_walk *w, struct mf_err *err)
 {
     bool open = false;    /* written, not yet seen programmed */
+    bool blind = false;   /* a status since the open one's CMD24 was lost */
     unsigned polls = 0;
     *w = (struct write_walk){ .next = from };
     for (size_t i = 0; i < n; i++) {
+        w->lost |= st[i].lost;
         if (st[i].kind == SD_STEP_WRITE) {
-            if (open || w->ahead) {
+            if (open || w->ahead || st[i].lost) {
                 w->ahead = true;
                 continue;
             }
             if (st[i].sdio_error != SDIO_OK)
                 return sd_again(err, "writing got %s", sdio_error_name(st[i].sdio_error));
             open = true;
+            blind = false;
             polls = 0;
         } else if (st[i].kind == SD_STEP_COMMAND) {
             bool done;
+            if (st[i].lost) {
+                blind = true;
+                continue;
+            }
             if (st[i].sdio_error != SDIO_OK)
                 return sd_again(err, "CMD13 got %s", sdio_error_name(st[i].sdio_error));
             int rc = written_status(c, word_of(st[i].resp), w->ahead ? ST_ILLEGAL_COMMAND : 0, &done, err);
             if (rc)
                 return rc;
             polls++;
-            if (done && open && !w->ahead) {
+            if (done && open && !blind && !w->ahead) {
                 open = false;
                 w->next++;
                 w->needed = polls > w->needed ? polls : w->needed;
             }
         }
     }
+    if (open && blind)
+        w->ahead = true;
     w->pending = open && !w->ahead;
     return 0;
 }
 
 /* The run in batches.  When the pipeline ran ahead of a card slower to
- * program than expected, wait for it, write the first sector not seen
- * programmed on its own, queue more CMD13s per sector and go on. */
+ * program than expected, or a reply was lost, wait for the card, write the
+ * first sector not seen programmed on its own, and go on from there (with
+ * one more CMD13 per sector if the card was slow). */
 static int batch_write(struct sd_card *c, uint32_t lba, uint32_t count, const uint8_t *buf,
                        struct mf_err *err)
 {
@@ -405,10 +432,16 @@ static int batch_write(struct sd_card *c, uint32_t lba, uint32_t count, const ui
     for (uint32_t from = 0; rc == 0 && from < count;) {
         size_t n = build_writes(c, lba, from, count, buf, st);
         struct write_walk w;
-        if ((rc = run_batch(c, st, n, err)) != 0 || (rc = walk_writes(c, st, n, from, &w, err)) != 0)
+        int b = c->batch(c->bus, st, n, err);
+        if (b < 0 && b != CARDBUS_LOST) {
+            rc = -1;
+            break;
+        }
+        if ((rc = walk_writes(c, st, n, from, &w, err)) != 0)
             break;
         if (w.ahead) {
-            c->polls = (uint8_t)(c->polls < POLLS_MAX ? c->polls + 1 : POLLS_MAX);
+            if (!w.lost && c->polls < POLLS_MAX)
+                c->polls++;
             rc = wait_programmed(c, ST_ILLEGAL_COMMAND, err);
             if (rc == 0)
                 rc = block_io(c, true, lba + w.next, NULL, buf + (size_t)w.next * SD_BLOCK, err);

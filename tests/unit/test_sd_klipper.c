@@ -127,16 +127,19 @@ static void one_bus(const char *name, bool sdio)
         CHECK(round_trip(sd, 100, CLEAN, clean, 1));
         CHECK_EQ(sd_card_stats(sd)->retries, 0);
 
-        /* About one reply block in 250 lost: runs fail and are retried
-         * as a whole, some sector by sector. */
-        board_faults(&b, "lose-response=0.004,seed=5");
+        /* Reply blocks lost: one in 250 for SPI, whose runs are retried
+         * whole, one in 30 for SD mode, which redoes only the sectors
+         * concerned. */
+        board_faults(&b, sdio ? "lose-response=0.033,seed=5" : "lose-response=0.004,seed=5");
         CHECK(round_trip(sd, 1000, LOSSY, lossy, 2));
         board_faults(&b, "\"\"");
         fprintf(stderr, "%s: %llu replies lost, %llu retries, %llu split runs\n", name,
                 (unsigned long long)kl_session_stats(s).lost_responses,
                 (unsigned long long)sd_card_stats(sd)->retries, (unsigned long long)sd_card_stats(sd)->split_runs);
         CHECK(kl_session_stats(s).lost_responses > 0);
-        CHECK(sd_card_stats(sd)->retries > 0);
+        /* SPI retries a run with a lost reply; SD mode reads and writes
+         * again only the sectors whose replies were lost. */
+        CHECK(sdio || sd_card_stats(sd)->retries > 0);
         CHECK(round_trip(sd, SECTORS - 16, 16, after, 3));
         CHECK_EQ(sd_close(sd, &err), 0);
         bus->ops->close(bus);

@@ -25,7 +25,7 @@ static struct {
 } mcu;
 
 /* What a lost reply leaves: results that look fine and are not, so only
- * CARDBUS_LOST tells. */
+ * the step's lost flag tells. */
 static void scribble(struct sd_step *s)
 {
     static const uint8_t tran_ready[4] = { 0x00, 0x00, 0x09, 0x00 };
@@ -57,6 +57,7 @@ static int model_batch(struct cardbus *bus, struct sd_step *steps, size_t n, str
         struct sd_step *s = &steps[i];
         memset(s->resp, 0, sizeof(s->resp));
         bool lose = s->kind != SD_STEP_FILL && ++mcu.replies == mcu.lose_at;
+        s->lost = lose;
         if (!lose || mcu.lost_ran)
             s->sdio_error = run_step(s);
         if (lose) {
@@ -208,7 +209,8 @@ static void test_card_behind(void)
 }
 
 /* One lost reply at any position of a write or a read run, its command run
- * or not: one retry, and the data right. */
+ * or not: the sectors it concerns are done again, the others stand, and
+ * the data is right.  A lost reply in a step done on its own costs a retry. */
 static void test_lost_replies(void)
 {
     struct sdcard_config cfg;
@@ -233,19 +235,30 @@ static void test_lost_replies(void)
     CHECK(write_replies >= 4 * 2);
     CHECK_EQ(read_replies, 4);
 
+    const struct sdcard_stats *cs = sdcard_stats(rig.card);
     for (uint64_t k = 1; k <= write_replies; k++)
         for (int ran = 0; ran <= 1; ran++) {
-            uint64_t retries = st->retries, lost = mcu.lost;
+            uint64_t retries = st->retries, lost = mcu.lost, writes = cs->cmd_count[24];
             uint32_t lba = 400 + 8 * (uint32_t)k;
             lose_reply(k, ran);
             CHECK(write_lands(&rig, sd, lba, 4, seed++));
             CHECK_EQ(mcu.lost, lost + 1);
-            CHECK_EQ(st->retries, retries + 1);
+            CHECK_EQ(st->retries, retries);
+            CHECK(cs->cmd_count[24] - writes >= 4u + (unsigned)ran);  /* that one written again */
+            CHECK_EQ(sd->polls, 3);  /* a loss says nothing about the card's speed */
             lose_reply(k <= read_replies ? k : 0, ran);
-            retries = st->retries;
+            uint64_t reads = cs->cmd_count[17];
             CHECK(read_matches(&rig, sd, lba, 4));
-            CHECK_EQ(st->retries, retries + (k <= read_replies));
+            CHECK_EQ(st->retries, retries);
+            CHECK_EQ(cs->cmd_count[17] - reads, 4u + (k <= read_replies && ran));  /* only that one again */
         }
+    lose_reply(0, false);
+
+    /* A run of one: nothing else got through, so it is a retry. */
+    uint64_t retries = st->retries;
+    lose_reply(1, true);
+    CHECK(read_matches(&rig, sd, 300, 1));
+    CHECK_EQ(st->retries, retries + 1);
     lose_reply(0, false);
 
     /* Losses in the steps done one at a time: waits for programming and
@@ -289,6 +302,14 @@ static void test_card_faults(void)
     sdcard_set_corrupt_reads(rig.card, 1);
     CHECK(read_matches(&rig, sd, 60, 16));
     CHECK_EQ(st->retries, 4);
+
+    /* Callers that want no message (the FAT layer sometimes) get the same
+     * outcome. */
+    uint8_t one[512];
+    sdcard_set_corrupt_reads(rig.card, 20);
+    CHECK_EQ(sd_read_sectors(sd, 61, 1, one, NULL), -1);
+    sdcard_set_corrupt_reads(rig.card, 0);
+    CHECK_EQ(sd_read_sectors(sd, 61, 1, one, NULL), 0);
 
     sdcard_set_write_protect(rig.card, SDCARD_WP_PERMANENT);
     uint8_t data[6 * 512];
