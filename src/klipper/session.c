@@ -53,6 +53,7 @@ struct outblock {
     bool sent, retransmitted, data_acked;
     uint8_t len;
     uint8_t content[KL_PAYLOAD_MAX];
+    unsigned expect;          /* reply bytes counted for it when sent */
     struct kl_query *queries; /* queries whose command is in this block */
 };
 
@@ -74,6 +75,7 @@ struct kl_session {
     /* Bytes the MCU may still hold in its transmit buffer: replies and acks
      * expected for everything sent, less what has arrived. */
     uint64_t expect_rx;
+    uint64_t rx_parsed;           /* input bytes taken apart into blocks (or skipped) */
     unsigned tx_buffer;           /* the MCU's transmit buffer size */
     uint64_t last_byte_us;        /* when input last arrived */
     int64_t receive_window;       /* 0: not declared */
@@ -196,7 +198,7 @@ static void send_ready(struct kl_session *s)
          * 56 sent, plus a longer id and an ack), so over a long pipeline
          * they pile up there: send only what the buffer can take. */
         unsigned expect = block_reply_bytes(b);
-        uint64_t held = s->expect_rx > s->stats.bytes_received ? s->expect_rx - s->stats.bytes_received : 0;
+        uint64_t held = s->expect_rx > s->rx_parsed ? s->expect_rx - s->rx_parsed : 0;
         if (s->inflight && held + expect > s->tx_buffer)
             break;
         if (!s->inflight)
@@ -206,9 +208,10 @@ static void send_ready(struct kl_session *s)
         b->sent_us = now;
         s->inflight++;
         s->inflight_bytes += b->len + KL_MESSAGE_MIN;
-        if (s->expect_rx < s->stats.bytes_received)
-            s->expect_rx = s->stats.bytes_received;
+        if (s->expect_rx < s->rx_parsed)
+            s->expect_rx = s->rx_parsed;
         s->expect_rx += expect;
+        b->expect = expect;
         for (struct kl_query *q = b->queries; q; q = q->next_in_block)
             q->state = Q_SENT;
         if (s->inflight == 1)
@@ -301,6 +304,18 @@ static void resolve_queries(struct kl_session *s, struct outblock *b)
         }
     }
     b->queries = NULL;
+}
+
+/* An ack comes after every reply to the blocks it acknowledges, so what the
+ * MCU may still hold is what the blocks from rseq on will answer: drop
+ * whatever the estimates of the finished ones said beyond what came. */
+static void settle_expected(struct kl_session *s, uint64_t rseq)
+{
+    uint64_t pending = 0;
+    for (struct outblock *b = s->head; b && b->sent; b = b->next)
+        if (b->seq >= rseq)
+            pending += b->expect;
+    s->expect_rx = s->rx_parsed + pending;
 }
 
 /* Everything below rseq has been received by the MCU.  explicit: the block
@@ -452,6 +467,7 @@ static void handle_block(struct kl_session *s, const uint8_t *blk, size_t len)
             /* The ack after a block's responses: that block is finished. */
             s->last_ack_seq = rseq;
             process_ack(s, rseq, true);
+            settle_expected(s, rseq);
         } else if (s->inflight && !s->nak_retransmitted) {
             /* A repeated ack is a nak: the MCU dropped what followed. */
             s->stats.naks++;
@@ -483,6 +499,7 @@ static void read_input(struct kl_session *s, bool hangup)
             enum kl_find_result r = kl_block_find(&s->finder, s->inbuf + pos, s->inlen - pos, &len);
             if (r == KL_FIND_MORE)
                 break;
+            s->rx_parsed += len;
             if (r == KL_FIND_BLOCK)
                 handle_block(s, s->inbuf + pos, len);
             else if (r == KL_FIND_ERROR)
@@ -542,7 +559,7 @@ static void pump(struct kl_session *s, uint64_t deadline)
     /* Quiet for longer than the buffer takes to drain: it is empty, whatever
      * the estimate says (lost replies never arrive). */
     if (now - s->last_byte_us > wire_us(s, s->tx_buffer) + 2000)
-        s->expect_rx = s->stats.bytes_received;
+        s->expect_rx = s->rx_parsed;
     send_ready(s);
 }
 
@@ -650,6 +667,8 @@ static uint16_t reply_estimate(const struct kl_msgfmt *cmd, const struct kl_arg 
             buf_guess = args[i].len;
         else if (!strcmp(cmd->params[i].name, "count") || !strcmp(cmd->params[i].name, "len"))
             buf_guess = args[i].u;
+        else if (!strcmp(cmd->params[i].name, "wait"))  /* sdio_send_command: none, short, long */
+            buf_guess = args[i].u == 2 ? 16 : args[i].u == 1 ? 4 : 0;
     }
     for (unsigned i = 0; i < resp->nparams; i++) {
         enum kl_ptype t = resp->params[i].type;
