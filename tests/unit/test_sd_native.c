@@ -5,37 +5,10 @@
 
 #include "check.h"
 #include "cardbus_model.h"
+#include "sd_checks.h"
 #include "sd/sd.h"
 
 #define SECTORS 4096u
-
-static int read_matches(struct model_rig *rig, struct sd_card *sd, uint32_t lba, uint32_t count)
-{
-    uint8_t *got = malloc((size_t)count * 512), *want = malloc((size_t)count * 512);
-    struct mf_err err;
-    int ok = sd_read_sectors(sd, lba, count, got, &err) == 0 &&
-             model_rig_file_read(rig, lba, count, want) == 0 &&
-             memcmp(got, want, (size_t)count * 512) == 0;
-    free(got);
-    free(want);
-    return ok;
-}
-
-static int write_lands(struct model_rig *rig, struct sd_card *sd, uint32_t lba, uint32_t count,
-                       uint32_t seed)
-{
-    uint8_t *data = malloc((size_t)count * 512), *file = malloc((size_t)count * 512);
-    model_fill(data, (size_t)count * 512, seed);
-    struct mf_err err;
-    int ok = sd_write_sectors(sd, lba, count, data, &err) == 0;
-    if (!ok)
-        fprintf(stderr, "  write %u+%u: %s\n", lba, count, err.msg);
-    ok = ok && model_rig_file_read(rig, lba, count, file) == 0 &&
-         memcmp(file, data, (size_t)count * 512) == 0;
-    free(data);
-    free(file);
-    return ok;
-}
 
 static void one_type(enum sdcard_type type, uint16_t busy_polls)
 {
@@ -73,11 +46,11 @@ static void one_type(enum sdcard_type type, uint16_t busy_polls)
     CHECK_EQ(cardbus_model_stats(rig.bus)->speed_hz, 1000000);
     CHECK(!sdcard_in_spi_mode(rig.card));
 
-    CHECK(read_matches(&rig, sd, 0, 1));
-    CHECK(read_matches(&rig, sd, SECTORS - 4, 4));
-    CHECK(write_lands(&rig, sd, 33, 1, 1));
-    CHECK(write_lands(&rig, sd, SECTORS - 3, 3, 2));
-    CHECK(read_matches(&rig, sd, 30, 8));
+    CHECK(sd_read_matches(&rig, sd, 0, 1));
+    CHECK(sd_read_matches(&rig, sd, SECTORS - 4, 4));
+    CHECK(sd_write_lands(&rig, sd, 33, 1, 1));
+    CHECK(sd_write_lands(&rig, sd, SECTORS - 3, 3, 2));
+    CHECK(sd_read_matches(&rig, sd, 30, 8));
     CHECK_EQ(sdcard_stats(rig.card)->sectors_written, 4);
     /* Every write waits for the card to leave prg: busy_polls + 1 CMD13s. */
     CHECK_EQ(sdcard_stats(rig.card)->cmd_count[13], 4u * (busy_polls ? busy_polls + 1u : 1u));
@@ -110,7 +83,7 @@ static void test_spi_mode_sticks(void)
     CHECK_EQ(sd_open(rig.bus, &sd, &err), 0);  /* SD mode first: fine */
     CHECK_EQ(sd_close(sd, &err), 0);
     CHECK_EQ(sd_open(spi, &sd, &err), 0);      /* then SPI mode */
-    CHECK(sd && write_lands(&rig, sd, 12, 2, 3));
+    CHECK(sd && sd_write_lands(&rig, sd, 12, 2, 3));
     CHECK_EQ(sd_close(sd, &err), 0);
     CHECK(sdcard_in_spi_mode(rig.card));
 
@@ -128,8 +101,8 @@ static void test_spi_mode_sticks(void)
     sdcard_power_cycle(rig.card);
     CHECK(!sdcard_in_spi_mode(rig.card));
     CHECK_EQ(sd_open(rig.bus, &sd, &err), 0);
-    CHECK(sd && read_matches(&rig, sd, 10, 4));
-    CHECK(sd && write_lands(&rig, sd, 11, 1, 4));
+    CHECK(sd && sd_read_matches(&rig, sd, 10, 4));
+    CHECK(sd && sd_write_lands(&rig, sd, 11, 1, 4));
     sd_close(sd, &err);
     cardbus_model_free(spi);
     model_rig_close(&rig);
@@ -151,16 +124,16 @@ static void test_retries(void)
     }
     const struct sd_stats *st = sd_card_stats(sd);
     sdcard_set_corrupt_reads(rig.card, 2);      /* data CRC failures */
-    CHECK(read_matches(&rig, sd, 70, 1));
+    CHECK(sd_read_matches(&rig, sd, 70, 1));
     CHECK_EQ(st->retries, 2);
     sdcard_set_corrupt_writes(rig.card, 1);     /* CRC status token says no */
-    CHECK(write_lands(&rig, sd, 71, 1, 5));
+    CHECK(sd_write_lands(&rig, sd, 71, 1, 5));
     CHECK_EQ(st->retries, 3);
     sdcard_set_fail_writes(rig.card, 1);        /* programming error in the status */
-    CHECK(write_lands(&rig, sd, 72, 2, 6));
+    CHECK(sd_write_lands(&rig, sd, 72, 2, 6));
     CHECK_EQ(st->retries, 4);
     sdcard_set_drop_commands(rig.card, 1);
-    CHECK(read_matches(&rig, sd, 73, 1));
+    CHECK(sd_read_matches(&rig, sd, 73, 1));
     CHECK_EQ(st->retries, 5);
 
     /* Any single lost reply, whether the command ran or not. */
@@ -168,15 +141,15 @@ static void test_retries(void)
     for (unsigned k = 1; k <= 8; k++)
         for (int ran = -1; ran <= 0; ran++) {
             cardbus_model_lose(rig.bus, k, ran);
-            CHECK(write_lands(&rig, sd, 100 + k, 2, seed++));
+            CHECK(sd_write_lands(&rig, sd, 100 + k, 2, seed++));
             cardbus_model_lose(rig.bus, k, ran);
-            CHECK(read_matches(&rig, sd, 100 + k, 2));
+            CHECK(sd_read_matches(&rig, sd, 100 + k, 2));
         }
     CHECK(st->retries > 20);
 
     /* A card power-cycled behind our back is initialised again. */
     sdcard_power_cycle(rig.card);
-    CHECK(write_lands(&rig, sd, 200, 1, 99));
+    CHECK(sd_write_lands(&rig, sd, 200, 1, 99));
     CHECK_EQ(st->reinits, 1);
     sd_close(sd, &err);
     model_rig_close(&rig);

@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "cardbus_model.h"
+#include "sd_checks.h"
 #include "sd/sd.h"
 #include "sd/sd_int.h"
 
@@ -90,36 +91,6 @@ static struct sd_card *open_pipelined(struct model_rig *rig)
     return sd;
 }
 
-static int read_matches(struct model_rig *rig, struct sd_card *sd, uint32_t lba, uint32_t count)
-{
-    uint8_t *got = malloc((size_t)count * 512), *want = malloc((size_t)count * 512);
-    struct mf_err err;
-    int rc = sd_read_sectors(sd, lba, count, got, &err);
-    if (rc)
-        fprintf(stderr, "  read %u+%u: %s\n", lba, count, err.msg);
-    int ok = rc == 0 && model_rig_file_read(rig, lba, count, want) == 0 &&
-             memcmp(got, want, (size_t)count * 512) == 0;
-    free(got);
-    free(want);
-    return ok;
-}
-
-static int write_lands(struct model_rig *rig, struct sd_card *sd, uint32_t lba, uint32_t count,
-                       uint32_t seed)
-{
-    uint8_t *data = malloc((size_t)count * 512), *file = malloc((size_t)count * 512);
-    model_fill(data, (size_t)count * 512, seed);
-    struct mf_err err;
-    int ok = sd_write_sectors(sd, lba, count, data, &err) == 0;
-    if (!ok)
-        fprintf(stderr, "  write %u+%u: %s\n", lba, count, err.msg);
-    ok = ok && model_rig_file_read(rig, lba, count, file) == 0 &&
-         memcmp(file, data, (size_t)count * 512) == 0;
-    free(data);
-    free(file);
-    return ok;
-}
-
 /* Runs of every length up to several batches, on cards that program for 0
  * to 6 CMD13s; the CMD13s queued settle on what the card needs. */
 static void one_card(enum sdcard_type type, uint16_t busy_polls)
@@ -143,10 +114,10 @@ static void one_card(enum sdcard_type type, uint16_t busy_polls)
     uint32_t seed = 100 * busy_polls;
     const uint32_t runs[] = { 1, 2, 5, 16, 17, 40 };
     for (int i = 0; i < 6; i++) {
-        CHECK(write_lands(&rig, sd, 50 + 64 * (uint32_t)i, runs[i], seed++));
-        CHECK(read_matches(&rig, sd, 50 + 64 * (uint32_t)i, runs[i]));
+        CHECK(sd_write_lands(&rig, sd, 50 + 64 * (uint32_t)i, runs[i], seed++));
+        CHECK(sd_read_matches(&rig, sd, 50 + 64 * (uint32_t)i, runs[i]));
     }
-    CHECK(read_matches(&rig, sd, SECTORS - 16, 16));
+    CHECK(sd_read_matches(&rig, sd, SECTORS - 16, 16));
     CHECK_EQ(sd_card_stats(sd)->retries, 0);
     /* Settled: a card seen ready after n CMD13s gets n per sector. */
     CHECK_EQ(sd->polls, busy_polls ? busy_polls + 1 : 1);
@@ -154,11 +125,11 @@ static void one_card(enum sdcard_type type, uint16_t busy_polls)
     /* Now each run is one batch, every sector written once. */
     sdcard_reset_stats(rig.card);
     uint64_t batches = mcu.batches;
-    CHECK(write_lands(&rig, sd, 1000, 16, seed++));
+    CHECK(sd_write_lands(&rig, sd, 1000, 16, seed++));
     CHECK_EQ(mcu.batches, batches + 1);
     CHECK_EQ(cs->cmd_count[24], 16);
     CHECK_EQ(cs->cmd_count[13], 16u * sd->polls);
-    CHECK(read_matches(&rig, sd, 1000, 16));
+    CHECK(sd_read_matches(&rig, sd, 1000, 16));
     CHECK_EQ(mcu.batches, batches + 2);
     CHECK_EQ(cs->cmd_count[17], 16);
     CHECK_EQ(sd_card_stats(sd)->retries, 0);
@@ -194,8 +165,8 @@ static void test_card_behind(void)
     for (uint8_t polls = 1; polls <= 6; polls++) {
         sd->polls = polls;
         sdcard_reset_stats(rig.card);
-        CHECK(write_lands(&rig, sd, 200 + 20 * polls, 12, polls));
-        CHECK(read_matches(&rig, sd, 200 + 20 * polls, 12));
+        CHECK(sd_write_lands(&rig, sd, 200 + 20 * polls, 12, polls));
+        CHECK(sd_read_matches(&rig, sd, 200 + 20 * polls, 12));
         if (polls < 6)
             CHECK(cs->cmd_count[24] > 12);  /* some written again */
         else
@@ -225,12 +196,12 @@ static void test_lost_replies(void)
     }
     const struct sd_stats *st = sd_card_stats(sd);
     uint32_t seed = 7;
-    CHECK(write_lands(&rig, sd, 300, 4, seed++));  /* settle the CMD13s */
+    CHECK(sd_write_lands(&rig, sd, 300, 4, seed++));  /* settle the CMD13s */
     uint64_t before = mcu.replies;
-    CHECK(write_lands(&rig, sd, 300, 4, seed++));
+    CHECK(sd_write_lands(&rig, sd, 300, 4, seed++));
     uint64_t write_replies = mcu.replies - before;
     before = mcu.replies;
-    CHECK(read_matches(&rig, sd, 300, 4));
+    CHECK(sd_read_matches(&rig, sd, 300, 4));
     uint64_t read_replies = mcu.replies - before;
     CHECK(write_replies >= 4 * 2);
     CHECK_EQ(read_replies, 4);
@@ -241,14 +212,14 @@ static void test_lost_replies(void)
             uint64_t retries = st->retries, lost = mcu.lost, writes = cs->cmd_count[24];
             uint32_t lba = 400 + 8 * (uint32_t)k;
             lose_reply(k, ran);
-            CHECK(write_lands(&rig, sd, lba, 4, seed++));
+            CHECK(sd_write_lands(&rig, sd, lba, 4, seed++));
             CHECK_EQ(mcu.lost, lost + 1);
             CHECK_EQ(st->retries, retries);
             CHECK(cs->cmd_count[24] - writes >= 4u + (unsigned)ran);  /* that one written again */
             CHECK_EQ(sd->polls, 3);  /* a loss says nothing about the card's speed */
             lose_reply(k <= read_replies ? k : 0, ran);
             uint64_t reads = cs->cmd_count[17];
-            CHECK(read_matches(&rig, sd, lba, 4));
+            CHECK(sd_read_matches(&rig, sd, lba, 4));
             CHECK_EQ(st->retries, retries);
             CHECK_EQ(cs->cmd_count[17] - reads, 4u + (k <= read_replies && ran));  /* only that one again */
         }
@@ -257,7 +228,7 @@ static void test_lost_replies(void)
     /* A run of one: nothing else got through, so it is a retry. */
     uint64_t retries = st->retries;
     lose_reply(1, true);
-    CHECK(read_matches(&rig, sd, 300, 1));
+    CHECK(sd_read_matches(&rig, sd, 300, 1));
     CHECK_EQ(st->retries, retries + 1);
     lose_reply(0, false);
 
@@ -267,8 +238,8 @@ static void test_lost_replies(void)
         for (int ran = -1; ran <= 0; ran++) {
             sd->polls = 1;  /* behind the card: waits one at a time follow */
             cardbus_model_lose(rig.bus, k, ran);
-            CHECK(write_lands(&rig, sd, 900 + 8 * k, 4, seed++));
-            CHECK(read_matches(&rig, sd, 900 + 8 * k, 4));
+            CHECK(sd_write_lands(&rig, sd, 900 + 8 * k, 4, seed++));
+            CHECK(sd_read_matches(&rig, sd, 900 + 8 * k, 4));
         }
     cardbus_model_lose(rig.bus, 0, 0);
     struct mf_err err;
@@ -291,16 +262,16 @@ static void test_card_faults(void)
     }
     const struct sd_stats *st = sd_card_stats(sd);
     sdcard_set_corrupt_writes(rig.card, 1);
-    CHECK(write_lands(&rig, sd, 60, 6, 1));
+    CHECK(sd_write_lands(&rig, sd, 60, 6, 1));
     CHECK_EQ(st->retries, 1);
     sdcard_set_fail_writes(rig.card, 1);
-    CHECK(write_lands(&rig, sd, 70, 6, 2));
+    CHECK(sd_write_lands(&rig, sd, 70, 6, 2));
     CHECK_EQ(st->retries, 2);
     sdcard_set_drop_commands(rig.card, 1);
-    CHECK(write_lands(&rig, sd, 80, 6, 3));
+    CHECK(sd_write_lands(&rig, sd, 80, 6, 3));
     CHECK_EQ(st->retries, 3);
     sdcard_set_corrupt_reads(rig.card, 1);
-    CHECK(read_matches(&rig, sd, 60, 16));
+    CHECK(sd_read_matches(&rig, sd, 60, 16));
     CHECK_EQ(st->retries, 4);
 
     /* Callers that want no message (the FAT layer sometimes) get the same
