@@ -17,7 +17,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "link/link.h"
-#include "method/sdcard.h"
+#include "method/flash.h"
 
 extern char **environ;
 
@@ -95,9 +95,11 @@ static int demo_one(const char *sim, const char *dir, const struct demo_board *d
         printf("Virtual board ready on %s (running v0.12.0-demo-old); flashing %s:\n", dev, newfw);
         printf("$ mcuflash sdcard -f %s -d %s %s %s\n", newfw, dict, dev, db->board);
         fflush(stdout);
-        struct mf_sdcard_opts o;
-        mf_sdcard_opts_init(&o);
-        o.device = dev;
+        struct mf_flash_opts o;
+        mf_flash_opts_init(&o);
+        o.route = "sdcard";
+        o.front_end = "sdcard";
+        o.target.device = dev;
         o.firmware_path = newfw;
         o.firmware_given = true;
         o.dict_path = dict;
@@ -109,8 +111,8 @@ static int demo_one(const char *sim, const char *dir, const struct demo_board *d
             struct cli_output out;
             struct mf_progress p = cli_output_init(&out, false, false);
             o.progress = &p;
-            struct mf_sdcard_result r;
-            rc = mf_sdcard_run(&o, &r, err);
+            struct mf_flash_result r;
+            rc = mf_flash_run(&o, &r, err);
             cli_output_done(&out);
             if (rc == 0)
                 printf("Flashed: the board now runs %s.\n", r.running_after);

@@ -5,7 +5,9 @@
 #define MF_CLI_COMMANDS_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
+#include "method/flash.h"
 #include "util/err.h"
 
 int cmd_info(int argc, char **argv);
@@ -13,6 +15,7 @@ int cmd_fwinfo(int argc, char **argv);
 int cmd_boards(int argc, char **argv);
 int cmd_card(int argc, char **argv);
 int cmd_sdcard(int argc, char **argv);
+int cmd_flash(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
 /* Report a failure: "mcuflash: <message>" on stderr, or a JSON object
@@ -23,5 +26,16 @@ int cli_report_error(const struct mf_err *err, bool json);
 /* Parse a non-negative integer option; fails with a usage error naming it. */
 int cli_parse_uint(const char *opt, const char *text, unsigned long max, unsigned long *out,
                    struct mf_err *err);
+
+/* The flash front ends: `flash` (any route, TARGET) and `sdcard` (the SD
+ * card route, DEVICE BOARD, flash-sdcard.sh's options). */
+struct cli_flash_shape {
+    bool sdcard;
+    void (*usage)(FILE *out);
+};
+int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *shape);
+
+/* The result of a flash: "Flashed: ..." or, with --json, the result object. */
+void cli_flash_result(bool json, int rc, const struct mf_err *err, const struct mf_flash_result *r);
 
 #endif

@@ -11,6 +11,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    { "flash", cmd_flash, "flash a board through the route it supports, then verify" },
     { "sdcard", cmd_sdcard, "flash a board through its SD card, then verify" },
     { "info", cmd_info, "show what a connected board runs and offers" },
     { "fwinfo", cmd_fwinfo, "show what a firmware image file contains" },

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "method/flash.h"
+
 /* A board reset a moment ago (by this tool or Klipper) is still
  * re-enumerating: give a missing device this long to appear. */
 #define APPEAR_GRACE_MS 2000
@@ -29,4 +31,18 @@ void mf_disconnect(struct mf_conn *conn)
     kl_session_close(conn->session);
     link_close(conn->link);
     memset(conn, 0, sizeof(*conn));
+}
+
+int mf_target_connect(const struct mf_target *t, struct mf_conn *conn, struct mf_err *err)
+{
+    return mf_connect(t->device, t->baud, conn, err);
+}
+
+const char *mf_target_name(const struct mf_target *t, char *buf, size_t cap)
+{
+    if (t->can_uuid)
+        snprintf(buf, cap, "CAN node %s on %s", t->can_uuid, t->can_iface);
+    else
+        snprintf(buf, cap, "%s", t->device);
+    return buf;
 }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "klipper/mcu.h"
+#include "method/flash.h"
 #include "util/clock.h"
 
 /* A USB board drops off the bus within this time of a reset. */
@@ -42,4 +43,9 @@ int mf_reset_reconnect(struct mf_conn *conn, const char *path, uint32_t baud, in
                        "bootloader, power-cycle it, then run the command again.", path, timeout_ms / 1000);
     }
     return 0;
+}
+
+int mf_target_connect_wait(const struct mf_target *t, int timeout_ms, struct mf_conn *conn, struct mf_err *err)
+{
+    return mf_connect_wait(t->device, t->baud, timeout_ms, conn, err);
 }

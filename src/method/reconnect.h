@@ -12,5 +12,7 @@ int mf_reset_reconnect(struct mf_conn *conn, const char *path, uint32_t baud, in
 
 /* Connect, retrying until timeout_ms while the device is absent or silent. */
 int mf_connect_wait(const char *path, uint32_t baud, int timeout_ms, struct mf_conn *conn, struct mf_err *err);
+/* The same for a target (a serial device or a CAN node). */
+int mf_target_connect_wait(const struct mf_target *t, int timeout_ms, struct mf_conn *conn, struct mf_err *err);
 
 #endif

@@ -1,0 +1,159 @@
+/* The workflow every route shares (method/flash.h), and the choice of route. */
+#include "method/flash.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "method/connect.h"
+#include "method/route.h"
+
+static const struct mf_route *const routes[] = {
+    &mf_route_sdcard,
+};
+
+void mf_flash_opts_init(struct mf_flash_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->target.baud = MF_DEFAULT_BAUD;
+    o->front_end = "flash";
+    o->wait_timeout_s = 300;
+    o->reconnect_timeout_s = 30;
+}
+
+const char *mf_verdict_name(enum mf_verdict v)
+{
+    switch (v) {
+    case MF_FLASHED: return "flashed";
+    case MF_NOT_FLASHED: return "not-flashed";
+    case MF_OLD_RUNNING: return "old-firmware-running";
+    }
+    return "unknown";
+}
+
+static const struct mf_route *route_named(const char *name)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (!strcasecmp(routes[i]->name, name))
+            return routes[i];
+    return NULL;
+}
+
+static void route_names(char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? ", " : "", routes[i]->name);
+}
+
+/* The route the user forced, or the one the board supports. */
+static const struct mf_route *choose_route(const struct mf_flash_opts *o, struct mf_flash_result *r,
+                                           struct mf_err *err)
+{
+    if (o->route) {
+        const struct mf_route *rt = route_named(o->route);
+        char names[128];
+        route_names(names, sizeof(names));
+        if (!rt)
+            mf_fail(err, MF_E_USAGE, "There is no route called '%s'; nothing was done; the routes are: %s.", o->route,
+                    names);
+        else
+            snprintf(r->route_why, sizeof(r->route_why), "asked for with --route");
+        return rt;
+    }
+    if (o->board && (o->board->spi_bus || o->board->sdio_bus)) {
+        snprintf(r->route_why, sizeof(r->route_why), "board %s has its SD card wired to the MCU", o->board->name);
+        return &mf_route_sdcard;
+    }
+    mf_fail(err, MF_E_USAGE, "No route is known for this board; nothing was done; name the board with --board "
+            "NAME ('mcuflash boards' lists them), or the route with --route.");
+    return NULL;
+}
+
+static void append(char *buf, size_t cap, size_t *n, const char *fmt, const char *arg)
+{
+    if (*n < cap)
+        *n += (size_t)snprintf(buf + *n, cap - *n, fmt, arg);
+}
+
+/* The command line that verifies this flash later, in the user's own terms. */
+static void make_check_cmd(struct mf_job *j)
+{
+    const struct mf_flash_opts *o = j->o;
+    char *buf = j->check_cmd, baud[16];
+    size_t cap = sizeof(j->check_cmd), n = 0;
+    bool sdcard = !strcmp(o->front_end, "sdcard");
+    append(buf, cap, &n, "mcuflash %s -c", sdcard ? "sdcard" : "flash");
+    if (!sdcard && o->route)
+        append(buf, cap, &n, " --route %s", j->route->name);
+    if (!sdcard && o->board)
+        append(buf, cap, &n, " --board %s", o->board->name);
+    snprintf(baud, sizeof(baud), "%u", o->target.baud);
+    if (o->target.device && o->target.baud != MF_DEFAULT_BAUD)
+        append(buf, cap, &n, " -b %s", baud);
+    if (o->firmware_given)
+        append(buf, cap, &n, " -f %s", o->firmware_path);
+    if (o->dict_path)
+        append(buf, cap, &n, " -d %s", o->dict_path);
+    if (o->target.can_uuid) {
+        append(buf, cap, &n, " --canbus-uuid %s", o->target.can_uuid);
+        if (strcmp(o->target.can_iface, "can0"))
+            append(buf, cap, &n, " --canbus-interface %s", o->target.can_iface);
+    } else {
+        append(buf, cap, &n, " %s", o->target.device);
+    }
+    if (sdcard)
+        append(buf, cap, &n, " %s", o->board->name);
+}
+
+int mf_flash_run(const struct mf_flash_opts *o, struct mf_flash_result *r, struct mf_err *err)
+{
+    struct mf_job j = { .o = o, .r = r };
+    memset(r, 0, sizeof(*r));
+    r->verdict = MF_NOT_FLASHED; /* until the new firmware is seen running */
+    j.route = choose_route(o, r, err);
+    if (!j.route)
+        return -1;
+    r->route = j.route->name;
+    if (j.route == &mf_route_sdcard && !o->board)
+        return mf_fail(err, MF_E_USAGE, "The SD-card route needs the board definition, which says how the card is "
+                       "wired; nothing was done; give it with --board NAME ('mcuflash boards' lists them).");
+    make_check_cmd(&j);
+    if (strcmp(o->front_end, "sdcard"))
+        mf_job_note(&j, "route", "Route: %s (%s).", r->route, r->route_why);
+    int rc = mf_firmware_prepare(o->firmware_path, o->dict_path, o->board, &j.fw, err);
+    if (rc < 0)
+        goto out;
+    if (o->check_only) {
+        /* Judge what runs now, without writing or resetting first. */
+        rc = mf_check_running(&j, o->reconnect_timeout_s, err);
+        if (rc != -1)
+            rc = j.route->judge(&j, rc, err);
+        goto out;
+    }
+    rc = j.route->open(&j, err);
+    if (rc == 0)
+        rc = j.route->write(&j, err);
+    /* Leave in any case: on failure the route leaves the board safe. */
+    bool written = rc == 0;
+    struct mf_err lerr;
+    if (j.route->leave(&j, written, written ? err : &lerr) < 0)
+        rc = -1;
+    if (rc < 0)
+        goto out;
+    int running = mf_check_running(&j, o->reconnect_timeout_s, err);
+    if (running == 0 && o->wait_power_cycle && j.route->power_cycle_helps(&j)) {
+        running = mf_wait_power_cycle(&j, err);
+        if (running < 0) {
+            rc = -1;
+            goto out;
+        }
+    }
+    rc = j.route->judge(&j, running, err);
+out:
+    if (j.route->release)
+        j.route->release(&j);
+    mf_firmware_free(&j.fw);
+    return rc;
+}

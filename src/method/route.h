@@ -1,0 +1,64 @@
+/* The route seam: one way into a board (its SD card, Katapult, ...),
+ * behind the steps that the shared workflow in method/flash.c calls in
+ * order.  A route does its own talking to the board; preparing the image,
+ * reconnecting to the new firmware, proving it runs, waiting for a power
+ * cycle and the verdict's wording live once, in flash.c and verify.c.
+ */
+#ifndef MF_METHOD_ROUTE_H
+#define MF_METHOD_ROUTE_H
+
+#include <stdbool.h>
+
+#include "method/flash.h"
+#include "method/connect.h"
+#include "method/fwprep.h"
+
+struct mf_job;
+
+struct mf_route {
+    const char *name;
+    /* Reach the board as it runs now and check it against the board
+     * definition and the image; nothing is written yet. */
+    int (*open)(struct mf_job *j, struct mf_err *err);
+    /* Write the image where the bootloader takes it and read it back. */
+    int (*write)(struct mf_job *j, struct mf_err *err);
+    /* written: start the new firmware (reset, COMPLETE).  Otherwise leave
+     * the board safe: never start an image that was not fully written and
+     * read back.  Always releases what open took. */
+    int (*leave)(struct mf_job *j, bool written, struct mf_err *err);
+    /* After reconnecting: running is 1 when the new firmware runs, 0 when
+     * the old one does.  Sets the verdict and, when not flashed, the advice;
+     * returns 0 (flashed) or -1 (MF_E_NOT_FLASHED). */
+    int (*judge)(struct mf_job *j, int running, struct mf_err *err);
+    /* Whether a power cycle may still flash it (then --wait applies). */
+    bool (*power_cycle_helps)(const struct mf_job *j);
+    void (*release)(struct mf_job *j);
+};
+
+struct mf_job {
+    const struct mf_flash_opts *o;
+    const struct mf_route *route;
+    struct mf_flash_result *r;
+    struct mf_firmware fw;
+    char check_cmd[512]; /* the -c command line that verifies this flash later */
+    char mcu[64];        /* the board's MCU as the running firmware reports it */
+    void *state;         /* the route's own */
+};
+
+extern const struct mf_route mf_route_sdcard;
+
+/* Shared steps (method/verify.c). */
+
+/* Connect to the target after the new firmware was started (it may still be
+ * re-enumerating) and judge what runs: 1 the new build (its dictionary is
+ * the image's, or the klipper.dict's, to the byte), 0 another, -1 with err
+ * set when it did not come back. */
+int mf_check_running(struct mf_job *j, int timeout_s, struct mf_err *err);
+/* Ask the user to power-cycle the board and watch it restart: 1 it runs the
+ * new firmware, 0 it restarted with the old one, -1 timeout. */
+int mf_wait_power_cycle(struct mf_job *j, struct mf_err *err);
+
+/* A step worth telling the user about. */
+void mf_job_note(struct mf_job *j, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif
