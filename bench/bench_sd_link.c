@@ -118,6 +118,7 @@ static void run_case(const struct bench_case *bc, uint32_t n)
     snprintf(image, sizeof(image), "%s/%s.img", dir, bc->name);
     pid_t pid = start_board(bc, dev, image);
     int fd = pid > 0 ? open_port(dev) : -1;
+    struct transport *t = NULL;
     struct kl_session *s = NULL;
     struct cardbus *bus = NULL;
     struct sd_card *sd = NULL;
@@ -126,7 +127,9 @@ static void run_case(const struct bench_case *bc, uint32_t n)
     mf_err_clear(&err);
     int rc = fd >= 0 ? 0 : mf_fail(&err, MF_E_DEVICE, "the virtual board did not start");
     if (rc == 0)
-        rc = kl_session_open(fd, dev, &s, &err);
+        rc = transport_over_fd(fd, dev, &t, &err);
+    if (rc == 0)
+        rc = kl_session_open(t, &s, &err);
     if (rc == 0)
         rc = open_bus(s, bc, &bus, &err);
     if (rc == 0)
@@ -146,6 +149,7 @@ static void run_case(const struct bench_case *bc, uint32_t n)
     if (bus)
         bus->ops->close(bus);
     kl_session_close(s);
+    transport_close(t);
     if (fd >= 0)
         close(fd);
     if (pid > 0) {

@@ -9,14 +9,11 @@
  */
 #include "klipper/session.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
-#include <unistd.h>
 
+#include "link/transport.h"
 #include "util/clock.h"
 
 #define MAX_PENDING_BLOCKS 12
@@ -58,8 +55,8 @@ struct outblock {
 };
 
 struct kl_session {
-    int fd;
-    char what[128];
+    struct transport *t;
+    char what[256];
     struct kl_dict *dict;
     /* identify bootstrap formats (ids 0 and 1 are fixed) */
     struct kl_msgfmt f_identify, f_identify_response;
@@ -121,14 +118,11 @@ static void set_dead(struct kl_session *s, const char *why)
 static void write_out(struct kl_session *s)
 {
     while (s->outlen && !s->dead) {
-        ssize_t n = write(s->fd, s->outbuf, s->outlen);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN)
-                set_dead(s, "stopped accepting data (the device went away)");
+        ssize_t n = transport_write(s->t, s->outbuf, s->outlen);
+        if (n < 0)
+            set_dead(s, "stopped accepting data (the device went away)");
+        if (n <= 0)
             return;
-        }
         memmove(s->outbuf, s->outbuf + n, s->outlen - (size_t)n);
         s->outlen -= (size_t)n;
     }
@@ -140,9 +134,8 @@ static void queue_bytes(struct kl_session *s, const uint8_t *b, size_t n)
         write_out(s);
     if (s->outlen + n > sizeof(s->outbuf)) {
         /* The device is not draining; wait for it rather than drop bytes. */
-        struct pollfd p = { s->fd, POLLOUT, 0 };
         while (!s->dead && s->outlen + n > sizeof(s->outbuf)) {
-            if (poll(&p, 1, 1000) <= 0)
+            if (!(transport_wait(s->t, TRANSPORT_WRITABLE, 1000) & TRANSPORT_WRITABLE))
                 set_dead(s, "stopped accepting data");
             write_out(s);
         }
@@ -477,19 +470,15 @@ static void handle_block(struct kl_session *s, const uint8_t *blk, size_t len)
     }
 }
 
-/* hangup: poll said POLLHUP, so an empty read means the device is gone
- * (a raw tty with VMIN=0 otherwise returns 0 when it has nothing). */
-static void read_input(struct kl_session *s, bool hangup)
+static void read_input(struct kl_session *s)
 {
     for (;;) {
-        ssize_t n = read(s->fd, s->inbuf + s->inlen, sizeof(s->inbuf) - s->inlen);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if ((n == 0 && hangup) || (n < 0 && errno != EAGAIN)) {
+        ssize_t n = transport_read(s->t, s->inbuf + s->inlen, sizeof(s->inbuf) - s->inlen);
+        if (n < 0) {
             set_dead(s, "disconnected");
             return;
         }
-        if (n <= 0)
+        if (n == 0)
             break;
         s->inlen += (size_t)n;
         s->stats.bytes_received += (uint64_t)n;
@@ -524,13 +513,12 @@ static void pump(struct kl_session *s, uint64_t deadline)
     if (s->probe_at && s->probe_at < until)
         until = s->probe_at;
     int timeout = until > now ? (int)((until - now + 999) / 1000) : 0;
-    struct pollfd p = { s->fd, POLLIN | (s->outlen ? POLLOUT : 0), 0 };
-    int rc = poll(&p, 1, timeout);
-    if (rc > 0 && (p.revents & (POLLERR | POLLNVAL)))
+    int ready = transport_wait(s->t, TRANSPORT_READABLE | (s->outlen ? TRANSPORT_WRITABLE : 0), timeout);
+    if (ready & TRANSPORT_BROKEN)
         set_dead(s, "went away");
-    if (rc > 0 && (p.revents & (POLLIN | POLLHUP)))
-        read_input(s, p.revents & POLLHUP);
-    if (rc > 0 && (p.revents & POLLOUT))
+    if (ready & TRANSPORT_READABLE)
+        read_input(s);
+    if (ready & TRANSPORT_WRITABLE)
         write_out(s);
     now = mf_now_us();
     /* Every sent block was answered by data but the ack that should follow
@@ -644,13 +632,11 @@ int kl_send_now(struct kl_session *s, struct mf_err *err)
 {
     close_building(s);
     send_ready(s);
-    struct pollfd p = { s->fd, POLLOUT, 0 };
-    while (s->outlen && !s->dead && poll(&p, 1, 1000) > 0)
+    while (s->outlen && !s->dead && (transport_wait(s->t, TRANSPORT_WRITABLE, 1000) & TRANSPORT_WRITABLE))
         write_out(s);
     if (s->dead)
         return fail_dead(s, err);
-    if (isatty(s->fd))
-        tcdrain(s->fd);
+    transport_drain(s->t);
     return 0;
 }
 
@@ -802,13 +788,12 @@ static int sync_sequence(struct kl_session *s, struct mf_err *err)
         write_out(s);
         uint64_t until = mf_now_us() + 100000 + (uint64_t)attempt * 20000;
         while (mf_now_us() < until && !s->dead) {
-            struct pollfd p = { s->fd, POLLIN, 0 };
             uint64_t now = mf_now_us();
-            if (poll(&p, 1, (int)((until - now) / 1000) + 1) <= 0)
+            if (!(transport_wait(s->t, TRANSPORT_READABLE, (int)((until - now) / 1000) + 1) & TRANSPORT_READABLE))
                 continue;
-            ssize_t r = read(s->fd, s->inbuf + s->inlen, sizeof(s->inbuf) - s->inlen);
+            ssize_t r = transport_read(s->t, s->inbuf + s->inlen, sizeof(s->inbuf) - s->inlen);
             if (r <= 0) {
-                if ((r == 0 && (p.revents & POLLHUP)) || (r < 0 && errno != EAGAIN && errno != EINTR))
+                if (r < 0)
                     set_dead(s, "disconnected");
                 continue;
             }
@@ -928,20 +913,19 @@ static int identify(struct kl_session *s, struct mf_err *err)
     return rc;
 }
 
-int kl_session_open(int fd, const char *what, struct kl_session **out, struct mf_err *err)
+int kl_session_open(struct transport *t, struct kl_session **out, struct mf_err *err)
 {
     struct kl_session *s = calloc(1, sizeof(*s));
     if (!s)
         return mf_fail(err, MF_E_FAIL, "Out of memory.");
-    s->fd = fd;
-    snprintf(s->what, sizeof(s->what), "%s", what);
+    s->t = t;
+    snprintf(s->what, sizeof(s->what), "%s", t->name);
     s->rto_us = MIN_RTO_US;
     s->tx_buffer = UART_TX_BUFFER; /* until the dictionary says otherwise */
     s->last_progress_us = mf_now_us();
     kl_msgfmt_parse("identify offset=%u count=%c", 1, false, &s->f_identify);
     kl_msgfmt_parse("identify_response offset=%u data=%.*s", 0, false, &s->f_identify_response);
-    if (isatty(fd))
-        tcflush(fd, TCIFLUSH); /* stale output from before we connected */
+    transport_discard_input(s->t); /* stale output from before we connected */
     if (sync_sequence(s, err) < 0 || identify(s, err) < 0) {
         kl_session_close(s);
         return -1;

@@ -13,6 +13,7 @@
 
 #include "klipper/dict.h"
 #include "klipper/msgformat.h"
+#include "link/transport.h"
 #include "util/err.h"
 
 struct kl_session;
@@ -33,9 +34,10 @@ struct kl_stats {
 /* Query flags. */
 #define KL_Q_RETRY 0x1 /* idempotent: re-send if the reply is lost */
 
-/* Sync with the MCU on fd and read its dictionary (identify).  The fd stays
- * owned by the caller.  `what` names the device in messages. */
-int kl_session_open(int fd, const char *what, struct kl_session **out, struct mf_err *err);
+/* Sync with the MCU over t and read its dictionary (identify).  The
+ * transport stays owned by the caller; its name names the device in
+ * messages. */
+int kl_session_open(struct transport *t, struct kl_session **out, struct mf_err *err);
 void kl_session_close(struct kl_session *s);
 
 const struct kl_dict *kl_session_dict(const struct kl_session *s);

@@ -18,9 +18,11 @@ int mf_connect(const char *path, uint32_t baud, struct mf_conn *conn, struct mf_
         link_wait_present(path, APPEAR_GRACE_MS, &ignore);
     if (link_open(path, baud, &conn->link, err) < 0)
         return -1;
-    if (kl_session_open(conn->link->fd, path, &conn->session, err) < 0) {
+    if (transport_over_link(conn->link, &conn->transport, err) < 0 ||
+        kl_session_open(conn->transport, &conn->session, err) < 0) {
+        transport_close(conn->transport);
         link_close(conn->link);
-        conn->link = NULL;
+        memset(conn, 0, sizeof(*conn));
         return -1;
     }
     return 0;
@@ -29,6 +31,7 @@ int mf_connect(const char *path, uint32_t baud, struct mf_conn *conn, struct mf_
 void mf_disconnect(struct mf_conn *conn)
 {
     kl_session_close(conn->session);
+    transport_close(conn->transport);
     link_close(conn->link);
     memset(conn, 0, sizeof(*conn));
 }

@@ -12,6 +12,7 @@
 
 struct mf_conn {
     struct link *link;
+    struct transport *transport; /* over link */
     struct kl_session *session;
 };
 

@@ -21,6 +21,7 @@ struct sim {
     pid_t pid;
     char path[300], ctl[300];
     int fd;
+    struct transport *t;
 };
 
 static void sim_start(struct sim *sm, const char *name, const char *const *extra)
@@ -45,6 +46,9 @@ static void sim_start(struct sim *sm, const char *name, const char *const *extra
         cfmakeraw(&t);
         tcsetattr(sm->fd, TCSANOW, &t);
     }
+    sm->t = NULL;
+    if (sm->fd >= 0)
+        transport_over_fd(sm->fd, sm->path, &sm->t, NULL);
 }
 
 static void sim_ctl(struct sim *sm, const char *cmd)
@@ -56,6 +60,7 @@ static void sim_ctl(struct sim *sm, const char *cmd)
 
 static void sim_stop(struct sim *sm)
 {
+    transport_close(sm->t);
     if (sm->fd >= 0)
         close(sm->fd);
     kill(sm->pid, SIGTERM);
@@ -66,8 +71,8 @@ static struct kl_session *open_session(struct sim *sm)
 {
     struct kl_session *s = NULL;
     struct mf_err err;
-    CHECK(sm->fd >= 0);
-    if (kl_session_open(sm->fd, sm->path, &s, &err) < 0) {
+    CHECK(sm->t != NULL);
+    if (kl_session_open(sm->t, &s, &err) < 0) {
         fprintf(stderr, "session: %s\n", err.msg);
         CHECK(0);
     }

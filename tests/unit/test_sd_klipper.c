@@ -26,6 +26,7 @@ struct board {
     pid_t pid;
     char path[300], ctl[300], image[300];
     int fd;
+    struct transport *t;
 };
 
 static void board_start(struct board *b, const char *name)
@@ -55,6 +56,9 @@ static void board_start(struct board *b, const char *name)
         cfmakeraw(&t);
         tcsetattr(b->fd, TCSANOW, &t);
     }
+    b->t = NULL;
+    if (b->fd >= 0)
+        transport_over_fd(b->fd, b->path, &b->t, NULL);
 }
 
 static void board_faults(struct board *b, const char *spec)
@@ -67,6 +71,7 @@ static void board_faults(struct board *b, const char *spec)
 /* Stop the board (it writes the image out) and compare sectors with it. */
 static void board_stop(struct board *b)
 {
+    transport_close(b->t);
     if (b->fd >= 0)
         close(b->fd);
     kill(b->pid, SIGTERM);
@@ -117,7 +122,7 @@ static void one_bus(const char *name, bool sdio)
     struct cardbus *bus = NULL;
     struct sd_card *sd = NULL;
     struct mf_err err;
-    if (b.fd < 0 || kl_session_open(b.fd, b.path, &s, &err) < 0 || open_bus(s, sdio, &bus, &err) < 0 ||
+    if (!b.t || kl_session_open(b.t, &s, &err) < 0 || open_bus(s, sdio, &bus, &err) < 0 ||
         sd_open(bus, &sd, &err) < 0) {
         fprintf(stderr, "%s: %s\n", name, err.msg);
         CHECK(!"open");
