@@ -14,137 +14,11 @@
 #include <fcntl.h>
 
 #include "check.h"
+#include "fake_katapult.h"
 #include "katapult/client.h"
 #include "katapult/frame.h"
 
-#define START 0x08002000u
-#define FLASH_SIZE 4096u
-
-enum fault { F_NONE, F_NACK, F_SILENT, F_ERROR, F_WRONG_CMD, F_WRONG_ADDR, F_NOISE, F_FLIP_READ };
-
-struct device {
-    uint32_t proto, block_size;
-    const char *mcu, *version;
-    int padding;          /* extra NULs after the MCU name (on top of its terminator) */
-    enum fault fault;     /* applied to frames first_fault .. last_fault (1-based) */
-    int first_fault, last_fault;
-};
-
-static void put_frame(int fd, uint8_t code, const uint8_t *payload, size_t len)
-{
-    uint8_t out[KP_RX_FRAME_MAX + 8];
-    size_t n = kp_frame_build(code, payload, len, out);
-    if (write(fd, out, n) != (ssize_t)n)
-        _exit(3);
-}
-
-static size_t connect_reply(const struct device *d, uint8_t *p)
-{
-    size_t n = 0;
-    kp_put_le32(p, KP_CONNECT);
-    kp_put_le32(p + 4, d->proto);
-    kp_put_le32(p + 8, START);
-    kp_put_le32(p + 12, d->block_size);
-    n = 16;
-    memcpy(p + n, d->mcu, strlen(d->mcu));
-    n += strlen(d->mcu);
-    memset(p + n, 0, (size_t)d->padding + 1);
-    n += (size_t)d->padding + 1;
-    if (d->version) {
-        memcpy(p + n, d->version, strlen(d->version));
-        n += strlen(d->version);
-    }
-    while (n % 4)
-        p[n++] = 0;
-    return n;
-}
-
-/* Answer one valid frame the way Katapult does, unless a fault applies. */
-static void answer(int fd, const struct device *d, uint8_t *flash, const uint8_t *f, enum fault fault)
-{
-    uint8_t cmd = f[2], p[KP_RX_FRAME_MAX];
-    size_t len = 4;
-    uint32_t addr = f[3] ? kp_get_le32(f + 4) : 0;
-    kp_put_le32(p, cmd);
-    if (fault == F_SILENT)
-        return;
-    if (fault == F_NACK || fault == F_ERROR) {
-        put_frame(fd, fault == F_NACK ? KP_NACK : KP_ERROR, NULL, 0);
-        return;
-    }
-    if (fault == F_NOISE && write(fd, "\x7e\x01\x55\x99\x03", 5) != 5)
-        _exit(3);
-    switch (cmd) {
-    case KP_CONNECT:
-        len = connect_reply(d, p);
-        break;
-    case KP_SEND_BLOCK:
-        if (addr < START || addr + d->block_size > START + FLASH_SIZE || (size_t)f[3] * 4 != 4 + d->block_size) {
-            put_frame(fd, KP_ERROR, NULL, 0);
-            return;
-        }
-        memcpy(flash + addr - START, f + 8, d->block_size);
-        kp_put_le32(p + 4, addr);
-        len = 8;
-        break;
-    case KP_SEND_EOF:
-        kp_put_le32(p + 4, 3);
-        len = 8;
-        break;
-    case KP_REQUEST_BLOCK:
-        if (addr < START || addr + d->block_size > START + FLASH_SIZE) {
-            put_frame(fd, KP_ERROR, NULL, 0);
-            return;
-        }
-        kp_put_le32(p + 4, addr);
-        memcpy(p + 8, flash + addr - START, d->block_size);
-        if (fault == F_FLIP_READ)
-            p[8 + 5] ^= 0x04;
-        len = 8 + d->block_size;
-        break;
-    case KP_COMPLETE:
-        break;
-    case KP_GET_CANBUS_ID:
-        memcpy(p + 4, "\x11\x22\x33\x44\x55\x66\x00\x00", 8);
-        len = 12;
-        break;
-    default:
-        put_frame(fd, KP_ERROR, NULL, 0);
-        return;
-    }
-    if (fault == F_WRONG_CMD)
-        kp_put_le32(p, cmd + 1);
-    if (fault == F_WRONG_ADDR && len >= 8)
-        kp_put_le32(p + 4, addr + d->block_size);
-    put_frame(fd, KP_ACK, p, len);
-}
-
-static void device_main(int fd, const struct device *d)
-{
-    uint8_t flash[FLASH_SIZE], buf[1024];
-    memset(flash, 0xff, sizeof(flash));
-    size_t len = 0;
-    int frames = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, sizeof(buf) - len);
-        if (n <= 0)
-            _exit(0);
-        len += (size_t)n;
-        size_t used;
-        enum kp_find_result r;
-        while ((r = kp_frame_find(buf, len, &used)) != KP_FIND_MORE) {
-            if (r == KP_FIND_FRAME) {
-                frames++;
-                bool hit = frames >= d->first_fault && frames <= d->last_fault;
-                answer(fd, d, flash, buf, hit ? d->fault : F_NONE);
-            } else {
-                put_frame(fd, KP_NACK, NULL, 0);
-            }
-            memmove(buf, buf + used, len - used);
-            len -= used;
-        }
-    }
-}
+#define START FAKE_KP_START
 
 struct fake {
     pid_t pid;
@@ -153,14 +27,14 @@ struct fake {
     struct kp_client *c;
 };
 
-static void fake_start(struct fake *fk, const struct device *d)
+static void fake_start(struct fake *fk, const struct fake_kp *d)
 {
     int sv[2];
     CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     fk->pid = fork();
     if (fk->pid == 0) {
         close(sv[0]);
-        device_main(sv[1], d);
+        fake_kp_run(sv[1], d);
     }
     close(sv[1]);
     fk->fd = sv[0];
@@ -182,19 +56,20 @@ static void fake_stop(struct fake *fk)
     waitpid(fk->pid, NULL, 0);
 }
 
-static const struct device base = { .proto = 0x00010100, .block_size = 64, .mcu = "stm32f446xx",
-                                    .version = "v0.0.1-110-gb0bf421", .padding = 0 };
+static const struct fake_kp base = { .proto = 0x00010100, .block_size = 64, .mcu = "stm32f446xx",
+                                    .version = "v0.0.1-110-gb0bf421", .padding = 0,
+                                    .uuid = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66 } };
 
 static void test_parse_connect(void)
 {
     for (int v = 0; v < 2; v++) {
         for (int pad = 0; pad <= 7; pad++) {
-            struct device d = base;
+            struct fake_kp d = base;
             d.proto = v ? 0x00010100 : 0x00010000;
             d.version = v ? "v0.0.1-110-gb0bf421" : NULL;
             d.padding = pad;
             uint8_t p[KP_RX_FRAME_MAX];
-            size_t n = connect_reply(&d, p);
+            size_t n = fake_kp_connect_reply(&d, p);
             struct kp_info info;
             struct mf_err err;
             CHECK_EQ(kp_parse_connect(p + 4, n - 4, &info, &err), 0);
@@ -208,20 +83,20 @@ static void test_parse_connect(void)
     /* Block sizes that do not fit a frame, and a reply too short. */
     static const uint32_t sizes[] = { 32, 60, 66, 120, 128, 256, 512 };
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-        struct device d = base;
+        struct fake_kp d = base;
         d.block_size = sizes[i];
         uint8_t p[KP_RX_FRAME_MAX];
-        size_t n = connect_reply(&d, p);
+        size_t n = fake_kp_connect_reply(&d, p);
         struct kp_info info;
         struct mf_err err;
         CHECK_EQ(kp_parse_connect(p + 4, n - 4, &info, &err), -1);
         CHECK_EQ(err.code, MF_E_PROTOCOL);
         CHECK(strstr(err.msg, "block size") != NULL);
     }
-    struct device d = base;
+    struct fake_kp d = base;
     d.block_size = 116;
     uint8_t p[KP_RX_FRAME_MAX];
-    size_t n = connect_reply(&d, p);
+    size_t n = fake_kp_connect_reply(&d, p);
     struct kp_info info;
     struct mf_err err;
     CHECK_EQ(kp_parse_connect(p + 4, n - 4, &info, &err), 0);
@@ -268,10 +143,10 @@ static void test_clean(void)
 }
 
 /* A fault on frames first..last (CONNECT is frame 1, block 0 is frame 2). */
-static struct kp_stats faulty_write(enum fault fault, int first, int last, int want_rc, enum mf_code code,
+static struct kp_stats faulty_write(enum fake_kp_fault fault, int first, int last, int want_rc, enum mf_code code,
                                     const char *want_msg)
 {
-    struct device d = base;
+    struct fake_kp d = base;
     d.fault = fault;
     d.first_fault = first;
     d.last_fault = last;
@@ -328,7 +203,7 @@ static void test_fatal(void)
 
 static void test_read_back(void)
 {
-    struct device d = base;
+    struct fake_kp d = base;
     d.fault = F_FLIP_READ;
     d.first_fault = d.last_fault = 1 + 16 + 1 + 3; /* CONNECT, 16 writes, then the read of block 3 */
     struct fake fk;

@@ -1,0 +1,159 @@
+/* USB port identity from sysfs. */
+#include "link/usbport.h"
+
+#include <glob.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "link/link.h"
+#include "util/clock.h"
+
+#define POLL_US 50000u
+/* A device back on the port may add its tty interface a little later. */
+#define TTY_SETTLE_US 1000000u
+
+/* sysfs_root "/" means the real tree. */
+static void sysfs_path(const char *root, const char *rest, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%s", strcmp(root, "/") ? root : "", rest);
+}
+
+static void read_attr(const char *dir, const char *name, char *out, size_t cap)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    if (!fgets(out, (int)cap, f))
+        out[0] = '\0';
+    fclose(f);
+    out[strcspn(out, "\n")] = '\0';
+}
+
+/* a then b into out; false if it does not fit. */
+static bool join(char *out, size_t cap, const char *a, const char *b)
+{
+    int n = snprintf(out, cap, "%s%s", a, b);
+    return n >= 0 && (size_t)n < cap;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* The tty of a USB device directory: ACM ("PORT:1.0/tty/ttyACM0") or a
+ * serial converter ("PORT:1.0/ttyUSB0/tty/ttyUSB0"). */
+static void find_tty(const char *dir, const char *port, char *out, size_t cap)
+{
+    static const char *const patterns[] = { "%s/%s:*/tty/*", "%s/%s:*/tty*/tty/*" };
+    out[0] = '\0';
+    for (size_t i = 0; i < 2 && !out[0]; i++) {
+        char pattern[PATH_MAX];
+        glob_t g;
+        snprintf(pattern, sizeof(pattern), patterns[i], dir, port);
+        if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0)
+            snprintf(out, cap, "/dev/%s", base_name(g.gl_pathv[0]));
+        globfree(&g);
+    }
+}
+
+int usbport_read(const char *sysfs_root, const char *port, struct usb_port_info *info)
+{
+    char dir[PATH_MAX], rest[PATH_MAX], hex[16];
+    snprintf(rest, sizeof(rest), "/sys/bus/usb/devices/%s", port);
+    sysfs_path(sysfs_root, rest, dir, sizeof(dir));
+    memset(info, 0, sizeof(*info));
+    info->usb = true;
+    snprintf(info->port, sizeof(info->port), "%s", port);
+    read_attr(dir, "idVendor", hex, sizeof(hex));
+    if (!hex[0])
+        return 0;
+    info->vid = (uint16_t)strtoul(hex, NULL, 16);
+    read_attr(dir, "idProduct", hex, sizeof(hex));
+    info->pid = (uint16_t)strtoul(hex, NULL, 16);
+    read_attr(dir, "manufacturer", info->manufacturer, sizeof(info->manufacturer));
+    read_attr(dir, "product", info->product, sizeof(info->product));
+    read_attr(dir, "serial", info->serial, sizeof(info->serial));
+    find_tty(dir, port, info->tty, sizeof(info->tty));
+    return 1;
+}
+
+int usbport_identify(const char *sysfs_root, const char *tty_path, struct usb_port_info *info)
+{
+    char real[PATH_MAX], rest[PATH_MAX], dev[PATH_MAX], attr[PATH_MAX];
+    memset(info, 0, sizeof(*info));
+    snprintf(info->path, sizeof(info->path), "%s", tty_path);
+    if (!realpath(tty_path, real))
+        snprintf(real, sizeof(real), "%s", tty_path);
+    if (!join(rest, sizeof(rest), "/sys/class/tty/", base_name(real)))
+        return 0;
+    sysfs_path(sysfs_root, rest, attr, sizeof(attr));
+    if (!realpath(attr, dev))
+        return 0; /* a pty, or no sysfs entry: not USB */
+    /* Up from the tty to the first directory that is a USB device. */
+    for (char *slash; (slash = strrchr(dev, '/')) && slash != dev; *slash = '\0') {
+        if (join(attr, sizeof(attr), dev, "/idVendor") && access(attr, F_OK) == 0) {
+            char port[32];
+            if (!join(port, sizeof(port), "", base_name(dev)) || usbport_read(sysfs_root, port, info) <= 0)
+                return 0;
+            snprintf(info->path, sizeof(info->path), "%s", tty_path);
+            return 0;
+        }
+    }
+    return 0;
+}
+
+static bool same_device(const struct usb_port_info *a, const struct usb_port_info *b)
+{
+    return a->vid == b->vid && a->pid == b->pid && !strcmp(a->product, b->product) &&
+           !strcmp(a->manufacturer, b->manufacturer) && !strcmp(a->serial, b->serial);
+}
+
+static int wait_usb(const char *sysfs_root, const struct usb_port_info *before, int timeout_ms,
+                    struct usb_port_info *after, struct mf_err *err)
+{
+    uint64_t start = mf_now_us(), until = start + (uint64_t)timeout_ms * 1000, back_at = 0;
+    bool left = false;
+    for (;;) {
+        int present = usbport_read(sysfs_root, before->port, after);
+        left |= !present;
+        if (present && (left || !same_device(before, after)) && !back_at)
+            back_at = mf_now_us();
+        uint64_t now = mf_now_us();
+        if (back_at && present && (after->tty[0] || now - back_at >= TTY_SETTLE_US)) {
+            snprintf(after->path, sizeof(after->path), "%s", after->tty);
+            return 0;
+        }
+        if (now >= until)
+            break;
+        mf_sleep_us(POLL_US);
+    }
+    if (!left)
+        return mf_fail(err, MF_E_DEVICE, "The device on USB port %s (%04x:%04x %s) was still there unchanged %g s "
+                       "after the bootloader request.", before->port, before->vid, before->pid, before->product,
+                       timeout_ms / 1000.0);
+    return mf_fail(err, MF_E_DEVICE, "No device came back on USB port %s within %g s after the bootloader request.",
+                   before->port, timeout_ms / 1000.0);
+}
+
+int usbport_wait_return(const char *sysfs_root, const struct usb_port_info *before, bool expect_gone,
+                        int timeout_ms, struct usb_port_info *after, struct mf_err *err)
+{
+    if (before->usb)
+        return wait_usb(sysfs_root, before, timeout_ms, after, err);
+    uint64_t start = mf_now_us();
+    if (expect_gone && link_wait_gone(before->path, timeout_ms, err) < 0)
+        return -1;
+    int left = timeout_ms - (int)((mf_now_us() - start) / 1000);
+    if (link_wait_present(before->path, left > 0 ? left : 0, err) < 0)
+        return -1;
+    *after = *before;
+    return 0;
+}
