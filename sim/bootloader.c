@@ -19,30 +19,23 @@
 #define START_US 50000u          /* clocks, card power-up, mount */
 #define FYSETC_MIN_READ 8        /* its bootloader gives up on a first read shorter than this */
 
-void boot_rules_for(const struct board *b, bool lpc176x, struct boot_rules *r)
+void boot_rules_for(const struct board *b, struct boot_rules *r)
 {
-    *r = (struct boot_rules){ "rename", BOOT_PICK_NAMED, BOOT_RENAME_REPLACE, b->card_access == BOARD_CARD_SDIO,
-                              1, true };
-    if (b->unique_name) {
-        r->family = "unique-name";
-        r->pick = BOOT_PICK_UNIQUE_BIN;
-        r->rename = BOOT_NO_RENAME;
-    } else if (b->conversion == BOARD_CONV_CHITU) {
-        r->family = "chitu";
-        r->rename = BOOT_NO_RENAME;
-    } else if (lpc176x) {
-        r->family = "lpc176x";
-        r->rename = BOOT_RENAME_DELETE_FIRST;
-    } else if (!strcasecmp(b->current_firmware_path, b->firmware_path)) {
-        r->family = "keeps-name";
-        r->rename = BOOT_NO_RENAME;
-    } else if (!strcasecmp(b->current_firmware_path, "OLD.BIN")) {
-        r->family = "fysetc";
-        r->rename = BOOT_RENAME_NO_REPLACE;
-        r->min_size = FYSETC_MIN_READ;
-    }
-    if (r->rename != BOOT_RENAME_REPLACE)
-        r->rename_empty = false;
+    static const enum boot_rename renames[] = {
+        [BOARD_RENAME_NONE] = BOOT_NO_RENAME,
+        [BOARD_RENAME_REPLACE] = BOOT_RENAME_REPLACE,
+        [BOARD_RENAME_DELETE_FIRST] = BOOT_RENAME_DELETE_FIRST,
+        [BOARD_RENAME_NO_REPLACE] = BOOT_RENAME_NO_REPLACE,
+    };
+    *r = (struct boot_rules){
+        .family = board_bootloader_name(b->bootloader),
+        .pick = board_bl_unique_names(b) ? BOOT_PICK_UNIQUE_BIN : BOOT_PICK_NAMED,
+        .rename = renames[board_bl_rename(b)],
+        .sd_mode = board_bl_reads_sd_mode(b),
+        .min_size = b->bootloader == BOARD_BL_FYSETC ? FYSETC_MIN_READ : 1,
+    };
+    /* Only a bootloader that replaces the old file renames an empty one. */
+    r->rename_empty = r->rename == BOOT_RENAME_REPLACE;
 }
 
 /* One run on a mounted card. */
@@ -159,9 +152,10 @@ static void rename_file(struct boot_ctx *c)
 
 static bool decode(struct boot_ctx *c)
 {
-    if (c->b->conversion == BOARD_CONV_MKS_ROBIN) {
+    enum board_conversion decodes = board_bl_decodes(c->b);
+    if (decodes == BOARD_CONV_MKS_ROBIN) {
         fw_robin_xor(c->data, c->size);
-    } else if (c->b->conversion == BOARD_CONV_CHITU) {
+    } else if (decodes == BOARD_CONV_CHITU) {
         uint8_t *plain;
         size_t len;
         struct mf_err err = { 0 };

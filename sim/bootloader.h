@@ -37,7 +37,8 @@ struct boot_rules {
     bool rename_empty;         /* an empty file is renamed, nothing flashed */
 };
 
-void boot_rules_for(const struct board *b, bool lpc176x, struct boot_rules *r);
+/* The rules of the board's bootloader family (board_bl_* in board.h). */
+void boot_rules_for(const struct board *b, struct boot_rules *r);
 
 struct sim_boot {
     struct boot_rules rules;

@@ -314,7 +314,7 @@ static int load_board(struct sim *s, struct mf_err *err)
                                        &s->board, err) < 0)
         return -1;
     if (s->board)
-        boot_rules_for(s->board, mcu_type_find(s->board->mcu)->family == FAMILY_LPC176X, &s->boot.rules);
+        boot_rules_for(s->board, &s->boot.rules);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/err.h"
 
@@ -31,6 +32,37 @@ enum board_conversion {
     BOARD_CONV_MKS_ROBIN, /* XOR-scrambled, MKS Robin bootloaders */
     BOARD_CONV_CHITU,     /* encrypted .cbd, Chitu bootloaders */
 };
+
+/* The family of the board's SD-card bootloader: what it does with the file
+ * once it has flashed it.  Ask the board_bl_* functions below rather than
+ * comparing families. */
+enum board_bootloader {
+    BOARD_BL_RENAME,      /* renames the file to current_firmware_path, replacing one there */
+    BOARD_BL_LPC176X,     /* deletes current_firmware_path, then renames (Smoothieboard style) */
+    BOARD_BL_FYSETC,      /* renames, but fails (and flashes again) if the target exists */
+    BOARD_BL_KEEPS_NAME,  /* flashes and leaves the file as it is (MKS Robin Nano) */
+    BOARD_BL_UNIQUE_NAME, /* flashes any *.bin not named as the last one flashed (Creality) */
+    BOARD_BL_CHITU,       /* decodes update.cbd, flashes it, renames nothing */
+};
+
+/* How the bootloader renames the file after flashing. */
+enum board_rename {
+    BOARD_RENAME_NONE,
+    BOARD_RENAME_REPLACE,       /* onto current_firmware_path, replacing it */
+    BOARD_RENAME_DELETE_FIRST,  /* delete current_firmware_path, then rename */
+    BOARD_RENAME_NO_REPLACE,    /* rename; fails while current_firmware_path exists */
+};
+
+/* The interface Katapult is installed on and reached over. */
+enum board_katapult {
+    BOARD_KATAPULT_UNKNOWN,     /* not known whether the board has Katapult */
+    BOARD_KATAPULT_USB,
+    BOARD_KATAPULT_UART,
+    BOARD_KATAPULT_CAN,
+};
+
+/* Application addresses per board: one per variant (bootloader offset). */
+#define BOARD_MAX_APP_ADDRESSES 4
 
 /* Where a definition came from: file is NULL for the built-in table. */
 struct board_origin {
@@ -56,6 +88,14 @@ struct board {
     bool skip_verify;           /* the bootloader needs a power cycle; do not verify */
     enum board_conversion conversion;
     bool unique_name;           /* bootloader skips a file named as the last one flashed */
+    enum board_bootloader bootloader;
+    /* Where the bootloader starts the application (Klipper's "Bootloader
+     * offset"); several where variants of the board differ, none if unknown. */
+    uint32_t app_addresses[BOARD_MAX_APP_ADDRESSES];
+    size_t napp_addresses;
+    enum board_katapult katapult;
+    bool has_dfu;               /* the chip offers a USB DFU bootloader with these ids */
+    uint16_t dfu_vid, dfu_pid;
     const char **aliases;       /* names that resolve to this board, sorted */
     size_t naliases;
     struct board_origin origin;
@@ -115,6 +155,27 @@ size_t board_db_suggest(const struct board_db *db, const char *name, const char 
 int board_check_mcu(const struct board *b, const struct kl_dict *d, struct mf_err *err);
 
 bool board_is_swspi(const struct board *b);
+
+/* What the board's SD-card bootloader does, from its family and the board's
+ * wiring.  The SD route and the virtual board both follow these. */
+enum board_rename board_bl_rename(const struct board *b);
+/* True if, after flashing, firmware_path is renamed to current_firmware_path
+ * (so the rename proves the bootloader ran). */
+bool board_bl_renames(const struct board *b);
+/* True if every upload needs a name never flashed before (*.bin). */
+bool board_bl_unique_names(const struct board *b);
+/* True if the bootloader reads the card in SD mode (an SDIO slot). */
+bool board_bl_reads_sd_mode(const struct board *b);
+/* The vendor encoding the bootloader undoes before flashing. */
+enum board_conversion board_bl_decodes(const struct board *b);
+
+/* Application addresses: true if addr is one of the board's. */
+bool board_has_app_address(const struct board *b, uint32_t addr);
+/* "0x08007000" or "0x08008000, 0x08010000"; "" when none is known. */
+const char *board_app_addresses_text(const struct board *b, char *buf, size_t cap);
+
+const char *board_bootloader_name(enum board_bootloader f);
+const char *board_katapult_name(enum board_katapult k);  /* NULL for UNKNOWN */
 const char *board_card_access_name(enum board_card_access a);
 const char *board_conversion_name(enum board_conversion c);
 /* "built-in" or "FILE:LINE". */

@@ -101,6 +101,103 @@ static int set_conversion(struct field_ctx *c, const char *v)
                     "known; nothing was done; use none, mks-robin or chitu.", c->section, v);
 }
 
+/* Family names as written in board files, indexed by enum board_bootloader. */
+static int set_bootloader(struct field_ctx *c, const char *v)
+{
+    for (int f = BOARD_BL_RENAME; f <= BOARD_BL_CHITU; f++)
+        if (!strcasecmp(v, board_bootloader_name(f))) {
+            c->b->bootloader = f;
+            return 0;
+        }
+    return cfg_fail(c->err, c->label, c->line, "[board %s] names bootloader '%s', which is not "
+                    "known; nothing was done; use rename, lpc176x, fysetc, keeps-name, unique-name "
+                    "or chitu.", c->section, v);
+}
+
+static int set_katapult(struct field_ctx *c, const char *v)
+{
+    for (int k = BOARD_KATAPULT_USB; k <= BOARD_KATAPULT_CAN; k++)
+        if (!strcasecmp(v, board_katapult_name(k))) {
+            c->b->katapult = k;
+            return 0;
+        }
+    return cfg_fail(c->err, c->label, c->line, "katapult in [board %s] must be usb, uart or can, "
+                    "not '%s'; nothing was done; fix the line, or remove it if Katapult is not "
+                    "installed.", c->section, v);
+}
+
+/* A number with exactly digits hex digits, no prefix. */
+static bool parse_hex_digits(const char *s, size_t digits, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (size_t i = 0; i < digits; i++) {
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+        v = v * 16 + (uint32_t)(isdigit((unsigned char)s[i]) ? s[i] - '0' : tolower((unsigned char)s[i]) - 'a' + 10);
+    }
+    *out = v;
+    return true;
+}
+
+static int set_dfu(struct field_ctx *c, const char *v)
+{
+    uint32_t vid = 0, pid = 0;
+    if (strlen(v) != 9 || v[4] != ':' || !parse_hex_digits(v, 4, &vid) || !parse_hex_digits(v + 5, 4, &pid))
+        return cfg_fail(c->err, c->label, c->line, "dfu in [board %s] must be the USB ids VID:PID in "
+                        "hex, e.g. 0483:df11, not '%s'; nothing was done; fix the line.", c->section, v);
+    c->b->has_dfu = true;
+    c->b->dfu_vid = (uint16_t)vid;
+    c->b->dfu_pid = (uint16_t)pid;
+    return 0;
+}
+
+/* One address: 0x-prefixed hex, on a 256-byte boundary as a Cortex-M
+ * vector table must be. */
+static int parse_app_address(struct field_ctx *c, const char *tok, uint32_t *out)
+{
+    const char *hex = tok + 2;
+    size_t n = strlen(hex);
+    uint32_t v = 0;
+    if (strncasecmp(tok, "0x", 2) || n == 0 || n > 8 || !parse_hex_digits(hex, n, &v))
+        return cfg_fail(c->err, c->label, c->line, "application_address in [board %s] must be hex "
+                        "addresses such as 0x08008000, separated by commas, not '%s'; nothing was "
+                        "done; fix the line.", c->section, tok);
+    if (v & 0xff)
+        return cfg_fail(c->err, c->label, c->line, "application_address %s in [board %s] is not on "
+                        "a 256-byte boundary, so no bootloader starts an application there; nothing "
+                        "was done; give the offset Klipper's 'make menuconfig' offers for the board.",
+                        tok, c->section);
+    *out = v;
+    return 0;
+}
+
+/* "0x08008000, 0x08010000": one address per variant of the board. */
+static int set_app_addresses(struct field_ctx *c, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return cfg_out_of_memory(c->err);
+    struct board *b = c->b;
+    int rc = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ", \t", &save); tok && !rc; tok = strtok_r(NULL, ", \t", &save)) {
+        uint32_t addr = 0;
+        if ((rc = parse_app_address(c, tok, &addr)) < 0)
+            break;
+        if (board_has_app_address(b, addr))
+            rc = cfg_fail(c->err, c->label, c->line, "application_address in [board %s] gives %s "
+                          "twice; nothing was done; fix the line.", c->section, tok);
+        else if (b->napp_addresses == BOARD_MAX_APP_ADDRESSES)
+            rc = cfg_fail(c->err, c->label, c->line, "application_address in [board %s] gives more "
+                          "than %d addresses; nothing was done; split the variants into boards of "
+                          "their own.", c->section, BOARD_MAX_APP_ADDRESSES);
+        else
+            b->app_addresses[b->napp_addresses++] = addr;
+    }
+    free(copy);
+    return rc;
+}
+
 struct field {
     const char *key;
     int (*set)(struct field_ctx *c, const char *value);
@@ -119,12 +216,25 @@ static const struct field fields[] = {
     { "conversion", set_conversion },
     { "unique_name", set_unique },
     { "description", set_desc },
+    { "bootloader", set_bootloader },
+    { "application_address", set_app_addresses },
+    { "katapult", set_katapult },
+    { "dfu", set_dfu },
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
 static const char known_keys[] = "mcu, spi_bus, spi_pins, cs_pin, sdio_bus, card_access, "
                                  "firmware_path, current_firmware_path, skip_verify, conversion, "
-                                 "unique_name, description";
+                                 "unique_name, description, bootloader, application_address, "
+                                 "katapult, dfu";
+
+static size_t field_index(const char *key)
+{
+    size_t i = 0;
+    while (i < NFIELDS - 1 && strcmp(fields[i].key, key))
+        i++;
+    return i;
+}
 
 static int set_field(struct field_ctx *c, const struct cfg_entry *e, bool seen[NFIELDS])
 {
@@ -180,6 +290,44 @@ static int check_board(struct field_ctx *c, int line)
     return 0;
 }
 
+/* Files written before the bootloader key existed: the family their other
+ * keys describe. */
+static enum board_bootloader implied_bootloader(const struct board *b)
+{
+    if (b->unique_name)
+        return BOARD_BL_UNIQUE_NAME;
+    if (b->conversion == BOARD_CONV_CHITU)
+        return BOARD_BL_CHITU;
+    if (!strncasecmp(b->mcu, "lpc176", 6))
+        return BOARD_BL_LPC176X;
+    if (!strcasecmp(b->current_firmware_path, b->firmware_path))
+        return BOARD_BL_KEEPS_NAME;
+    if (!strcasecmp(b->current_firmware_path, "OLD.BIN"))
+        return BOARD_BL_FYSETC;
+    return BOARD_BL_RENAME;
+}
+
+/* The family and the older keys that describe part of it must agree. */
+static int check_bootloader(struct field_ctx *c, int line, bool given)
+{
+    struct board *b = c->b;
+    if (!given) {
+        b->bootloader = implied_bootloader(b);
+        return 0;
+    }
+    if (b->unique_name && b->bootloader != BOARD_BL_UNIQUE_NAME)
+        return cfg_fail(c->err, c->label, line, "[board %s] says unique_name: true but bootloader: "
+                        "%s; nothing was done; use bootloader: unique-name and remove unique_name.",
+                        c->section, board_bootloader_name(b->bootloader));
+    if ((b->conversion == BOARD_CONV_CHITU) != (b->bootloader == BOARD_BL_CHITU))
+        return cfg_fail(c->err, c->label, line, "[board %s] combines bootloader: %s with conversion: "
+                        "%s, but only the chitu bootloader reads Chitu .cbd files; nothing was done; "
+                        "give both as chitu, or neither.", c->section,
+                        board_bootloader_name(b->bootloader), board_conversion_name(b->conversion));
+    b->unique_name = b->bootloader == BOARD_BL_UNIQUE_NAME;
+    return 0;
+}
+
 static int set_defaults(struct field_ctx *c)
 {
     struct board *b = c->b;
@@ -218,6 +366,8 @@ int board_from_section(const struct cfg_section *sec, const char *file, const ch
         rc = check_board(&c, sec->line);
     if (!rc)
         rc = set_defaults(&c);
+    if (!rc)
+        rc = check_bootloader(&c, sec->line, seen[field_index("bootloader")]);
     if (!rc)
         rc = set_origin(&b->origin, file, sec->line, err);
     if (rc) {

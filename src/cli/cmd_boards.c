@@ -122,10 +122,23 @@ static json_t *strings_json(const char *const *list, size_t n)
     return a;
 }
 
+static json_t *app_addresses_json(const struct board *b)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < b->napp_addresses; i++) {
+        char hex[16];
+        snprintf(hex, sizeof(hex), "0x%08x", (unsigned)b->app_addresses[i]);
+        json_array_append_new(a, json_string(hex));
+    }
+    return a;
+}
+
 static json_t *board_json(const struct board *b)
 {
     size_t npins = b->spi_pins[0] ? 3 : 0;
-    return json_pack("{s:s,s:s,s:s,s:s?,s:o,s:s?,s:s?,s:s,s:s,s:s,s:b,s:s,s:b,s:o,s:o}",
+    char dfu[16];
+    snprintf(dfu, sizeof(dfu), "%04x:%04x", b->dfu_vid, b->dfu_pid);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s?,s:o,s:s?,s:s?,s:s,s:s,s:s,s:b,s:s,s:b,s:o,s:o}",
                      "name", b->name, "description", b->description, "mcu", b->mcu,
                      "spi_bus", b->spi_bus,
                      "spi_pins", strings_json((const char *const *)b->spi_pins, npins),
@@ -138,6 +151,11 @@ static json_t *board_json(const struct board *b)
                      "unique_name", b->unique_name,
                      "aliases", strings_json(b->aliases, b->naliases),
                      "origin", origin_json(&b->origin));
+    json_object_set_new(o, "bootloader", json_string(board_bootloader_name(b->bootloader)));
+    json_object_set_new(o, "application_address", app_addresses_json(b));
+    json_object_set_new(o, "katapult", b->katapult ? json_string(board_katapult_name(b->katapult)) : json_null());
+    json_object_set_new(o, "dfu", b->has_dfu ? json_string(dfu) : json_null());
+    return o;
 }
 
 static void print_json(json_t *o)
@@ -240,8 +258,15 @@ static void print_definition(const struct board *b, const struct board_alias *vi
     print_optional("sdio_bus", b->sdio_bus, "none");
     printf("card_access: %s\nfirmware_path: %s\ncurrent_firmware_path: %s\n",
            board_card_access_name(b->card_access), b->firmware_path, b->current_firmware_path);
-    printf("skip_verify: %s\nconversion: %s\nunique_name: %s\n", b->skip_verify ? "true" : "false",
-           board_conversion_name(b->conversion), b->unique_name ? "true" : "false");
+    printf("skip_verify: %s\nconversion: %s\nbootloader: %s\n", b->skip_verify ? "true" : "false",
+           board_conversion_name(b->conversion), board_bootloader_name(b->bootloader));
+    char addrs[128];
+    print_optional("application_address", b->napp_addresses ? board_app_addresses_text(b, addrs, sizeof(addrs))
+                                                             : NULL, "not known");
+    print_optional("katapult", board_katapult_name(b->katapult), "not known");
+    char dfu[16];
+    snprintf(dfu, sizeof(dfu), "%04x:%04x", b->dfu_vid, b->dfu_pid);
+    print_optional("dfu", b->has_dfu ? dfu : NULL, "none");
 }
 
 static int show_board(const struct board_db *db, const struct boards_opts *o)
