@@ -156,12 +156,21 @@ static void route(struct canbus *bus, const struct can_msg *m)
         bus->admin[bus->admin_len++] = *m;
 }
 
+int canbus_poll(struct canbus *bus, bool want_write, int timeout_ms)
+{
+    struct pollfd p = { bus->fd, POLLIN | (want_write ? POLLOUT : 0), 0 };
+    if (poll(&p, 1, timeout_ms) <= 0)
+        return 0;
+    /* A hangup or error is readable: the read that follows finds it. */
+    return (p.revents & (POLLIN | POLLHUP | POLLERR) ? TRANSPORT_READABLE : 0) |
+           (p.revents & POLLOUT ? TRANSPORT_WRITABLE : 0);
+}
+
 int canbus_pump(struct canbus *bus, int timeout_ms)
 {
     if (bus->gone)
         return -1;
-    struct pollfd p = { bus->fd, POLLIN, 0 };
-    if (poll(&p, 1, timeout_ms) <= 0)
+    if (!canbus_poll(bus, false, timeout_ms))
         return 0;
     int count = 0;
     for (;;) {
@@ -199,7 +208,10 @@ int canbus_try_send(struct canbus *bus, const struct can_msg *m)
             return 1;
         if (n < 0 && errno == EINTR)
             continue;
-        /* A full SocketCAN queue answers ENOBUFS rather than blocking. */
+        /* A full SocketCAN queue answers ENOBUFS rather than blocking,
+         * and poll cannot tell when it has room again: pace the caller. */
+        if (n < 0 && errno == ENOBUFS)
+            mf_sleep_us(1000);
         if (n < 0 && (errno == EAGAIN || errno == ENOBUFS))
             return 0;
         bus->gone = true;
@@ -216,11 +228,12 @@ int canbus_send(struct canbus *bus, const struct can_msg *m, int timeout_ms, str
             return 0;
         if (rc < 0)
             return mf_fail(err, MF_E_DEVICE, "The CAN bus %s went away.", bus->name);
-        if (mf_now_us() >= until)
+        uint64_t now = mf_now_us();
+        if (now >= until)
             return mf_fail(err, MF_E_DEVICE, "The CAN bus %s took no frame for %d ms (nothing acknowledges "
                            "frames, or the bus is flooded).", bus->name, timeout_ms);
-        /* POLLOUT says little for a CAN socket: poll gently. */
-        canbus_pump(bus, 1);
+        if (canbus_poll(bus, true, (int)((until - now + 999) / 1000)) & TRANSPORT_READABLE)
+            canbus_pump(bus, 0); /* keep replies flowing while we wait */
     }
 }
 

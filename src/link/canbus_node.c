@@ -49,22 +49,16 @@ static int node_wait(struct transport *t, int events, int timeout_ms)
     struct canbus_node *n = node_of(t);
     uint64_t until = mf_now_us() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000;
     for (;;) {
-        int ready = 0;
-        if ((events & TRANSPORT_READABLE) && n->rxlen)
-            ready |= TRANSPORT_READABLE;
-        /* A CAN socket has no useful POLLOUT; a send that finds no room
-         * reports 0 and the caller waits again. */
-        if (events & TRANSPORT_WRITABLE)
-            ready |= TRANSPORT_WRITABLE;
-        if (n->bus->gone)
-            return ready | TRANSPORT_READABLE; /* the read reports it */
-        if (ready)
-            return ready;
+        if (n->bus->gone || ((events & TRANSPORT_READABLE) && n->rxlen))
+            return TRANSPORT_READABLE; /* a read returns the data or reports the loss */
         uint64_t now = mf_now_us();
-        if (now >= until)
+        int ready = canbus_poll(n->bus, events & TRANSPORT_WRITABLE, now < until ? (int)((until - now + 999) / 1000) : 0);
+        if (ready & TRANSPORT_READABLE)
+            canbus_pump(n->bus, 0); /* frames for any node: route them, then look again */
+        if (ready & TRANSPORT_WRITABLE)
+            return TRANSPORT_WRITABLE | ((events & TRANSPORT_READABLE) && n->rxlen ? TRANSPORT_READABLE : 0);
+        if (!ready && mf_now_us() >= until)
             return 0;
-        if (canbus_pump(n->bus, (int)((until - now + 999) / 1000)) < 0)
-            return TRANSPORT_READABLE;
     }
 }
 

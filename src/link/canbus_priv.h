@@ -31,6 +31,10 @@ struct canbus {
  * the number of frames read, or -1 once the bus is gone. */
 int canbus_pump(struct canbus *bus, int timeout_ms);
 
+/* Wait until frames are waiting to be read (TRANSPORT_READABLE) or, with
+ * want_write, the socket has room (TRANSPORT_WRITABLE); 0 on timeout. */
+int canbus_poll(struct canbus *bus, bool want_write, int timeout_ms);
+
 /* Send one frame without waiting: 1 sent, 0 no room now, -1 bus gone. */
 int canbus_try_send(struct canbus *bus, const struct can_msg *m);
 

@@ -37,7 +37,7 @@ int link_holders(const char *real_path, char *buf, size_t cap);
 int link_wait_gone(const char *path, int timeout_ms, struct mf_err *err);
 int link_wait_present(const char *path, int timeout_ms, struct mf_err *err);
 
-/* Bootloader entry by the 1200-baud touch (USB CDC) is added with the USB
- * bootloader routes. */
+/* Bootloader entry (the 1200-baud touch, the UART request) is in
+ * bootentry.h; the byte stream the protocols use is transport.h. */
 
 #endif

@@ -17,64 +17,12 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fake_can_node.h"
 #include "fake_katapult.h"
 #include "katapult/client.h"
 #include "link/canbus.h"
 
 static const uint8_t node_uuid[6] = { 0xc0, 0xff, 0xee, 0x12, 0x34, 0x56 };
-
-static void bus_send(int fd, uint32_t id, const uint8_t *data, size_t len)
-{
-    do {
-        struct can_frame f;
-        memset(&f, 0, sizeof(f));
-        f.can_id = id;
-        f.len = (uint8_t)(len < 8 ? len : 8);
-        memcpy(f.data, data, f.len);
-        if (send(fd, &f, sizeof(f), 0) != (ssize_t)sizeof(f))
-            _exit(4);
-        data += f.len;
-        len -= f.len;
-    } while (len);
-}
-
-/* The node: bus frames on busfd, the device's stream on devfd. */
-static void node_main(int busfd, int devfd)
-{
-    int nodeid = -1;
-    struct pollfd p[2] = { { busfd, POLLIN, 0 }, { devfd, POLLIN, 0 } };
-    for (;;) {
-        if (poll(p, 2, -1) < 0)
-            _exit(5);
-        if (p[0].revents) {
-            struct can_frame f;
-            if (recv(busfd, &f, sizeof(f), 0) != (ssize_t)sizeof(f))
-                _exit(0);
-            bool mine = f.len >= 7 && !memcmp(f.data + 1, node_uuid, 6);
-            if (f.can_id == CANBUS_ADMIN_ID && f.len >= 1 && f.data[0] == CANBUS_QUERY_UNASSIGNED && nodeid < 0) {
-                uint8_t r[8] = { CANBUS_RESP_NEED_NODEID };
-                memcpy(r + 1, node_uuid, 6);
-                r[7] = CANBUS_APP_KATAPULT;
-                bus_send(busfd, CANBUS_ADMIN_REPLY_ID, r, 8);
-            } else if (f.can_id == CANBUS_ADMIN_ID && f.data[0] == CANBUS_KATAPULT_SET_NODEID && mine && f.len == 8) {
-                nodeid = f.data[7];
-            } else if (f.can_id == CANBUS_ADMIN_ID && f.data[0] == CANBUS_KATAPULT_CLEAR_NODEID) {
-                nodeid = -1;
-            } else if (nodeid >= 0 && f.can_id == CANBUS_NODE_BASE + 2u * (unsigned)nodeid) {
-                if (write(devfd, f.data, f.len) != f.len)
-                    _exit(6);
-            }
-        }
-        if (p[1].revents) {
-            uint8_t buf[256];
-            ssize_t n = read(devfd, buf, sizeof(buf));
-            if (n <= 0)
-                _exit(0);
-            if (nodeid >= 0)
-                bus_send(busfd, CANBUS_NODE_BASE + 2u * (unsigned)nodeid + 1, buf, (size_t)n);
-        }
-    }
-}
 
 static pid_t start_node(int busfd)
 {
@@ -91,7 +39,7 @@ static pid_t start_node(int busfd)
             fake_kp_run(sv[1], &d);
         }
         close(sv[1]);
-        node_main(busfd, sv[0]);
+        fake_can_node_run(busfd, sv[0], node_uuid, CANBUS_APP_KATAPULT);
     }
     return pid;
 }
