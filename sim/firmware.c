@@ -119,9 +119,14 @@ static int parse_fw_options(int argc, char **argv, struct fw_options *o, struct 
         else if (!strcmp(a, "--board-file")) {
             if (sim_add_board_file(o->board_files, &o->nboard_files, v, err) < 0)
                 return -1;
-        } else if (!strcmp(a, "--dict"))
+        } else if (!strcmp(a, "--dict")) {
             o->dict = v;
-        else if (!strcmp(a, "--version-string"))
+        } else if (!strcmp(a, "--app-address")) {
+            if (parse_number(a, v, UINT32_MAX, &n, err) < 0)
+                return -1;
+            o->have_app_address = true;
+            o->app_address = (uint32_t)n;
+        } else if (!strcmp(a, "--version-string"))
             o->version = v;
         else if (!strcmp(a, "-o"))
             o->out = v;
