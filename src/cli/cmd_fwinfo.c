@@ -127,9 +127,9 @@ static void print_flash_text(const struct fwinfo *f)
         return;
     uint32_t at = placed_at(f), room = fw_mcu_room(f->mcu, at);
     if (!room)
-        printf("flash:          0x%08x is outside the flash of a %s\n", (unsigned)at, f->mcu->name);
+        printf("flash:          0x%08x is outside the flash of the %s\n", (unsigned)at, f->mcu->name);
     else
-        printf("flash:          %zu of %u bytes from 0x%08x on a %s (%s)\n", f->plain_size, (unsigned)room,
+        printf("flash:          %zu of %u bytes from 0x%08x on the %s (%s)\n", f->plain_size, (unsigned)room,
                (unsigned)at, f->mcu->name, f->plain_size <= room ? "fits" : "too big");
 }
 

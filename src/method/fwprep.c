@@ -259,8 +259,8 @@ static int check_offset(struct mf_firmware *fw, const struct mf_fw_target *t, st
     const struct fw_mcu *m = fw->mcu_info;
     find_link(fw, want, n);
     if (m->arch != FW_ARCH_CORTEX_M) {
-        snprintf(fw->note, sizeof(fw->note), "A %s image has no vector table to read its link address from, "
-                 "so the bootloader offset was not checked.", m->name);
+        snprintf(fw->note, sizeof(fw->note), "Images for the %s have no vector table to read the link address "
+                 "from, so the bootloader offset was not checked.", m->name);
         return 0;
     }
     if (n == 0) {
@@ -306,10 +306,10 @@ static int check_size(const struct mf_firmware *fw, const struct mf_fw_target *t
     if (fw->binary.size <= room)
         return 0;
     if (!room)
-        return mf_fail(err, MF_E_MISMATCH, "%s goes to 0x%08x, outside the flash of a %s (0x%08x to 0x%08x); "
+        return mf_fail(err, MF_E_MISMATCH, "%s goes to 0x%08x, outside the flash of the %s (0x%08x to 0x%08x); "
                        "nothing was changed; give a Klipper build for this MCU.", fw->image.path, (unsigned)at,
                        m->name, (unsigned)m->flash_base, (unsigned)(m->flash_base + m->flash_size - 1));
-    return mf_fail(err, MF_E_MISMATCH, "%s is %zu bytes, but a %s has only %u bytes of flash from 0x%08x; nothing "
+    return mf_fail(err, MF_E_MISMATCH, "%s is %zu bytes, but the %s has only %u bytes of flash from 0x%08x; nothing "
                    "was changed; " REBUILD ", disable features the printer does not use, rebuild and try again.",
                    fw->image.path, fw->binary.size, m->name, (unsigned)room, (unsigned)at);
 }

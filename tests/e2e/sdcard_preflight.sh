@@ -67,7 +67,7 @@ expect_last 'linked for 0x08008000 \("32KiB bootloader"\), but .* at 0x08007000;
 # Bigger than the 512 KiB flash above 0x08007000.
 make_fw "$T/big.bin" $MINI v5-big --size 600000
 unchanged mini 5 "$MCUFLASH" sdcard -f "$T/big.bin" -d "$T/big.bin.dict" "$T/mini" $MINI
-expect_last "^mcuflash: $T/big.bin is 600000 bytes, but a stm32f103xe has only 495616 bytes of flash from 0x08007000; nothing was changed;"
+expect_last "^mcuflash: $T/big.bin is 600000 bytes, but the stm32f103xe has only 495616 bytes of flash from 0x08007000; nothing was changed;"
 
 # An ELF object file is not an image: the message names the file to use.
 objcopy -I binary -O elf32-i386 "$T/v2.bin" "$T/obj.elf"
