@@ -2,7 +2,7 @@
 # Install the Debian packages mcuflash needs to build and test, if missing.
 set -eu
 pkgs="build-essential cmake ninja-build pkg-config zlib1g-dev libjansson-dev libssl-dev
-      libusb-1.0-0-dev dosfstools mtools jq clang libclang-rt-14-dev"
+      libusb-1.0-0-dev libelf-dev dosfstools mtools jq clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

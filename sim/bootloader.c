@@ -13,6 +13,8 @@
 #include "fat/fat.h"
 #include "firmware/convert.h"
 #include "firmware/image.h"
+#include "firmware/mcu.h"
+#include "firmware/vectors.h"
 #include "klipper/dict.h"
 
 #define FLASH_BYTES_PER_S 25000u /* erase and program, as a Cortex-M bootloader manages */
@@ -197,6 +199,30 @@ static int image_identity(const uint8_t *data, size_t size, struct image_id *id)
     return 0;
 }
 
+/* The chip starts the application through the vector table at the board's
+ * application address: an image linked for another address would crash at
+ * its first instruction, so the model refuses it instead of running it. */
+static bool linked_for_board(struct boot_ctx *c)
+{
+    const struct fw_mcu *m = fw_mcu_find(c->b->mcu);
+    if (!m || m->arch != FW_ARCH_CORTEX_M || !c->b->napp_addresses)
+        return true;
+    for (size_t i = 0; i < c->b->napp_addresses; i++)
+        if (fw_vectors_fit(m, c->data, c->size, c->b->app_addresses[i]))
+            return true;
+    struct fw_link link;
+    fw_link_infer(m, c->data, c->size, NULL, 0, &link);
+    /* Not an application at all: flashed, and the board stays silent. */
+    if (link.status == FW_LINK_NO_VECTORS)
+        return true;
+    char linked[48] = "another address";
+    if (link.status == FW_LINK_INFERRED)
+        snprintf(linked, sizeof(linked), "0x%08x", (unsigned)link.address);
+    say(c->bl, "image linked for %s refused: %s is left on the card (this board starts applications at 0x%08x; "
+        "the chip would crash)", linked, c->file.name, (unsigned)c->b->app_addresses[0]);
+    return false;
+}
+
 /* Program the decoded image if it is for this MCU; true if flashed. */
 static bool program(struct boot_ctx *c)
 {
@@ -208,6 +234,10 @@ static bool program(struct boot_ctx *c)
     if (id.json && strcasecmp(id.mcu, c->b->mcu)) {
         say(c->bl, "image for MCU %s refused: %s is left on the card (this board has %s)", id.mcu[0] ? id.mcu : "?",
             c->file.name, c->b->mcu);
+        free(id.json);
+        return false;
+    }
+    if (!linked_for_board(c)) {
         free(id.json);
         return false;
     }

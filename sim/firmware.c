@@ -1,7 +1,9 @@
 /* `mcuflash-sim make-firmware`: a fake klipper.bin for an MCU.  Pseudo-
- * random bytes behind a Cortex-M style vector table, with the zlib level 9
- * dictionary stored verbatim and contiguous inside, as a real build's
- * .rodata carries it (found by scanning for 78 DA and inflating). */
+ * random bytes behind a Cortex-M style vector table linked for the board's
+ * application address, with the zlib level 9 dictionary stored verbatim and
+ * contiguous inside, as a real build's .rodata carries it (found by
+ * scanning for 78 DA and inflating).  Flash and RAM come from the same MCU
+ * table mcuflash checks images against. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,8 @@
 
 #include "board/board.h"
 #include "dictgen.h"
+#include "firmware/mcu.h"
+#include "klipper/dict.h"
 #include "faults.h"
 #include "sim.h"
 
@@ -18,6 +22,8 @@
 
 struct fw_options {
     const char *mcu, *dict, *version, *out, *dict_out, *board;
+    bool have_app_address;
+    uint32_t app_address;
     const char *board_files[SIM_BOARD_FILES_MAX];
     size_t nboard_files;
     enum sim_link_kind link;
@@ -26,17 +32,21 @@ struct fw_options {
     uint64_t seed;
 };
 
-/* Where the application sits after the usual bootloader of the family. */
-static uint32_t app_base(const struct mcu_type *t)
+/* Where the application sits when neither a board nor --app-address says:
+ * after the bootloader most boards of the MCU's family carry. */
+static uint32_t usual_app_address(const struct fw_mcu *m)
 {
-    switch (t ? t->family : FAMILY_STM32F4) {
-    case FAMILY_STM32F1: return t->flash_base + 0x7000;
-    case FAMILY_STM32F4: return t->flash_base + 0x8000;
-    case FAMILY_STM32G0: return t->flash_base + 0x2000;
-    case FAMILY_STM32H7: return t->flash_base + 0x20000;
-    case FAMILY_LPC176X: return t->flash_base + 0x4000;
-    }
-    return 0x08000000;
+    static const struct {
+        const char *prefix;
+        uint32_t offset;
+    } usual[] = {
+        { "stm32f1", 0x7000 }, { "stm32f4", 0x8000 }, { "stm32g0", 0x2000 }, { "stm32h7", 0x20000 },
+        { "lpc176", 0x4000 },
+    };
+    for (size_t i = 0; i < sizeof(usual) / sizeof(usual[0]); i++)
+        if (!strncmp(m->name, usual[i].prefix, strlen(usual[i].prefix)))
+            return m->flash_base + usual[i].offset;
+    return m->flash_base;
 }
 
 static void put_le32(uint8_t *p, uint32_t v)
@@ -44,9 +54,11 @@ static void put_le32(uint8_t *p, uint32_t v)
     p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
 }
 
-/* Random code, a vector table in front, the dictionary blob at off. */
-static void fill_image(uint8_t *img, size_t size, const struct mcu_type *t, uint64_t seed, const uint8_t *z,
-                       size_t zlen, size_t off)
+/* Random code behind a vector table for base: the stack at the top of RAM,
+ * the reset handler right after the table and the last handler at the end
+ * of the image, so the table fits base and no other bootloader offset. */
+static void fill_image(uint8_t *img, size_t size, const struct fw_mcu *m, uint32_t base, uint64_t seed,
+                       const uint8_t *z, size_t zlen, size_t off)
 {
     uint64_t rng = seed;
     for (size_t i = 0; i < size; i += 8) {
@@ -54,12 +66,11 @@ static void fill_image(uint8_t *img, size_t size, const struct mcu_type *t, uint
         for (size_t k = 0; k < 8 && i + k < size; k++)
             img[i + k] = (uint8_t)(r >> (8 * k));
     }
-    uint32_t base = app_base(t);
-    put_le32(img, t ? t->ram_top : 0x20020000);
-    for (unsigned v = 1; v < VECTORS && 4 * v + 4 <= size; v++) {
-        /* Handlers (odd: thumb) somewhere in the code after the table. */
-        uint32_t handler = base + VECTORS * 4 + (uint32_t)(sim_rand(&rng) % (size / 2)) * 2;
-        put_le32(img + 4 * v, handler | 1);
+    put_le32(img, m->ram_end);
+    uint32_t code = base + VECTORS * 4, span = (uint32_t)size - VECTORS * 4 - 2;
+    for (unsigned v = 1; v < VECTORS; v++) {
+        uint32_t handler = v == 1 ? code : v == 2 ? code + span : code + (uint32_t)(sim_rand(&rng) % span);
+        put_le32(img + 4 * v, (handler & ~1u) | 1);
     }
     memcpy(img + off, z, zlen);
 }
@@ -95,6 +106,8 @@ static int parse_fw_options(int argc, char **argv, struct fw_options *o, struct 
     o->seed = 1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+            return 1;
         if (i + 1 >= argc)
             return mf_fail(err, MF_E_USAGE, "Option %s needs a value (or is unknown); nothing was written.", a);
         const char *v = argv[++i];
@@ -106,9 +119,14 @@ static int parse_fw_options(int argc, char **argv, struct fw_options *o, struct 
         else if (!strcmp(a, "--board-file")) {
             if (sim_add_board_file(o->board_files, &o->nboard_files, v, err) < 0)
                 return -1;
-        } else if (!strcmp(a, "--dict"))
+        } else if (!strcmp(a, "--dict")) {
             o->dict = v;
-        else if (!strcmp(a, "--version-string"))
+        } else if (!strcmp(a, "--app-address")) {
+            if (parse_number(a, v, UINT32_MAX, &n, err) < 0)
+                return -1;
+            o->have_app_address = true;
+            o->app_address = (uint32_t)n;
+        } else if (!strcmp(a, "--version-string"))
             o->version = v;
         else if (!strcmp(a, "-o"))
             o->out = v;
@@ -140,6 +158,21 @@ static int parse_fw_options(int argc, char **argv, struct fw_options *o, struct 
     return 0;
 }
 
+/* The MCU the image is for: --mcu, the board's, or the dictionary's. */
+static const struct fw_mcu *image_mcu(const struct fw_options *o, const char *json, size_t len, struct mf_err *err)
+{
+    const char *name = o->mcu;
+    struct kl_dict *d = NULL;
+    if (!name && kl_dict_parse(json, len, &d, err) == 0)
+        name = kl_dict_const(d, "MCU");
+    const struct fw_mcu *m = fw_mcu_find(name);
+    if (!m || m->arch != FW_ARCH_CORTEX_M)
+        mf_fail(err, MF_E_USAGE, "make-firmware builds Cortex-M images only, and the MCU %s is not one it knows; "
+                "nothing was written.", name ? name : "(not stated in the dictionary)");
+    kl_dict_free(d);
+    return m && m->arch == FW_ARCH_CORTEX_M ? m : NULL;
+}
+
 static int make_firmware(const struct fw_options *o, struct mf_err *err)
 {
     char *json = NULL;
@@ -149,6 +182,15 @@ static int make_firmware(const struct fw_options *o, struct mf_err *err)
     int rc = -1;
     if (sim_identity_json(o->mcu, o->dict, o->version, o->link, o->baud, &json, &len, err) < 0)
         goto out;
+    const struct fw_mcu *m = image_mcu(o, json, len, err);
+    if (!m)
+        goto out;
+    uint32_t base = o->have_app_address ? o->app_address : usual_app_address(m);
+    if (!fw_mcu_room(m, base) || base & 0xff) {
+        mf_fail(err, MF_E_USAGE, "--app-address 0x%08x is not a 256-byte boundary inside the flash of a %s; "
+                "nothing was written.", (unsigned)base, m->name);
+        goto out;
+    }
     if (sim_zlib_compress(json, len, &z, &zlen) < 0) {
         mf_fail(err, MF_E_FAIL, "Could not compress the dictionary (out of memory); nothing was written.");
         goto out;
@@ -166,11 +208,11 @@ static int make_firmware(const struct fw_options *o, struct mf_err *err)
     }
     /* Three quarters in, where a build's read-only data tends to sit. */
     size_t off = (room + (o->size - zlen - 2 * room) * 3 / 4) & ~(size_t)3;
-    const struct mcu_type *t = o->mcu ? mcu_type_find(o->mcu) : NULL;
-    fill_image(img, o->size, t, o->seed, z, zlen, off);
+    fill_image(img, o->size, m, base, o->seed, z, zlen, off);
     if (write_file(o->out, img, o->size, err) < 0 || (o->dict_out && write_file(o->dict_out, json, len, err) < 0))
         goto out;
-    printf("%s: %zu bytes, dictionary of %zu bytes (zlib) at offset %zu\n", o->out, o->size, zlen, off);
+    printf("%s: %zu bytes linked for 0x%08x, dictionary of %zu bytes (zlib) at offset %zu\n", o->out, o->size,
+           (unsigned)base, zlen, off);
     rc = 0;
 out:
     free(json);
@@ -179,7 +221,8 @@ out:
     return rc;
 }
 
-/* --board NAME: the board's MCU. */
+/* --board NAME: the board's MCU and, unless --app-address says, its first
+ * application address. */
 static int board_mcu(struct fw_options *o, struct board_db **db, struct mf_err *err)
 {
     const struct board *b;
@@ -188,7 +231,24 @@ static int board_mcu(struct fw_options *o, struct board_db **db, struct mf_err *
     if (sim_find_board(o->board, o->board_files, o->nboard_files, db, &b, err) < 0)
         return -1;
     o->mcu = b->mcu;
+    if (!o->have_app_address && b->napp_addresses) {
+        o->have_app_address = true;
+        o->app_address = b->app_addresses[0];
+    }
     return 0;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mcuflash-sim make-firmware (--board NAME | --mcu TYPE | --dict FILE) -o FILE\n"
+            "                    [--app-address ADDR] [--board-file FILE]... [--version-string V]\n"
+            "                    [--link usb|uart:BAUD] [--size BYTES] [--seed N] [--dict-out FILE]\n"
+            "\n"
+            "Write a fake klipper.bin: a vector table linked for the board's application\n"
+            "address (--board), ADDR (--app-address), or the usual one of the MCU's family,\n"
+            "and the dictionary a virtual board with the same options reports.\n"
+            "See docs/sim.md.\n");
 }
 
 int sim_make_firmware_main(int argc, char **argv)
@@ -196,8 +256,12 @@ int sim_make_firmware_main(int argc, char **argv)
     struct fw_options o;
     struct mf_err err = { 0 };
     struct board_db *db = NULL;
-    int rc = 0;
-    if (parse_fw_options(argc, argv, &o, &err) < 0 || board_mcu(&o, &db, &err) < 0 || make_firmware(&o, &err) < 0) {
+    int rc = parse_fw_options(argc, argv, &o, &err);
+    if (rc > 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (rc < 0 || board_mcu(&o, &db, &err) < 0 || make_firmware(&o, &err) < 0) {
         fprintf(stderr, "mcuflash-sim make-firmware: %s\n", err.msg);
         rc = err.code ? err.code : MF_E_FAIL;
     }
