@@ -1,10 +1,12 @@
 /* The control socket's commands: status, reset, power-cycle, unplug, plug,
- * card remove|insert|write-protect on|off, faults SPEC, shutdown TEXT, quit. */
+ * double-tap, card remove|insert|write-protect on|off, faults SPEC,
+ * shutdown TEXT, katapult refuse-write|corrupt|corrupt-read, quit. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "appimage.h"
 #include "board/board.h"
 #include "sim.h"
 
@@ -52,6 +54,34 @@ static json_t *bootloader_json(const struct sim *s)
                      "image_sha1", f->image_sha1);
 }
 
+static json_t *katapult_json(const struct sim *s)
+{
+    if (!s->opt.katapult)
+        return json_null();
+    const struct sim_katapult *k = &s->katapult;
+    return json_pack("{s:s,s:s,s:I,s:i,s:I,s:I,s:I,s:I,s:b,s:s,s:I,s:I}", "proto",
+                     k->build.proto == KATAPULT_PROTO_1_0_0 ? "1.0.0" : "1.1.0", "version", k->build.version,
+                     "start_address", (json_int_t)k->build.start, "block_size", KATAPULT_BLOCK_SIZE,
+                     "blocks_written", (json_int_t)k->blocks_written, "blocks_read", (json_int_t)k->blocks_read,
+                     "erases", (json_int_t)k->erases, "completes", (json_int_t)k->completes, "app_valid",
+                     app_present(&s->flash), "flash_family", k->fam->name, "nacks", (json_int_t)k->nacks,
+                     "errors", (json_int_t)k->errors);
+}
+
+/* The CAN side of a board on a virtual bus. */
+static void can_status(const struct sim *s, json_t *o)
+{
+    const struct can_node *n = &s->port.can;
+    char uuid[2 * CAN_UUID_LEN + 1];
+    for (int i = 0; i < CAN_UUID_LEN; i++)
+        snprintf(uuid + 2 * i, 3, "%02x", n->uuid[i]);
+    int nodeid = cannode_nodeid(n);
+    json_object_set_new(o, "uuid", json_string(uuid));
+    json_object_set_new(o, "nodeid", nodeid < 0 ? json_null() : json_integer(nodeid));
+    json_object_set_new(o, "bus", json_string(n->bus));
+    json_object_set_new(o, "canbus_frequency", json_integer(s->opt.baud));
+}
+
 static void status(struct sim *s, char *reply, size_t cap)
 {
     const struct sim_mcu *m = &s->mcu;
@@ -59,16 +89,22 @@ static void status(struct sim *s, char *reply, size_t cap)
     char link[32];
     if (s->opt.link == SIM_LINK_USB)
         snprintf(link, sizeof(link), "usb");
+    else if (s->opt.link == SIM_LINK_CAN)
+        snprintf(link, sizeof(link), "can");
     else
         snprintf(link, sizeof(link), "uart:%u", s->opt.baud);
     json_t *o = json_object();
     json_object_set_new(o, "mcu", json_string(mcu ? mcu : ""));
     json_object_set_new(o, "version", json_string(m->dict->version ? m->dict->version : ""));
     json_object_set_new(o, "state", json_string(state_name(s->state)));
-    json_object_set_new(o, "link_up", json_boolean(pty_link_is_up(&s->link)));
+    json_object_set_new(o, "link_up", json_boolean(port_is_up(&s->port)));
     json_object_set_new(o, "link", json_string(link));
-    json_object_set_new(o, "path", json_string(s->link.path));
-    json_object_set_new(o, "device", json_string(s->link.slave_name));
+    json_object_set_new(o, "path", json_string(s->port.pty.path));
+    json_object_set_new(o, "device", json_string(s->port.kind == SIM_LINK_CAN ? "" : s->port.pty.slave_name));
+    if (s->port.kind == SIM_LINK_CAN)
+        can_status(s, o);
+    json_object_set_new(o, "mode", json_string(sim_mode_name(s->mode)));
+    json_object_set_new(o, "katapult", katapult_json(s));
     json_object_set_new(o, "timing", json_string(s->timing.realistic ? "realistic" : "none"));
     json_object_set_new(o, "seq", json_integer(m->next_seq & KL_SEQ_MASK));
     json_object_set_new(o, "oids_allocated", json_boolean(m->oids_allocated));
@@ -79,7 +115,7 @@ static void status(struct sim *s, char *reply, size_t cap)
                         json_boolean(s->slot.card && sdcard_config(s->slot.card)->write_protect != SDCARD_WP_NONE));
     json_object_set_new(o, "card_spi_mode", json_boolean(s->slot.card && sdcard_in_spi_mode(s->slot.card)));
     json_object_set_new(o, "board", s->board ? json_string(s->board->name) : json_null());
-    json_object_set_new(o, "firmware", json_string(s->silent ? "not klipper" : "klipper"));
+    json_object_set_new(o, "firmware", json_string(s->flash.dict ? "klipper" : "not klipper"));
     json_object_set_new(o, "bootloader", bootloader_json(s));
     json_object_set_new(o, "faults", fault_json(&s->faults));
     json_object_set_new(o, "counters", counter_json(s));
@@ -99,8 +135,8 @@ static void force_shutdown(struct sim *s, const char *text, char *reply, size_t 
         snprintf(reply, cap, "error: the board is %s; nothing was changed", state_name(s->state));
         return;
     }
-    if (s->silent) {
-        snprintf(reply, cap, "error: the board runs firmware that is not Klipper; nothing was changed");
+    if (s->mode != MODE_KLIPPER) {
+        snprintf(reply, cap, "error: the board runs %s, not Klipper; nothing was changed", sim_mode_name(s->mode));
         return;
     }
     sim_mcu_force_shutdown(&s->mcu, text);
@@ -146,7 +182,8 @@ void sim_control_exec(void *ctx, char *line, char *reply, size_t cap)
     else
         arg = line + strlen(line);
     snprintf(reply, cap, "ok");
-    bool needs_power = !strcmp(line, "reset") || !strcmp(line, "power-cycle") || !strcmp(line, "unplug");
+    bool needs_power = !strcmp(line, "reset") || !strcmp(line, "power-cycle") || !strcmp(line, "unplug") ||
+                       !strcmp(line, "double-tap");
     if (needs_power && s->state == BOARD_UNPLUGGED) {
         snprintf(reply, cap, "error: the board is unplugged; nothing was changed (plug it first)");
     } else if (!strcmp(line, "status")) {
@@ -162,6 +199,14 @@ void sim_control_exec(void *ctx, char *line, char *reply, size_t cap)
             snprintf(reply, cap, "error: the board is not unplugged; nothing was changed");
         else
             sim_plug(s);
+    } else if (!strcmp(line, "double-tap")) {
+        sim_request_bootloader(s); /* two resets within Katapult's window */
+    } else if (!strcmp(line, "katapult")) {
+        char why[160];
+        if (!s->opt.katapult)
+            snprintf(reply, cap, "error: this board has no Katapult (start it with --bootloader katapult)");
+        else if (katapult_fault_command(&s->katapult, arg, why, sizeof(why)) < 0)
+            snprintf(reply, cap, "error: %s; nothing was changed", why);
     } else if (!strcmp(line, "card")) {
         card_command(s, arg, reply, cap);
     } else if (!strcmp(line, "faults")) {
@@ -173,8 +218,9 @@ void sim_control_exec(void *ctx, char *line, char *reply, size_t cap)
     } else if (!strcmp(line, "quit")) {
         s->quit = true;
     } else if (!strcmp(line, "help")) {
-        snprintf(reply, cap, "commands: status, reset, power-cycle, unplug, plug, card remove|insert|write-protect "
-                 "on|off, faults SPEC, shutdown TEXT, quit");
+        snprintf(reply, cap, "commands: status, reset, power-cycle, unplug, plug, double-tap, card remove|insert|"
+                 "write-protect on|off, faults SPEC, shutdown TEXT, katapult refuse-write N [once]|corrupt ADDR|"
+                 "corrupt-read ADDR, quit");
     } else {
         snprintf(reply, cap, "error: unknown command '%s' (try help)", line);
     }

@@ -15,6 +15,7 @@
 #define IDENTIFY "identify offset=%u count=%c"
 #define STATIC_STRING_MIN 2
 #define UART_RECEIVE_WINDOW 192
+#define CAN_RECEIVE_WINDOW 192 /* canserial.c's receive_buf */
 #define SDIO_BUS_PINS "PC12,PD2,PC8,PC9,PC10,PC11"
 
 int32_t dict_id_from_encoded(uint16_t encoded)
@@ -137,7 +138,11 @@ static void add_config(const struct dictgen_params *p, json_t *config)
     json_object_set_new(config, "PWM_MAX", json_integer(t->pwm_max));
     if (t->reserve_crystal)
         json_object_set_new(config, "RESERVE_PINS_crystal", json_string(t->reserve_crystal));
-    if (p->serial_baud) {
+    if (p->can_frequency) {
+        json_object_set_new(config, "CANBUS_FREQUENCY", json_integer(p->can_frequency));
+        json_object_set_new(config, "RECEIVE_WINDOW", json_integer(CAN_RECEIVE_WINDOW));
+        json_object_set_new(config, "RESERVE_PINS_CAN", json_string(t->reserve_can));
+    } else if (p->serial_baud) {
         json_object_set_new(config, "SERIAL_BAUD", json_integer(p->serial_baud));
         json_object_set_new(config, "RECEIVE_WINDOW", json_integer(UART_RECEIVE_WINDOW));
         json_object_set_new(config, "RESERVE_PINS_serial", json_string(t->reserve_serial));

@@ -16,7 +16,8 @@
 struct dictgen_params {
     const struct mcu_type *type;
     const char *version;   /* NULL: SIM_DEFAULT_VERSION */
-    uint32_t serial_baud;  /* 0: USB build; else a UART build at this baud */
+    uint32_t serial_baud;  /* a UART build at this baud (0: not UART) */
+    uint32_t can_frequency; /* a CAN build for this bus frequency (0: not CAN) */
 };
 
 /* The JSON text (no trailing newline), malloc'ed; NULL if out of memory. */

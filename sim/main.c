@@ -1,6 +1,7 @@
-/* mcuflash-sim: a virtual Klipper board on a pseudo-terminal.  Three modes:
- * run a board (default), talk to a running board's control socket (ctl),
- * and write a fake firmware image (make-firmware). */
+/* mcuflash-sim: a virtual Klipper board on a pseudo-terminal or a virtual
+ * CAN bus.  Four modes: run a board (default), run a CAN bus (canbus),
+ * talk to a running board's control socket (ctl), and write a fake
+ * firmware image (make-firmware). */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +11,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "ctl"))
         return sim_ctl_main(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "canbus"))
+        return sim_canbus_main(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "make-firmware"))
         return sim_make_firmware_main(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "--version")) {

@@ -10,6 +10,7 @@
 #include "util/clock.h"
 
 #define STATIC_STRING_UNKNOWN 0xff
+#define UART_BOOTLOADER_REQUEST " \x1c Request Serial Bootloader!! ~"
 
 /* --- messages of sched.c and command.c --- */
 
@@ -389,6 +390,13 @@ static bool handle_front(struct sim_mcu *m)
         drop_front(m, n);
         return true;
     case KL_FIND_ERROR:
+        /* serial_irq.c: the request string, alone in what is dropped. */
+        if (m->uart_bootloader_request && n == sizeof(UART_BOOTLOADER_REQUEST) - 1 &&
+            !memcmp(m->rx, UART_BOOTLOADER_REQUEST, n)) {
+            drop_front(m, n);
+            sim_mcu_request(m, SIM_REQ_BOOTLOADER);
+            return false;
+        }
         drop_front(m, n);
         if (!m->need_valid) {
             m->need_valid = true;

@@ -23,7 +23,7 @@
 typedef void (*sim_emit_fn)(void *ctx, const uint8_t *block, size_t len, bool data);
 
 /* What the MCU asks of the board around it. */
-enum sim_request { SIM_REQ_NONE, SIM_REQ_RESET };
+enum sim_request { SIM_REQ_NONE, SIM_REQ_RESET, SIM_REQ_BOOTLOADER };
 
 struct sim_binding {
     const struct kl_msgfmt *fmt;    /* from the dictionary */
@@ -65,6 +65,7 @@ struct sim_mcu {
     size_t rx_len, rx_limit;
     bool stalled;         /* a shutdown cut a block short: wait for new input */
     bool model_time;      /* account bus time in busy_ns (--timing realistic) */
+    bool uart_bootloader_request; /* a serial build: the request string asks for the bootloader */
 
     /* Scheduler state. */
     uint64_t boot_us;

@@ -29,7 +29,9 @@ struct mcu_type {
     const char *reserve_crystal; /* NULL if the build declares none */
     const char *reserve_usb;
     const char *reserve_serial;
+    const char *reserve_can;     /* the default CAN pins of a CAN build */
     uint32_t flash_base, ram_top;
+    uint32_t flash_size;       /* bytes of on-chip flash */
 };
 
 /* NULL if unknown. */

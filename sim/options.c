@@ -1,6 +1,7 @@
 /* Command line of the virtual board. */
 #include "options.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +13,11 @@ void sim_usage(FILE *out)
             "usage: mcuflash-sim --path PATH (--board NAME [--dict FILE] | --mcu TYPE | --dict FILE)\n"
             "                    [--board-file FILE]... [--flash-state FILE] [--card IMAGE]\n"
             "                    [--link usb|uart:BAUD] [--timing none|realistic] [--faults SPEC]\n"
-            "                    [--control SOCKET] [--version-string V]\n"
+            "                    [--control SOCKET] [--version-string V] [--empty-flash]\n"
+            "                    [--link can:BUS --canbus-uuid HEX12 [--canbus-frequency N]]\n"
+            "                    [--bootloader katapult [--katapult-proto 1.0.0|1.1.0] [--katapult-version V]\n"
+            "                     [--katapult-start ADDR]]\n"
+            "       mcuflash-sim canbus --path PATH [--bitrate N] [--timing none|realistic]\n"
             "       mcuflash-sim ctl SOCKET COMMAND...\n"
             "       mcuflash-sim make-firmware (--board NAME | --mcu TYPE | --dict FILE) [--board-file FILE]...\n"
             "                    [--version-string V] [--link L] [--size BYTES] [--seed N] -o FILE\n"
@@ -21,15 +26,26 @@ void sim_usage(FILE *out)
             "A virtual Klipper board on a pseudo-terminal; see docs/sim.md.\n"
             "MCU types: %s\n"
             "Fault SPEC: corrupt=P,drop=P,lose-response=P,seed=N,dir=both|in|out\n"
-            "Control commands: status, reset, power-cycle, unplug, plug, faults SPEC, shutdown TEXT, quit\n",
+            "Control commands: status, reset, power-cycle, unplug, plug, double-tap, card remove|insert|write-protect "
+            "on|off,\n"
+            "  faults SPEC, shutdown TEXT, katapult refuse-write N [once], katapult corrupt ADDR,\n"
+            "  katapult corrupt-read ADDR, quit\n",
             mcu_type_names());
 }
 
-int sim_parse_link(const char *text, enum sim_link_kind *kind, uint32_t *baud, struct mf_err *err)
+int sim_parse_link_bus(const char *text, enum sim_link_kind *kind, uint32_t *baud, const char **bus,
+                       struct mf_err *err)
 {
+    *bus = NULL;
     if (!strcmp(text, "usb")) {
         *kind = SIM_LINK_USB;
         *baud = 0;
+        return 0;
+    }
+    if (!strcmp(text, "can") || (!strncmp(text, "can:", 4) && text[4])) {
+        *kind = SIM_LINK_CAN;
+        *baud = SIM_CAN_DEFAULT_FREQUENCY;
+        *bus = text[3] ? text + 4 : NULL;
         return 0;
     }
     if (!strncmp(text, "uart:", 5)) {
@@ -42,7 +58,27 @@ int sim_parse_link(const char *text, enum sim_link_kind *kind, uint32_t *baud, s
         }
     }
     return mf_fail(err, MF_E_USAGE,
-                   "--link must be usb or uart:BAUD (e.g. uart:250000), not '%s'; nothing was started.", text);
+                   "--link must be usb or uart:BAUD (e.g. uart:250000), or can:PATH for a board on a virtual CAN bus, "
+                   "not '%s'; nothing was started.",
+                   text);
+}
+
+int sim_parse_link(const char *text, enum sim_link_kind *kind, uint32_t *baud, struct mf_err *err)
+{
+    const char *bus;
+    return sim_parse_link_bus(text, kind, baud, &bus, err);
+}
+
+int sim_parse_uuid(const char *text, uint8_t uuid[6], struct mf_err *err)
+{
+    if (strlen(text) != 12 || strspn(text, "0123456789abcdefABCDEF") != 12)
+        return mf_fail(err, MF_E_USAGE,
+                       "--canbus-uuid needs 12 hex digits (e.g. 0a1b2c3d4e5f), not '%s'; nothing was started.", text);
+    for (int i = 0; i < 6; i++) {
+        char byte[3] = { text[2 * i], text[2 * i + 1], 0 };
+        uuid[i] = (uint8_t)strtoul(byte, NULL, 16);
+    }
+    return 0;
 }
 
 int sim_check_version(const char *v, struct mf_err *err)
@@ -86,10 +122,53 @@ static int check_identity(const struct sim_options *o, struct mf_err *err)
     return 0;
 }
 
+static int parse_u32(const char *opt, const char *v, uint32_t min, uint32_t max, uint32_t *out, struct mf_err *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 0);
+    if (end == v || *end || errno || n < min || n > max)
+        return mf_fail(err, MF_E_USAGE, "%s needs a number from %u to %u, not '%s'; nothing was started.", opt, min,
+                       max, v);
+    *out = (uint32_t)n;
+    return 0;
+}
+
+static int check_can(const struct sim_options *o, struct mf_err *err)
+{
+    if (o->link != SIM_LINK_CAN)
+        return o->have_uuid ? mf_fail(err, MF_E_USAGE, "--canbus-uuid goes with --link can:PATH; nothing was "
+                                                       "started.")
+                            : 0;
+    if (!o->can_bus)
+        return mf_fail(err, MF_E_USAGE, "A board needs the bus it sits on: --link can:PATH (the socket of "
+                                        "`mcuflash-sim canbus`); nothing was started.");
+    if (!o->have_uuid)
+        return mf_fail(err, MF_E_USAGE, "A CAN board needs --canbus-uuid HEX12; nothing was started.");
+    return 0;
+}
+
+static int check_katapult(const struct sim_options *o, struct mf_err *err)
+{
+    if (!o->katapult && (o->katapult_proto || o->katapult_version || o->katapult_start))
+        return mf_fail(err, MF_E_USAGE, "--katapult-* options go with --bootloader katapult; nothing was started.");
+    if (o->katapult_proto && strcmp(o->katapult_proto, "1.0.0") && strcmp(o->katapult_proto, "1.1.0"))
+        return mf_fail(err, MF_E_USAGE, "--katapult-proto must be 1.0.0 or 1.1.0, not '%s'; nothing was started.",
+                       o->katapult_proto);
+    if (o->katapult_version && (strlen(o->katapult_version) > 63 || sim_check_version(o->katapult_version, err) < 0))
+        return mf_fail(err, MF_E_USAGE, "--katapult-version takes up to 63 printable ASCII characters; nothing "
+                                        "was started.");
+    if (o->katapult_start & 63)
+        return mf_fail(err, MF_E_USAGE, "--katapult-start must be a multiple of the 64-byte block; nothing was "
+                                        "started.");
+    return 0;
+}
+
 int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_err *err)
 {
     memset(o, 0, sizeof(*o));
     o->link = SIM_LINK_USB;
+    uint32_t can_frequency = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char **dest = NULL;
@@ -111,7 +190,16 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_er
             dest = &o->version;
         else if (!strcmp(a, "--flash-state"))
             dest = &o->flash_state;
-        else if (strcmp(a, "--link") && strcmp(a, "--timing") && strcmp(a, "--board-file"))
+        else if (!strcmp(a, "--katapult-proto"))
+            dest = &o->katapult_proto;
+        else if (!strcmp(a, "--katapult-version"))
+            dest = &o->katapult_version;
+        else if (!strcmp(a, "--empty-flash")) {
+            o->empty_flash = true;
+            continue;
+        } else if (strcmp(a, "--link") && strcmp(a, "--timing") && strcmp(a, "--board-file") &&
+                   strcmp(a, "--canbus-uuid") && strcmp(a, "--canbus-frequency") && strcmp(a, "--bootloader") &&
+                   strcmp(a, "--katapult-start"))
             return mf_fail(err, MF_E_USAGE, "Unknown option '%s'; nothing was started. See --help.", a);
         if (need_value(argc, argv, i, err) < 0)
             return -1;
@@ -119,8 +207,26 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_er
         if (dest) {
             *dest = v;
         } else if (!strcmp(a, "--link")) {
-            if (sim_parse_link(v, &o->link, &o->baud, err) < 0)
+            if (sim_parse_link_bus(v, &o->link, &o->baud, &o->can_bus, err) < 0)
                 return -1;
+            if (o->link == SIM_LINK_CAN && can_frequency)
+                o->baud = can_frequency;
+        } else if (!strcmp(a, "--canbus-uuid")) {
+            if (sim_parse_uuid(v, o->can_uuid, err) < 0)
+                return -1;
+            o->have_uuid = true;
+        } else if (!strcmp(a, "--canbus-frequency")) {
+            if (parse_u32(a, v, 10000, 8000000, &can_frequency, err) < 0)
+                return -1;
+            if (o->link == SIM_LINK_CAN)
+                o->baud = can_frequency;
+        } else if (!strcmp(a, "--katapult-start")) {
+            if (parse_u32(a, v, 0, UINT32_MAX, &o->katapult_start, err) < 0)
+                return -1;
+        } else if (!strcmp(a, "--bootloader")) {
+            if (strcmp(v, "katapult"))
+                return mf_fail(err, MF_E_USAGE, "--bootloader takes katapult, not '%s'; nothing was started.", v);
+            o->katapult = true;
         } else if (!strcmp(a, "--board-file")) {
             if (sim_add_board_file(o->board_files, &o->nboard_files, v, err) < 0)
                 return -1;
@@ -133,6 +239,8 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_er
     if (!o->path)
         return mf_fail(err, MF_E_USAGE, "--path is required (where the device link appears); nothing was started.");
     if (o->version && sim_check_version(o->version, err) < 0)
+        return -1;
+    if (check_can(o, err) < 0 || check_katapult(o, err) < 0)
         return -1;
     return check_identity(o, err);
 }

@@ -8,7 +8,9 @@
 
 #include "util/err.h"
 
-enum sim_link_kind { SIM_LINK_USB, SIM_LINK_UART };
+enum sim_link_kind { SIM_LINK_USB, SIM_LINK_UART, SIM_LINK_CAN };
+
+#define SIM_CAN_DEFAULT_FREQUENCY 1000000u
 
 #define SIM_BOARD_FILES_MAX 16
 
@@ -22,7 +24,15 @@ struct sim_options {
     const char *dict;
     const char *card;
     enum sim_link_kind link;
-    uint32_t baud;          /* uart only */
+    uint32_t baud;          /* uart: the baud rate; can: the bus frequency of the build */
+    const char *can_bus;    /* can:PATH, the virtual bus socket */
+    uint8_t can_uuid[6];    /* --canbus-uuid */
+    bool have_uuid;
+    bool katapult;          /* --bootloader katapult */
+    const char *katapult_proto;   /* "1.0.0" or "1.1.0" */
+    const char *katapult_version;
+    uint32_t katapult_start;      /* 0: the family's default */
+    bool empty_flash;             /* --empty-flash: no application at power-on */
     bool realistic;         /* --timing realistic */
     const char *faults;
     const char *control;
@@ -31,8 +41,14 @@ struct sim_options {
 
 /* Parse the run options (argv after the program name); -1 with a usage error. */
 int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_err *err);
-/* --link usb | uart:BAUD */
+/* --link usb | uart:BAUD | can | can:PATH.  For can, *baud is the default
+ * bus frequency of a CAN build and the bus path (if given) goes to *bus. */
+int sim_parse_link_bus(const char *text, enum sim_link_kind *kind, uint32_t *baud, const char **bus,
+                       struct mf_err *err);
+/* The same without the bus path (for make-firmware: the dictionary only). */
 int sim_parse_link(const char *text, enum sim_link_kind *kind, uint32_t *baud, struct mf_err *err);
+/* HEX12: a 6-byte CAN uuid. */
+int sim_parse_uuid(const char *text, uint8_t uuid[6], struct mf_err *err);
 /* --board-file FILE: append to a list of at most SIM_BOARD_FILES_MAX. */
 int sim_add_board_file(const char **files, size_t *n, const char *path, struct mf_err *err);
 /* A version string a dictionary can carry unchanged (printable ASCII). */

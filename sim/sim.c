@@ -10,12 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "appimage.h"
 #include "board/board.h"
 #include "dictgen.h"
 #include "mcutypes.h"
 #include "util/clock.h"
 
 #define RETRY_LINK_US 1000000
+#define TOUCH_POLL_MS 20 /* how often a USB board looks at its line coding */
 #define POLL_MAX (2 + 1 + CONTROL_MAX_CLIENTS)
 
 static volatile sig_atomic_t got_signal;
@@ -51,17 +53,33 @@ static uint64_t now_ns(void)
 
 /* --- the MCU's output --- */
 
+const char *sim_mode_name(enum sim_mode m)
+{
+    static const char *const names[] = { "klipper", "katapult", "crashed", "silent" };
+    return names[m];
+}
+
+static bool running(const struct sim *s, enum sim_mode mode)
+{
+    return s->state == BOARD_RUNNING && s->mode == mode;
+}
+
 /* Running Klipper: booted, and the flash holds a Klipper build. */
 static bool mcu_on(const struct sim *s)
 {
-    return s->state == BOARD_RUNNING && !s->silent;
+    return running(s, MODE_KLIPPER);
 }
 
-static void on_emit(void *ctx, const uint8_t *block, size_t len, bool data)
+/* Something on the board reads the link. */
+static bool firmware_listens(const struct sim *s)
 {
-    struct sim *s = ctx;
-    if (!mcu_on(s))
-        return;
+    return running(s, MODE_KLIPPER) || running(s, MODE_KATAPULT);
+}
+
+/* A block or frame leaves the firmware busy_ns from now: through its
+ * transmit buffer and the line faults onto the wire. */
+static void send_out(struct sim *s, const uint8_t *block, size_t len, bool data, uint64_t busy_ns)
+{
     if (data && faults_lose_response(&s->faults))
         return;
     uint64_t t = now_ns();
@@ -70,21 +88,96 @@ static void on_emit(void *ctx, const uint8_t *block, size_t len, bool data)
         s->tx_dropped++; /* the firmware's transmit buffer is full */
         return;
     }
-    uint8_t copy[KL_MESSAGE_MAX];
+    uint8_t copy[KL_MESSAGE_MAX > KATAPULT_FRAME_MAX ? KL_MESSAGE_MAX : KATAPULT_FRAME_MAX];
     memcpy(copy, block, len);
     size_t n = faults_apply(&s->faults, false, copy, len);
-    if (wire_push(&s->to_host, t + s->mcu.busy_ns, copy, n) < 0)
+    if (wire_push(&s->to_host, t + busy_ns, copy, n) < 0)
         s->tx_dropped++; /* nobody reads the port: output backs up */
+}
+
+static void on_emit(void *ctx, const uint8_t *block, size_t len, bool data)
+{
+    struct sim *s = ctx;
+    if (mcu_on(s))
+        send_out(s, block, len, data, s->mcu.busy_ns);
+}
+
+static void on_katapult_emit(void *ctx, const uint8_t *frame, size_t len, bool response)
+{
+    struct sim *s = ctx;
+    if (running(s, MODE_KATAPULT))
+        send_out(s, frame, len, response, s->katapult.busy_ns);
 }
 
 /* --- lifecycle --- */
 
+/* The flash changed under Klipper's feet: its dictionary is the board's
+ * identity from now on. */
+static void take_identity(struct sim *s)
+{
+    struct mf_err err = { 0 };
+    s->mode = MODE_SILENT;
+    if (!s->flash.dict)
+        return;
+    if (sim_mcu_set_identity(&s->mcu, s->flash.dict, s->flash.dict_len, &err) < 0) {
+        fprintf(stderr, "mcuflash-sim: the flashed firmware's dictionary is unusable (%s); the board stays silent.\n",
+                err.msg);
+        return;
+    }
+    s->mode = MODE_KLIPPER;
+    if (cardslot_wire(&s->slot, s->board, s->mcu.dict, &err) < 0)
+        fprintf(stderr, "mcuflash-sim: %s\n", err.msg);
+}
+
+static uint32_t ram_low(const struct sim *s)
+{
+    return s->mcu.type && s->mcu.type->family == FAMILY_LPC176X ? 0x10000000u : 0x20000000u;
+}
+
+/* Katapult jumps to the application: what its vector table and contents
+ * make of the board. */
+static void start_application(struct sim *s)
+{
+    char *dict = NULL;
+    size_t len = 0;
+    enum app_outcome out = app_start(&s->flash, ram_low(s), s->flash.ram_top, &dict, &len);
+    if (out == APP_CRASHES) {
+        s->mode = MODE_CRASHED;
+        return;
+    }
+    bool same = dict && s->flash.dict && len == s->flash.dict_len && !memcmp(dict, s->flash.dict, len);
+    if (!same) {
+        struct mf_err err = { 0 };
+        flash_adopt(&s->flash, dict, len);
+        if (flash_save(&s->flash, &err) < 0)
+            fprintf(stderr, "mcuflash-sim: %s\n", err.msg);
+    }
+    free(dict);
+    if (same && s->mode == MODE_KLIPPER)
+        return;
+    take_identity(s);
+}
+
+/* Katapult's bootentry_check(): a request, or no application, keeps it. */
+static void choose_firmware(struct sim *s)
+{
+    if (!s->opt.katapult)
+        return; /* the SD-card bootloader (if any) has had its say */
+    if (s->enter_katapult || !app_present(&s->flash)) {
+        s->enter_katapult = false;
+        s->mode = MODE_KATAPULT;
+        return;
+    }
+    start_application(s);
+}
+
 static void come_up(struct sim *s)
 {
     uint64_t now = mf_now_us();
-    if (!pty_link_is_up(&s->link)) {
+    choose_firmware(s);
+    if (!port_is_up(&s->port)) {
         struct mf_err err = { 0 };
-        if (pty_link_up(&s->link, &err) < 0) {
+        if (port_up(&s->port, &err) < 0) {
             fprintf(stderr, "mcuflash-sim: %s\n", err.msg);
             s->up_at_us = now + RETRY_LINK_US;
             return;
@@ -94,38 +187,27 @@ static void come_up(struct sim *s)
     s->mcu_ready_ns = 0;
     s->host_blocked = false;
     s->mcu.rx_limit = timing_rx_buffer(&s->timing);
+    s->katapult.rx_limit = timing_rx_buffer(&s->timing);
     s->boots++;
-    if (!s->silent)
+    if (s->port.kind == SIM_LINK_CAN)
+        cannode_set_online(&s->port.can, s->mode == MODE_KLIPPER || s->mode == MODE_KATAPULT,
+                           s->mode == MODE_KATAPULT ? CAN_APP_KATAPULT : CAN_APP_KLIPPER);
+    if (s->mode == MODE_KATAPULT)
+        katapult_boot(&s->katapult);
+    else if (s->mode == MODE_KLIPPER)
         sim_mcu_boot(&s->mcu, now);
 }
 
-/* The bootloader flashed: the image's dictionary is the board's identity
- * from now on; an image without one leaves the board silent. */
-static void take_new_firmware(struct sim *s)
-{
-    struct mf_err err = { 0 };
-    s->silent = true;
-    if (!s->flash.dict)
-        return;
-    if (sim_mcu_set_identity(&s->mcu, s->flash.dict, s->flash.dict_len, &err) < 0) {
-        fprintf(stderr, "mcuflash-sim: the flashed firmware's dictionary is unusable (%s); the board stays silent.\n",
-                err.msg);
-        return;
-    }
-    s->silent = false;
-    if (cardslot_wire(&s->slot, s->board, s->mcu.dict, &err) < 0)
-        fprintf(stderr, "mcuflash-sim: %s\n", err.msg);
-}
-
-/* The bootloader runs at every boot, before the firmware; returns how long
- * it keeps the board away (only with realistic timing). */
+/* The SD-card bootloader runs at every boot, before the firmware; returns
+ * how long it keeps the board away (only with realistic timing).  A board
+ * with Katapult has Katapult in its place. */
 static uint64_t run_bootloader(struct sim *s)
 {
-    if (!s->board)
+    if (!s->board || s->opt.katapult)
         return 0;
     uint64_t took;
     if (boot_run(&s->boot, s->board, s->slot.card, &s->flash, &took))
-        take_new_firmware(s);
+        take_identity(s);
     return s->timing.realistic ? took : 0;
 }
 
@@ -135,10 +217,13 @@ static void go_away(struct sim *s, enum board_state state, bool drop_link)
     s->up_at_us = mf_now_us() + timing_reset_delay_us(&s->timing);
     wire_clear(&s->to_mcu);
     s->mcu_ready_ns = 0;
+    s->katapult.complete = false;
+    s->katapult.busy_ns = 0;
     sim_mcu_power_off(&s->mcu);
-    if (drop_link) {
+    if (drop_link || s->port.kind == SIM_LINK_CAN) {
+        /* USB re-enumerates; a CAN node leaves the bus and forgets its id. */
         wire_clear(&s->to_host);
-        pty_link_down(&s->link);
+        port_down(&s->port);
     }
 }
 
@@ -153,6 +238,14 @@ void sim_reset(struct sim *s, bool power_cycle)
     /* USB re-enumerates (the device disappears); a UART port stays. */
     go_away(s, BOARD_RESETTING, s->opt.link == SIM_LINK_USB);
     s->up_at_us += run_bootloader(s);
+}
+
+void sim_request_bootloader(struct sim *s)
+{
+    /* Klipper sets Katapult's request code and resets; without Katapult the
+     * board just boots again (as an LPC176x with its stock SD bootloader). */
+    s->enter_katapult = s->opt.katapult;
+    sim_reset(s, false);
 }
 
 void sim_unplug(struct sim *s)
@@ -176,42 +269,85 @@ void sim_plug(struct sim *s)
 
 static void read_host(struct sim *s)
 {
-    if (!pty_link_is_up(&s->link) || s->to_mcu.bytes >= WIRE_QUEUE_MAX / 2)
+    if (port_fd(&s->port) < 0 || s->to_mcu.bytes >= WIRE_QUEUE_MAX / 2)
         return; /* leave it in the pty: the host's writes block, as with USB flow control */
     uint8_t buf[4096];
-    ssize_t n = pty_link_read(&s->link, buf, sizeof(buf));
-    if (n <= 0 || !mcu_on(s))
-        return; /* an MCU that is off (or not running Klipper) loses what arrives */
+    ssize_t n = port_read(&s->port, buf, sizeof(buf));
+    if (n <= 0 || !firmware_listens(s))
+        return; /* a board that is off (or not listening) loses what arrives */
     size_t len = faults_apply(&s->faults, true, buf, (size_t)n);
     wire_push(&s->to_mcu, now_ns(), buf, len);
 }
 
-static void feed_mcu(struct sim *s)
+/* Requests the firmware noticed on its link. */
+static bool handle_requests(struct sim *s)
+{
+    if (s->mcu.request == SIM_REQ_RESET) {
+        s->mcu.request = SIM_REQ_NONE;
+        sim_reset(s, false);
+        return true;
+    }
+    if (s->mcu.request == SIM_REQ_BOOTLOADER) {
+        s->mcu.request = SIM_REQ_NONE;
+        sim_request_bootloader(s);
+        return true;
+    }
+    return false;
+}
+
+/* Hand what has arrived to the firmware that runs: Klipper or Katapult. */
+static void feed_firmware(struct sim *s)
 {
     uint64_t t = now_ns();
-    while (mcu_on(s) && t >= s->mcu_ready_ns) {
+    while (firmware_listens(s) && t >= s->mcu_ready_ns) {
+        bool katapult = s->mode == MODE_KATAPULT;
         const uint8_t *data;
         size_t n = wire_peek(&s->to_mcu, t, &data);
-        size_t took = n ? sim_mcu_receive(&s->mcu, data, n) : 0;
+        size_t took = !n         ? 0
+                      : katapult ? katapult_receive(&s->katapult, data, n)
+                                 : sim_mcu_receive(&s->mcu, data, n);
         if (took < n && s->opt.link == SIM_LINK_UART) {
             s->rx_overflow += n - took; /* UART: bytes past the buffer are lost */
             took = n;
         }
         wire_consume(&s->to_mcu, took);
-        bool busy = sim_mcu_process(&s->mcu);
-        if (s->mcu.request == SIM_REQ_RESET) {
-            s->mcu.request = SIM_REQ_NONE;
-            sim_reset(s, false);
+        uint64_t *busy_ns = katapult ? &s->katapult.busy_ns : &s->mcu.busy_ns;
+        bool busy = katapult ? katapult_process(&s->katapult, mf_now_us()) : sim_mcu_process(&s->mcu);
+        if (!katapult && handle_requests(s))
             return;
-        }
         if (busy) {
-            s->mcu_ready_ns = t + s->mcu.busy_ns;
-            s->mcu.busy_ns = 0;
+            /* Bus or flash time: the firmware takes nothing more until then. */
+            s->mcu_ready_ns = t + *busy_ns;
+            *busy_ns = 0;
             return;
         }
         if (!took)
             return;
     }
+}
+
+/* Bootloader requests that do not come as bytes: the 1200-baud touch on a
+ * USB board, the CAN admin frame; Katapult's COMPLETE. */
+static void watch_entry(struct sim *s)
+{
+    if (s->state != BOARD_RUNNING)
+        return;
+    if (running(s, MODE_KATAPULT) && katapult_app_due(&s->katapult, mf_now_us())) {
+        s->katapult.complete = false;
+        sim_reset(s, false); /* application_jump(): a reset with the start-app code */
+        return;
+    }
+    struct can_node *node = &s->port.can;
+    if (s->port.kind == SIM_LINK_CAN && node->id_conflict) {
+        node->id_conflict = false;
+        if (mcu_on(s))
+            sim_mcu_force_shutdown(&s->mcu, "Another CAN node assigned this ID");
+    }
+    bool can_request = s->port.kind == SIM_LINK_CAN && node->bootloader_requested;
+    node->bootloader_requested = false;
+    /* Katapult's check_reboot() does nothing: only Klipper reacts. */
+    if (mcu_on(s) && (can_request || port_touched_1200(&s->port)))
+        sim_request_bootloader(s);
 }
 
 static void write_host(struct sim *s)
@@ -220,8 +356,8 @@ static void write_host(struct sim *s)
     const uint8_t *data;
     size_t n;
     s->host_blocked = false;
-    while (pty_link_is_up(&s->link) && (n = wire_peek(&s->to_host, t, &data))) {
-        ssize_t w = pty_link_write(&s->link, data, n);
+    while (port_is_up(&s->port) && (n = wire_peek(&s->to_host, t, &data))) {
+        ssize_t w = port_write(&s->port, data, n);
         if (w <= 0) {
             s->host_blocked = true;
             return;
@@ -242,14 +378,19 @@ static int poll_timeout_ms(const struct sim *s)
     uint64_t now = now_ns(), next = UINT64_MAX;
     if (s->state == BOARD_RESETTING)
         next = min_u64(next, s->up_at_us * 1000u);
-    if (mcu_on(s)) {
+    if (mcu_on(s))
         next = min_u64(next, sim_mcu_next_event_us(&s->mcu) * 1000u);
+    if (running(s, MODE_KATAPULT) && s->katapult.complete)
+        next = min_u64(next, s->katapult.start_app_at_us * 1000u);
+    if (firmware_listens(s)) {
         uint64_t due = wire_next_ns(&s->to_mcu);
         if (due != UINT64_MAX)
             next = min_u64(next, due > s->mcu_ready_ns ? due : s->mcu_ready_ns);
     }
     if (!s->host_blocked)
         next = min_u64(next, wire_next_ns(&s->to_host));
+    if (mcu_on(s) && s->port.kind == SIM_LINK_USB)
+        next = min_u64(next, now + TOUCH_POLL_MS * 1000000ull);
     if (next == UINT64_MAX)
         return 1000;
     if (next <= now)
@@ -263,8 +404,8 @@ static void step(struct sim *s)
     struct pollfd pfd[POLL_MAX];
     size_t n = 0;
     pfd[n++] = (struct pollfd){ .fd = signal_pipe[0], .events = POLLIN };
-    if (pty_link_is_up(&s->link))
-        pfd[n++] = (struct pollfd){ .fd = s->link.master,
+    if (port_fd(&s->port) >= 0)
+        pfd[n++] = (struct pollfd){ .fd = port_fd(&s->port),
                                     .events = (short)(POLLIN | (s->host_blocked ? POLLOUT : 0)) };
     size_t ctl_first = n;
     n += control_pollfds(&s->control, pfd + n, POLL_MAX - n);
@@ -280,7 +421,8 @@ static void step(struct sim *s)
     if (mcu_on(s))
         sim_mcu_tick(&s->mcu, mf_now_us());
     read_host(s);
-    feed_mcu(s);
+    watch_entry(s);
+    feed_firmware(s);
     write_host(s);
 }
 
@@ -306,6 +448,25 @@ static int open_card(struct sim *s, struct mf_err *err)
     return sdcard_open_image(s->opt.card, &cfg, &s->slot.card, err);
 }
 
+#define KATAPULT_DEFAULT_VERSION "v0.0.1-sim"
+
+static void init_katapult(struct sim *s, const struct flash_family *fam, const char *mcu)
+{
+    struct katapult_build b = { 0 };
+    b.proto = s->opt.katapult_proto && !strcmp(s->opt.katapult_proto, "1.0.0") ? KATAPULT_PROTO_1_0_0
+                                                                                : KATAPULT_PROTO_1_1_0;
+    snprintf(b.version, sizeof(b.version), "%s",
+             s->opt.katapult_version ? s->opt.katapult_version : KATAPULT_DEFAULT_VERSION);
+    snprintf(b.mcu, sizeof(b.mcu), "%s", mcu);
+    b.start = s->flash.app_base;
+    b.can = s->opt.link == SIM_LINK_CAN;
+    memcpy(b.uuid, s->opt.can_uuid, sizeof(b.uuid));
+    katapult_init(&s->katapult, &b, fam, &s->flash);
+    s->katapult.emit = on_katapult_emit;
+    s->katapult.emit_ctx = s;
+    s->katapult.model_time = s->timing.realistic;
+}
+
 /* --board: the definition, and the firmware the board came with (the
  * options' MCU or dictionary) unless the flash state file says otherwise. */
 static int load_board(struct sim *s, struct mf_err *err)
@@ -318,6 +479,24 @@ static int load_board(struct sim *s, struct mf_err *err)
     return 0;
 }
 
+/* Where the flash sits and where the application starts on this MCU. */
+static int flash_layout_for(const struct sim *s, const struct flash_family *fam, struct flash_layout *l,
+                            struct mf_err *err)
+{
+    const struct mcu_type *t = s->mcu.type;
+    *l = (struct flash_layout){ t ? t->flash_base : 0x08000000u, t ? t->flash_size : 1024u * 1024u, 0,
+                                t ? t->ram_top : 0x20020000u, s->opt.empty_flash };
+    /* Without Katapult the application address only places the bytes;
+     * Katapult's default start serves for that too. */
+    l->app_base = fam ? katapult_default_start(fam, l->base) : l->base + 0x8000u;
+    if (s->opt.katapult && s->opt.katapult_start)
+        l->app_base = s->opt.katapult_start;
+    if (s->opt.katapult && !fam)
+        return mf_fail(err, MF_E_USAGE, "Katapult is not modelled for MCU %s; nothing was started.",
+                       t ? t->name : "(unknown)");
+    return 0;
+}
+
 static int load_identity(struct sim *s, struct mf_err *err)
 {
     const char *mcu = s->board && !s->opt.dict ? s->board->mcu : s->opt.mcu;
@@ -325,12 +504,21 @@ static int load_identity(struct sim *s, struct mf_err *err)
     size_t len = 0;
     if (sim_identity_json(mcu, s->opt.dict, s->opt.version, s->opt.link, s->opt.baud, &json, &len, err) < 0)
         return -1;
-    int rc = flash_init(&s->flash, s->opt.flash_state, json, len, err);
-    if (rc == 0 && s->flash.dict)
-        rc = sim_mcu_init(&s->mcu, s->flash.dict, s->flash.dict_len, err);
-    else if (rc == 0)
-        rc = sim_mcu_init(&s->mcu, json, len, err); /* flashed with something that is not Klipper */
-    s->silent = !s->flash.dict;
+    struct flash_layout layout;
+    const char *name = NULL;
+    int rc = sim_mcu_init(&s->mcu, json, len, err);
+    if (rc == 0)
+        name = kl_dict_const(s->mcu.dict, "MCU");
+    const struct flash_family *fam = name ? flash_family_for(name) : NULL;
+    if (rc == 0)
+        rc = flash_layout_for(s, fam, &layout, err);
+    if (rc == 0)
+        rc = flash_init(&s->flash, s->opt.flash_state, &layout, json, len, err);
+    if (rc == 0 && s->flash.dict && (s->flash.dict_len != len || memcmp(s->flash.dict, json, len)))
+        rc = sim_mcu_set_identity(&s->mcu, s->flash.dict, s->flash.dict_len, err);
+    s->mode = s->flash.dict ? MODE_KLIPPER : MODE_SILENT;
+    if (rc == 0 && s->opt.katapult)
+        init_katapult(s, fam, name);
     free(json);
     return rc;
 }
@@ -338,15 +526,15 @@ static int load_identity(struct sim *s, struct mf_err *err)
 /* Power-on: the bootloader runs before the device can appear. */
 static int power_on(struct sim *s, struct mf_err *err)
 {
-    if (pty_link_up(&s->link, err) < 0)
+    if (port_up(&s->port, err) < 0)
         return -1;
     uint64_t boot_us = run_bootloader(s);
     if (!boot_us) {
         come_up(s);
         return 0;
     }
-    if (s->opt.link == SIM_LINK_USB)
-        pty_link_down(&s->link); /* USB enumerates only when the firmware runs */
+    if (s->opt.link != SIM_LINK_UART)
+        port_down(&s->port); /* USB enumerates only when the firmware runs */
     s->state = BOARD_RESETTING;
     s->up_at_us = mf_now_us() + boot_us;
     return 0;
@@ -359,7 +547,7 @@ static int start(struct sim *s, struct mf_err *err)
     wire_init(&s->to_host, &s->timing);
     faults_init(&s->faults);
     control_init(&s->control);
-    pty_link_init(&s->link, s->opt.path);
+    port_init(&s->port, &s->opt);
     if (s->opt.faults && faults_parse(&s->faults, s->opt.faults, err) < 0)
         return -1;
     if (load_board(s, err) < 0 || load_identity(s, err) < 0)
@@ -368,6 +556,7 @@ static int start(struct sim *s, struct mf_err *err)
     s->mcu.emit_ctx = s;
     s->mcu.slot = &s->slot;
     s->mcu.model_time = s->timing.realistic;
+    s->mcu.uart_bootloader_request = s->opt.link == SIM_LINK_UART;
     if (cardslot_wire(&s->slot, s->board, s->mcu.dict, err) < 0 || open_card(s, err) < 0)
         return -1;
     if (s->opt.control && control_open(&s->control, s->opt.control, sim_control_exec, s, err) < 0)
@@ -378,7 +567,7 @@ static int start(struct sim *s, struct mf_err *err)
 static int stop(struct sim *s, struct mf_err *err)
 {
     int rc = 0;
-    pty_link_down(&s->link);
+    port_close(&s->port);
     control_close(&s->control);
     wire_clear(&s->to_mcu);
     wire_clear(&s->to_host);
@@ -387,6 +576,9 @@ static int stop(struct sim *s, struct mf_err *err)
         sdcard_free(s->slot.card);
         s->slot.card = NULL;
     }
+    /* Katapult writes the flash block by block: keep what it wrote. */
+    if (s->opt.katapult && s->flash.mem && rc == 0)
+        rc = flash_save(&s->flash, err);
     sim_mcu_free(&s->mcu);
     flash_free(&s->flash);
     board_db_free(s->boards);

@@ -11,15 +11,24 @@
 #include "control.h"
 #include "faults.h"
 #include "flashmem.h"
+#include "katapult.h"
 #include "mcu.h"
 #include "options.h"
-#include "ptylink.h"
+#include "port.h"
 #include "timing.h"
 
 enum board_state {
     BOARD_RUNNING,
     BOARD_RESETTING, /* away until up_at_us (USB re-enumeration or boot) */
     BOARD_UNPLUGGED, /* no power, no device until `plug` */
+};
+
+/* What runs on the board once it is up. */
+enum sim_mode {
+    MODE_KLIPPER,   /* Klipper, with the flash's dictionary */
+    MODE_KATAPULT,  /* the Katapult bootloader */
+    MODE_CRASHED,   /* an application linked for another address: nothing answers */
+    MODE_SILENT,    /* firmware that is not Klipper: nothing answers */
 };
 
 struct board;
@@ -31,11 +40,13 @@ struct sim {
     const struct board *board;   /* NULL with --mcu / --dict: no bootloader */
     struct sim_flash flash;
     struct sim_boot boot;
-    bool silent;                 /* the flash holds firmware that is not Klipper */
+    enum sim_mode mode;
+    struct sim_katapult katapult; /* with --bootloader katapult */
+    bool enter_katapult;          /* the next boot stays in Katapult (request code set) */
     struct sim_timing timing;
     struct sim_mcu mcu;
     struct sim_cardslot slot;
-    struct pty_link link;
+    struct sim_port port;
     struct sim_faults faults;
     struct sim_control control;
     struct sim_wire to_mcu, to_host;
@@ -48,10 +59,11 @@ struct sim {
     uint64_t boots, resets, power_cycles, tx_dropped, rx_overflow;
 };
 
-/* The three modes of the binary. */
+/* The modes of the binary. */
 int sim_run_main(int argc, char **argv);
 int sim_ctl_main(int argc, char **argv);
 int sim_make_firmware_main(int argc, char **argv);
+int sim_canbus_main(int argc, char **argv);
 
 /* Load the board database (with extra files) and find a board the
  * simulator can model; *db must be freed by the caller (also on failure). */
@@ -70,5 +82,9 @@ void sim_control_exec(void *ctx, char *line, char *reply, size_t cap);
 void sim_reset(struct sim *s, bool power_cycle);
 void sim_unplug(struct sim *s);
 void sim_plug(struct sim *s);
+/* A bootloader request (1200-baud touch, UART string, CAN admin frame,
+ * double-tap): into Katapult, or without one a plain reboot. */
+void sim_request_bootloader(struct sim *s);
+const char *sim_mode_name(enum sim_mode m);
 
 #endif

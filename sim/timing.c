@@ -26,7 +26,7 @@ size_t timing_tx_buffer(const struct sim_timing *t)
 {
     if (!t->realistic)
         return 0;
-    return t->link == SIM_LINK_USB ? 192 : 96;
+    return t->link == SIM_LINK_UART ? 96 : 192; /* canserial.c's transmit_buf is 192 too */
 }
 
 size_t timing_rx_buffer(const struct sim_timing *t)
@@ -60,8 +60,8 @@ static uint64_t delivery_ns(struct sim_wire *w, uint64_t ready_ns, size_t len, u
 {
     const struct sim_timing *t = w->timing;
     *tx_start = ready_ns;
-    if (!t->realistic)
-        return ready_ns;
+    if (!t->realistic || t->link == SIM_LINK_CAN)
+        return ready_ns; /* the CAN bus process times the frames */
     uint64_t start = ready_ns > w->free_at_ns ? ready_ns : w->free_at_ns;
     *tx_start = start;
     if (t->link == SIM_LINK_UART) {
