@@ -41,7 +41,7 @@ _mcuflash_control_commands()
 # _mcuflash_boards PROG: board names and aliases.
 _mcuflash_boards()
 {
-    "$1" boards --json 2>/dev/null |
+    "$1" boards --json 2>/dev/null | tr -d '\n' |
         grep -oE '"name": *"[^"]*"|"aliases": *\[[^]]*\]' |
         grep -oE '"[^"]*"' | tr -d '"' | grep -vxE 'name|aliases'
 }
