@@ -1,8 +1,12 @@
 #!/bin/sh
 # Install the Debian packages mcuflash needs to build and test, if missing.
 set -eu
+# scdoc builds the man pages (groff-base checks them); llvm gives the fuzzers'
+# sanitizers llvm-symbolizer for readable stacks; debhelper, fakeroot and
+# lintian build and check the Debian package.
 pkgs="build-essential cmake ninja-build pkg-config zlib1g-dev libjansson-dev libssl-dev
-      libusb-1.0-0-dev libelf-dev dosfstools mtools jq clang libclang-rt-14-dev"
+      libusb-1.0-0-dev libelf-dev dosfstools mtools jq clang libclang-rt-14-dev llvm
+      scdoc groff-base debhelper fakeroot lintian"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -92,9 +92,11 @@ static int parse_number(const char *opt, const char *v, uint64_t max, uint64_t *
     char *end;
     errno = 0;
     unsigned long long n = strtoull(v, &end, 0);
-    if (end == v || *end || errno || n > max)
-        return mf_fail(err, MF_E_USAGE, "%s needs a number up to %llu, not '%s'; nothing was written.", opt,
-                       (unsigned long long)max, v);
+    if (end == v || *end || errno || n > max) {
+        mf_fail(err, MF_E_USAGE, "%s needs a number up to %llu, not '%s'; nothing was written.", opt,
+                (unsigned long long)max, v);
+        return -1;
+    }
     *out = n;
     return 0;
 }

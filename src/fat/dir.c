@@ -39,8 +39,10 @@ int dir_iter_next(struct dir_iter *it, uint8_t ent[DIRENT], uint32_t *ordinal, s
         }
         lba = v->root_start + it->ordinal / ENTRIES_PER_SECTOR;
     } else {
-        if (it->ordinal == 0 && !fat_in_range(v, it->cluster))
-            return fat_damaged(err, "a directory starts at cluster %u, outside the volume", it->cluster);
+        if (it->ordinal == 0 && !fat_in_range(v, it->cluster)) {
+            fat_damaged(err, "a directory starts at cluster %u, outside the volume", it->cluster);
+            return -1;
+        }
         uint32_t epc = entries_per_cluster(v);
         uint32_t idx = it->ordinal % epc;
         if (it->ordinal > 0 && idx == 0) {
@@ -51,8 +53,10 @@ int dir_iter_next(struct dir_iter *it, uint8_t ent[DIRENT], uint32_t *ordinal, s
                 it->at_end = true;
                 return 0;
             }
-            if (++it->clusters_seen > dir_cluster_limit(v))
-                return fat_damaged(err, "the cluster chain of a directory loops or is too long");
+            if (++it->clusters_seen > dir_cluster_limit(v)) {
+                fat_damaged(err, "the cluster chain of a directory loops or is too long");
+                return -1;
+            }
             it->cluster = next;
         }
         lba = cluster_lba(v, it->cluster) + idx / ENTRIES_PER_SECTOR;
@@ -127,9 +131,11 @@ int dir_locate(const struct fat_volume *v, const struct dir_scan *s, uint32_t or
     }
     uint32_t epc = entries_per_cluster(v);
     uint32_t ci = ordinal / epc;
-    if (ci >= s->chain.clusters)
-        return mf_fail(err, MF_E_FAIL, "Internal error: directory entry %u is outside the directory; "
-                       "nothing was changed.", ordinal);
+    if (ci >= s->chain.clusters) {
+        mf_fail(err, MF_E_FAIL, "Internal error: directory entry %u is outside the directory; "
+                "nothing was changed.", ordinal);
+        return -1;
+    }
     *lba = cluster_lba(v, ext_cluster_at(&s->chain, ci)) + (ordinal % epc) / ENTRIES_PER_SECTOR;
     return 0;
 }
