@@ -16,6 +16,7 @@ int cmd_boards(int argc, char **argv);
 int cmd_card(int argc, char **argv);
 int cmd_sdcard(int argc, char **argv);
 int cmd_flash(int argc, char **argv);
+int cmd_can(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
 /* Report a failure: "mcuflash: <message>" on stderr, or a JSON object

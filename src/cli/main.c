@@ -13,6 +13,7 @@ struct command {
 static const struct command commands[] = {
     { "flash", cmd_flash, "flash a board through the route it supports, then verify" },
     { "sdcard", cmd_sdcard, "flash a board through its SD card, then verify" },
+    { "can", cmd_can, "list the CAN nodes waiting for a node id (can scan)" },
     { "info", cmd_info, "show what a connected board runs and offers" },
     { "fwinfo", cmd_fwinfo, "show what a firmware image file contains" },
     { "card", cmd_card, "list, get, put or remove files on a board's SD card" },

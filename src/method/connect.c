@@ -9,6 +9,11 @@
 /* A board reset a moment ago (by this tool or Klipper) is still
  * re-enumerating: give a missing device this long to appear. */
 #define APPEAR_GRACE_MS 2000
+/* Every unassigned node answers a query within this time. */
+#define CAN_QUERY_WINDOW_MS 500
+/* The node id mcuflash gives a Klipper node: above the ones Klipper's host
+ * hands out from 4 upward, below Katapult's tool's 128 and up. */
+#define MF_CAN_NODEID 64
 
 int mf_connect(const char *path, uint32_t baud, struct mf_conn *conn, struct mf_err *err)
 {
@@ -33,11 +38,39 @@ void mf_disconnect(struct mf_conn *conn)
     kl_session_close(conn->session);
     transport_close(conn->transport);
     link_close(conn->link);
+    canbus_close(conn->bus);
     memset(conn, 0, sizeof(*conn));
+}
+
+/* A Klipper node on a CAN bus: find it among the unassigned nodes, give it
+ * a node id and run the session on its frames. */
+static int connect_can(const struct mf_target *t, struct mf_conn *conn, struct mf_err *err)
+{
+    uint8_t uuid[CANBUS_UUID_LEN];
+    enum canbus_app app;
+    memset(conn, 0, sizeof(*conn));
+    if (canbus_uuid_parse(t->can_uuid, uuid) < 0)
+        return mf_fail(err, MF_E_USAGE, "'%s' is not a CAN UUID (12 hex digits).", t->can_uuid);
+    if (canbus_open(t->can_iface, &conn->bus, err) < 0)
+        return -1;
+    int rc = canbus_find_node(conn->bus, uuid, CAN_QUERY_WINDOW_MS, &app, err);
+    if (rc == 0 && app != CANBUS_APP_KLIPPER)
+        rc = mf_fail(err, MF_E_DEVICE, "CAN node %s on %s runs Katapult, not Klipper.", t->can_uuid, t->can_iface);
+    if (rc == 0)
+        rc = canbus_set_nodeid(conn->bus, CANBUS_APP_KLIPPER, uuid, MF_CAN_NODEID, err);
+    if (rc == 0)
+        rc = canbus_node_open(conn->bus, MF_CAN_NODEID, &conn->transport, err);
+    if (rc == 0)
+        rc = kl_session_open(conn->transport, &conn->session, err);
+    if (rc < 0)
+        mf_disconnect(conn);
+    return rc;
 }
 
 int mf_target_connect(const struct mf_target *t, struct mf_conn *conn, struct mf_err *err)
 {
+    if (t->can_uuid)
+        return connect_can(t, conn, err);
     return mf_connect(t->device, t->baud, conn, err);
 }
 

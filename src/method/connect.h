@@ -6,13 +6,15 @@
 #include <stdint.h>
 
 #include "klipper/session.h"
+#include "link/canbus.h"
 #include "link/link.h"
 
 #define MF_DEFAULT_BAUD 250000u
 
 struct mf_conn {
-    struct link *link;
-    struct transport *transport; /* over link */
+    struct link *link;           /* a serial device; or */
+    struct canbus *bus;          /* a CAN node on this bus */
+    struct transport *transport; /* over link, or the node's frames */
     struct kl_session *session;
 };
 

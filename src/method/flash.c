@@ -10,6 +10,7 @@
 
 static const struct mf_route *const routes[] = {
     &mf_route_sdcard,
+    &mf_route_katapult,
 };
 
 void mf_flash_opts_init(struct mf_flash_opts *o)
@@ -62,13 +63,25 @@ static const struct mf_route *choose_route(const struct mf_flash_opts *o, struct
             snprintf(r->route_why, sizeof(r->route_why), "asked for with --route");
         return rt;
     }
+    if (o->target.can_uuid) {
+        snprintf(r->route_why, sizeof(r->route_why), "a CAN node is flashed through Katapult");
+        return &mf_route_katapult;
+    }
+    if (o->board && o->board->katapult != BOARD_KATAPULT_UNKNOWN) {
+        snprintf(r->route_why, sizeof(r->route_why), "board %s has Katapult on %s", o->board->name,
+                 board_katapult_name(o->board->katapult));
+        return &mf_route_katapult;
+    }
     if (o->board && (o->board->spi_bus || o->board->sdio_bus)) {
         snprintf(r->route_why, sizeof(r->route_why), "board %s has its SD card wired to the MCU", o->board->name);
         return &mf_route_sdcard;
     }
-    mf_fail(err, MF_E_USAGE, "No route is known for this board; nothing was done; name the board with --board "
-            "NAME ('mcuflash boards' lists them), or the route with --route.");
-    return NULL;
+    /* Without a board definition only Katapult can work: the firmware is
+     * asked to jump to it, and if it is not there mcuflash says so. */
+    snprintf(r->route_why, sizeof(r->route_why), "%s",
+             o->board ? "the board definition names no SD card wiring"
+                      : "no board definition was given, and only Katapult needs none");
+    return &mf_route_katapult;
 }
 
 static void append(char *buf, size_t cap, size_t *n, const char *fmt, const char *arg)
@@ -77,14 +90,17 @@ static void append(char *buf, size_t cap, size_t *n, const char *fmt, const char
         *n += (size_t)snprintf(buf + *n, cap - *n, fmt, arg);
 }
 
-/* The command line that verifies this flash later, in the user's own terms. */
-static void make_check_cmd(struct mf_job *j)
+/* The command line that runs this flash again, or (check) verifies it
+ * later, in the user's own terms. */
+static void make_cmd(const struct mf_job *j, bool check, char *buf, size_t cap)
 {
     const struct mf_flash_opts *o = j->o;
-    char *buf = j->check_cmd, baud[16];
-    size_t cap = sizeof(j->check_cmd), n = 0;
+    char baud[16];
+    size_t n = 0;
     bool sdcard = !strcmp(o->front_end, "sdcard");
-    append(buf, cap, &n, "mcuflash %s -c", sdcard ? "sdcard" : "flash");
+    append(buf, cap, &n, "mcuflash %s", sdcard ? "sdcard" : "flash");
+    if (check)
+        append(buf, cap, &n, "%s", " -c");
     if (!sdcard && o->route)
         append(buf, cap, &n, " --route %s", j->route->name);
     if (!sdcard && o->board)
@@ -119,10 +135,16 @@ int mf_flash_run(const struct mf_flash_opts *o, struct mf_flash_result *r, struc
     if (j.route == &mf_route_sdcard && !o->board)
         return mf_fail(err, MF_E_USAGE, "The SD-card route needs the board definition, which says how the card is "
                        "wired; nothing was done; give it with --board NAME ('mcuflash boards' lists them).");
-    make_check_cmd(&j);
+    make_cmd(&j, true, j.check_cmd, sizeof(j.check_cmd));
+    make_cmd(&j, false, j.again_cmd, sizeof(j.again_cmd));
     if (strcmp(o->front_end, "sdcard"))
         mf_job_note(&j, "route", "Route: %s (%s).", r->route, r->route_why);
-    int rc = mf_firmware_prepare(o->firmware_path, o->dict_path, o->board, &j.fw, err);
+    struct mf_fw_target t = { .accepts = j.route->accepts };
+    if (j.route->bootloader_gives_address)
+        t.mcu = o->board ? o->board->mcu : NULL;
+    else
+        t.board = o->board;
+    int rc = mf_firmware_check(o->firmware_path, o->dict_path, &t, &j.fw, err);
     if (rc < 0)
         goto out;
     if (o->check_only) {

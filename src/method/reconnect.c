@@ -47,5 +47,15 @@ int mf_reset_reconnect(struct mf_conn *conn, const char *path, uint32_t baud, in
 
 int mf_target_connect_wait(const struct mf_target *t, int timeout_ms, struct mf_conn *conn, struct mf_err *err)
 {
-    return mf_connect_wait(t->device, t->baud, timeout_ms, conn, err);
+    if (!t->can_uuid)
+        return mf_connect_wait(t->device, t->baud, timeout_ms, conn, err);
+    /* A CAN node restarting is silent until its firmware runs. */
+    uint64_t deadline = mf_now_us() + (uint64_t)timeout_ms * 1000u;
+    for (;;) {
+        if (mf_target_connect(t, conn, err) == 0)
+            return 0;
+        if (err->code == MF_E_USAGE || mf_now_us() >= deadline)
+            return -1;
+        mf_sleep_us(200000);
+    }
 }

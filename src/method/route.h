@@ -17,6 +17,11 @@ struct mf_job;
 
 struct mf_route {
     const char *name;
+    unsigned accepts;          /* MF_ACCEPT_*: what the route writes besides a plain binary */
+    /* The bootloader reports where it starts the application (Katapult's
+     * CONNECT): the image's link address is checked against that once the
+     * bootloader is reached, not against the board definition. */
+    bool bootloader_gives_address;
     /* Reach the board as it runs now and check it against the board
      * definition and the image; nothing is written yet. */
     int (*open)(struct mf_job *j, struct mf_err *err);
@@ -41,11 +46,12 @@ struct mf_job {
     struct mf_flash_result *r;
     struct mf_firmware fw;
     char check_cmd[512]; /* the -c command line that verifies this flash later */
+    char again_cmd[512]; /* the command line that runs this flash again */
     char mcu[64];        /* the board's MCU as the running firmware reports it */
     void *state;         /* the route's own */
 };
 
-extern const struct mf_route mf_route_sdcard;
+extern const struct mf_route mf_route_sdcard, mf_route_katapult;
 
 /* Shared steps (method/verify.c). */
 

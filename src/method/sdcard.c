@@ -41,9 +41,7 @@ static struct sd_state *state(struct mf_job *j)
         const struct board *b = j->o->board;
         if (!s)
             return NULL;
-        /* Chitu bootloaders are not known to rename update.cbd. */
-        s->renames = strcasecmp(b->firmware_path, b->current_firmware_path) != 0 && !b->unique_name &&
-                     b->conversion != BOARD_CONV_CHITU;
+        s->renames = board_bl_renames(b);
         j->state = s;
     }
     return j->state;
@@ -125,7 +123,7 @@ static int sdcard_open(struct mf_job *j, struct mf_err *err)
         return -1;
     mf_bus_describe(&spec, j->r->bus, sizeof(j->r->bus));
     j->r->used_sdio = spec.kind == MF_BUS_SDIO;
-    s->needs_power_cycle = !j->r->used_sdio && b->card_access == BOARD_CARD_SDIO;
+    s->needs_power_cycle = !j->r->used_sdio && board_bl_reads_sd_mode(b);
     if (mf_card_attach(c, &spec, true, err) < 0)
         return -1;
     sd_describe(sd_card_info(c->card), j->r->card, sizeof(j->r->card));
@@ -140,7 +138,7 @@ static int sdcard_write(struct mf_job *j, struct mf_err *err)
     struct mf_card *c = &s->card;
     struct mf_flash_result *r = j->r;
     char target[320];
-    if (b->unique_name) {
+    if (board_bl_unique_names(b)) {
         /* A name the card does not hold yet (two flashes within a second
          * would otherwise share one, and the bootloader skip the second). */
         time_t t = time(NULL);
@@ -175,7 +173,7 @@ static int sdcard_write(struct mf_job *j, struct mf_err *err)
     mf_job_note(j, "uploaded", "Wrote %s and read it back: identical (%.1f KiB in %.1f s, %.1f KiB/s).",
                 r->card_name, (double)r->bytes / 1024, r->upload_seconds,
                 r->upload_seconds > 0 ? (double)r->bytes / 1024 / r->upload_seconds : 0.0);
-    if (b->unique_name && remove_other_bins(j, c->vol, target, err) < 0)
+    if (board_bl_unique_names(b) && remove_other_bins(j, c->vol, target, err) < 0)
         return -1;
     /* A renamed file from an earlier flash would make the bootloader's
      * rename fail (some then flash on every boot), and would hide whether it
@@ -228,7 +226,7 @@ static void inspect_card(struct mf_job *j, struct card_state *cs, bool cleanup)
         mf_card_close(&c, true, &err);
         return;
     }
-    if (spec.kind != MF_BUS_SDIO && b->card_access == BOARD_CARD_SDIO)
+    if (spec.kind != MF_BUS_SDIO && board_bl_reads_sd_mode(b))
         s->needs_power_cycle = true;
     char pend[320], cur[320];
     struct fat_entry e;
@@ -242,7 +240,7 @@ static void inspect_card(struct mf_job *j, struct card_state *cs, bool cleanup)
                            mf_fat_compare(c.vol, cur, j->fw.card.data, (uint32_t)j->fw.card.size, NULL, &err) == 1;
     }
     /* A bootloader that does not rename would flash the file at every boot. */
-    if (cleanup && cs->pending && !s->renames && !b->unique_name && fat_delete(c.vol, pend, &err) == 0) {
+    if (cleanup && cs->pending && !s->renames && !board_bl_unique_names(b) && fat_delete(c.vol, pend, &err) == 0) {
         cs->pending = false;
         mf_job_note(j, "removed", "Removed %s from the card so the bootloader does not flash it again at every boot.",
                     pend + 1);
@@ -339,6 +337,7 @@ static void sdcard_release(struct mf_job *j)
 
 const struct mf_route mf_route_sdcard = {
     .name = "sdcard",
+    .accepts = MF_ACCEPT_CARD,
     .open = sdcard_open,
     .write = sdcard_write,
     .leave = sdcard_leave,

@@ -11,9 +11,12 @@ new_card "$T/mini.img"
 start_sim mini --board $MINI --card "$T/mini.img"
 before=$(img_sum "$T/mini.img")
 
-# Refused before anything is touched: card image unchanged each time.
-expect_rc 2 "$MCUFLASH" flash -f "$T/v2.bin" "$T/mini"
-expect_out "No route is known for this board"
+# Refused before anything is written: card image unchanged each time.
+# Without a board definition only Katapult could work, and it is not there.
+expect_rc 3 "$MCUFLASH" flash -f "$T/v2.bin" "$T/mini"
+expect_out "Route: katapult \(no board definition was given"
+expect_out "Katapult is not installed.*nothing was written.*--board NAME"
+wait_up mini
 expect_rc 2 "$MCUFLASH" flash --route sdcard -f "$T/v2.bin" "$T/mini"
 expect_out "needs the board definition.*--board NAME"
 expect_rc 2 "$MCUFLASH" flash --route floppy --board $MINI -f "$T/v2.bin" "$T/mini"
