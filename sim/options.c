@@ -11,6 +11,7 @@ void sim_usage(FILE *out)
 {
     fprintf(out,
             "usage: mcuflash-sim --path PATH (--board NAME [--dict FILE] | --mcu TYPE | --dict FILE)\n"
+            "                    (--path may be left out with --link can:BUS)\n"
             "                    [--board-file FILE]... [--flash-state FILE] [--card IMAGE]\n"
             "                    [--link usb|uart:BAUD] [--timing none|realistic] [--faults SPEC]\n"
             "                    [--control SOCKET] [--version-string V] [--empty-flash]\n"
@@ -236,7 +237,7 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_er
             return mf_fail(err, MF_E_USAGE, "--timing must be none or realistic, not '%s'; nothing was started.", v);
         }
     }
-    if (!o->path)
+    if (!o->path && o->link != SIM_LINK_CAN)
         return mf_fail(err, MF_E_USAGE, "--path is required (where the device link appears); nothing was started.");
     if (o->version && sim_check_version(o->version, err) < 0)
         return -1;

@@ -6,7 +6,7 @@
 void port_init(struct sim_port *p, const struct sim_options *o)
 {
     p->kind = o->link;
-    pty_link_init(&p->pty, o->path);
+    pty_link_init(&p->pty, o->link == SIM_LINK_CAN || !o->path ? "" : o->path); /* a CAN node has no device file */
     cannode_init(&p->can, o->can_bus ? o->can_bus : "", o->can_uuid);
 }
 

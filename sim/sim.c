@@ -141,21 +141,18 @@ static void start_application(struct sim *s)
     char *dict = NULL;
     size_t len = 0;
     enum app_outcome out = app_start(&s->flash, ram_low(s), s->flash.ram_top, &dict, &len);
-    if (out == APP_CRASHES) {
-        s->mode = MODE_CRASHED;
-        return;
-    }
     bool same = dict && s->flash.dict && len == s->flash.dict_len && !memcmp(dict, s->flash.dict, len);
-    if (!same) {
+    if (!same && !(dict == NULL && s->flash.dict == NULL)) {
         struct mf_err err = { 0 };
         flash_adopt(&s->flash, dict, len);
         if (flash_save(&s->flash, &err) < 0)
             fprintf(stderr, "mcuflash-sim: %s\n", err.msg);
     }
     free(dict);
-    if (same && s->mode == MODE_KLIPPER)
-        return;
-    take_identity(s);
+    if (out == APP_CRASHES)
+        s->mode = MODE_CRASHED;
+    else if (!same || s->mode != MODE_KLIPPER)
+        take_identity(s);
 }
 
 /* Katapult's bootentry_check(): a request, or no application, keeps it. */
@@ -175,7 +172,11 @@ static void come_up(struct sim *s)
 {
     uint64_t now = mf_now_us();
     choose_firmware(s);
-    if (!port_is_up(&s->port)) {
+    /* A crashed MCU never brings its USB device up. */
+    bool stays_away = s->mode == MODE_CRASHED && s->port.kind == SIM_LINK_USB;
+    if (stays_away)
+        port_down(&s->port);
+    else if (!port_is_up(&s->port)) {
         struct mf_err err = { 0 };
         if (port_up(&s->port, &err) < 0) {
             fprintf(stderr, "mcuflash-sim: %s\n", err.msg);

@@ -118,4 +118,44 @@ unchanged mini 5 "$MCUFLASH" sdcard -f "$T/Robin_e3_r2.bin" -d "$T/Robin_e3_r2.b
 expect_last 'Robin_e3_r2\.bin was linked for 0x08005000'
 fsck_ok "$T/robin.img"
 
+# --- Chitu: a .cbd is written as it is and flashes after the power cycle -------------
+new_card "$T/chitu.img"
+make_fw "$T/c1.bin" chitu-v6 c1
+make_fw "$T/c2.bin" chitu-v6 c2
+start_sim chitu --board chitu-v6 --card "$T/chitu.img" --dict "$T/c1.bin.dict"
+flash 9 chitu chitu-v6 "$T/c2.bin"
+mcopy -n -i "$T/chitu.img" ::update.cbd "$T/c2.cbd" || fail "no update.cbd"
+cp "$T/c2.bin.dict" "$T/c2.cbd.dict"
+power_cycle chitu
+runs "$T/chitu" c2
+make_fw "$T/c3.bin" chitu-v6 c3
+flash 9 chitu chitu-v6 "$T/c3.bin"
+power_cycle chitu
+runs "$T/chitu" c3
+flash 9 chitu chitu-v6 "$T/c2.cbd"
+same_file "$T/chitu.img" update.cbd "$T/c2.cbd"
+power_cycle chitu
+runs "$T/chitu" c2
+
+# --- every offset against boards of the same MCU with another ------------------------
+# BOARD OTHER-ADDRESS: an image linked for OTHER-ADDRESS is refused for BOARD
+# (the same check as above, through fwinfo --board), and one made for BOARD fits.
+while read -r board other; do
+    make_fw "$T/$board.bin" "$board" "v-$board"
+    expect_rc 0 "$MCUFLASH" fwinfo "$T/$board.bin" --board "$board"
+    expect_out "^fits $board: yes\$"
+    make_fw "$T/$board-other.bin" "$board" "v-other" --app-address "$other"
+    expect_rc 5 "$MCUFLASH" fwinfo "$T/$board-other.bin" --board "$board"
+    expect_out "^fits $board: no: .* was linked for $other .*, but the bootloader of board $board starts the application at"
+done <<'BOARDS'
+btt-skr-mini-v3 0x08000000
+btt-octopus-f446-v1 0x08010000
+monster8 0x08008000
+btt-skr-3-h743 0x08008000
+generic-lpc1768 0x00000000
+chitu-v6 0x08007000
+mks-robin-e3 0x08007000
+fysetc-spider 0x0800c000
+BOARDS
+
 finish

@@ -261,6 +261,8 @@ static void test_whole_image(void)
 
 /* --- images that do not run --- */
 
+/* After COMPLETE the board runs the image: nothing answers, whatever the
+ * host sends.  A crashed MCU never enumerates on USB; a silent one does. */
 static void flash_and_complete(const char *name, const uint8_t *img, size_t len, const char *want_mode)
 {
     struct sim_proc p;
@@ -272,8 +274,10 @@ static void flash_and_complete(const char *name, const uint8_t *img, size_t len,
     CHECK_EQ(simple(&d, KW_COMPLETE), KW_ACK);
     dev_close(&d);
     CHECK(sim_wait_status(&p, "mode", want_mode, WAIT_MS));
-    /* Nothing answers, whatever the host sends. */
-    if (sim_wait_path(p.path, true, WAIT_MS) && dev_open(&d, p.path)) {
+    CHECK(sim_wait_status(&p, "state", "running", WAIT_MS));
+    bool crashed = !strcmp(want_mode, "crashed");
+    CHECK_EQ(sim_wait_path(p.path, true, 300), !crashed);
+    if (!crashed && dev_open(&d, p.path)) {
         uint8_t out[16];
         dev_send(&d, out, kw_encode(KW_CONNECT, NULL, 0, out));
         struct kw_frame r;
@@ -281,6 +285,11 @@ static void flash_and_complete(const char *name, const uint8_t *img, size_t len,
         CHECK_EQ(d.r.len, 0);
         dev_close(&d);
     }
+    /* double-tap brings Katapult back. */
+    char reply[64];
+    sim_ctl(&p, "double-tap", reply, sizeof(reply));
+    CHECK(sim_wait_status(&p, "mode", "katapult", WAIT_MS));
+    CHECK(sim_wait_path(p.path, true, WAIT_MS));
     CHECK(sim_stop(&p));
 }
 
