@@ -128,7 +128,9 @@ static void drain_input(struct kp_client *c)
     while (ms_until(until) > 0) {
         uint8_t junk[256];
         int ready = transport_wait(c->t, TRANSPORT_READABLE, ms_until(until));
-        if ((ready & TRANSPORT_BROKEN) || ((ready & TRANSPORT_READABLE) && transport_read(c->t, junk, sizeof(junk)) < 0))
+        if (ready & TRANSPORT_BROKEN)
+            break;
+        if ((ready & TRANSPORT_READABLE) && transport_read(c->t, junk, sizeof(junk)) < 0)
             break;
     }
     transport_discard_input(c->t);

@@ -19,7 +19,8 @@
 /* Open path, raise DTR, set 1200 baud, drop DTR, close: USB CDC firmware
  * reboots into its bootloader on 1200 baud with DTR clear.  Refused when
  * another process holds the port (it is named).  Ptys without modem lines
- * are fine; a path that is not a terminal is refused. */
+ * are fine; a path that is not a terminal is refused.  Close our own link
+ * to the port first: its TIOCEXCL would keep this open out. */
 int bootentry_usb_touch(const char *path, struct mf_err *err);
 
 /* Write the request string on its own and wait until it has left. */

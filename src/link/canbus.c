@@ -84,16 +84,11 @@ static int open_sim(const char *name, struct canbus **out, struct mf_err *err)
 
 static int open_socketcan(const char *iface, struct canbus **out, struct mf_err *err)
 {
-    if (canbus_check_sysfs("/", iface, err) < 0)
-        return -1;
     uint32_t bitrate = 0;
     enum canbus_state state = CANBUS_STATE_UNKNOWN;
     canbus_link_query(iface, &bitrate, &state);
-    if (state == CANBUS_STATE_BUS_OFF)
-        return mf_fail(err, MF_E_DEVICE, "CAN interface %s is bus-off: its controller stopped after too many "
-                       "errors on the bus.", iface);
-    if (state == CANBUS_STATE_STOPPED)
-        return mf_fail(err, MF_E_DEVICE, "CAN interface %s is stopped.", iface);
+    if (canbus_check_interface("/", iface, state, err) < 0)
+        return -1;
     int fd = socket(PF_CAN, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, CAN_RAW);
     if (fd < 0)
         return mf_fail(err, MF_E_DEVICE, "Cannot open a CAN socket (%s); the kernel may lack SocketCAN.",

@@ -109,9 +109,12 @@ int canbus_uuid_from_usb_serial(const char *serial, uint8_t uuid[CANBUS_UUID_LEN
 enum canbus_state { CANBUS_STATE_UNKNOWN = -1, CANBUS_STATE_ACTIVE = 0, CANBUS_STATE_WARNING,
                     CANBUS_STATE_PASSIVE, CANBUS_STATE_BUS_OFF, CANBUS_STATE_STOPPED, CANBUS_STATE_SLEEPING };
 
-/* Check /sys/class/net/IFACE below sysfs_root ("/" normally): it exists,
- * is a CAN interface and is up.  Fails with MF_E_DEVICE saying which. */
-int canbus_check_sysfs(const char *sysfs_root, const char *iface, struct mf_err *err);
+/* Check /sys/class/net/IFACE below sysfs_root ("/" normally) and the
+ * controller state rtnetlink gave: the interface exists, is CAN, is up,
+ * is not bus-off or stopped, and has a link.  Fails with MF_E_DEVICE
+ * saying which. */
+int canbus_check_interface(const char *sysfs_root, const char *iface, enum canbus_state state,
+                           struct mf_err *err);
 /* Bitrate and controller state out of an RTM_NEWLINK message. */
 int canbus_parse_newlink(const void *msg, size_t len, uint32_t *bitrate, enum canbus_state *state);
 /* Ask rtnetlink about iface; -1 if it cannot be asked. */

@@ -52,7 +52,8 @@ static int node_wait(struct transport *t, int events, int timeout_ms)
         if (n->bus->gone || ((events & TRANSPORT_READABLE) && n->rxlen))
             return TRANSPORT_READABLE; /* a read returns the data or reports the loss */
         uint64_t now = mf_now_us();
-        int ready = canbus_poll(n->bus, events & TRANSPORT_WRITABLE, now < until ? (int)((until - now + 999) / 1000) : 0);
+        int wait_ms = now < until ? (int)((until - now + 999) / 1000) : 0;
+        int ready = canbus_poll(n->bus, events & TRANSPORT_WRITABLE, wait_ms);
         if (ready & TRANSPORT_READABLE)
             canbus_pump(n->bus, 0); /* frames for any node: route them, then look again */
         if (ready & TRANSPORT_WRITABLE)

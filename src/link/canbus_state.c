@@ -29,7 +29,8 @@ static int read_sysfs_line(const char *dir, const char *attr, char *buf, size_t 
     return 0;
 }
 
-int canbus_check_sysfs(const char *sysfs_root, const char *iface, struct mf_err *err)
+int canbus_check_interface(const char *sysfs_root, const char *iface, enum canbus_state state,
+                           struct mf_err *err)
 {
     if (!*iface || strlen(iface) >= IFNAMSIZ || strchr(iface, '/'))
         return mf_fail(err, MF_E_USAGE, "'%s' is not a network interface name.", iface);
@@ -41,6 +42,14 @@ int canbus_check_sysfs(const char *sysfs_root, const char *iface, struct mf_err 
         return mf_fail(err, MF_E_DEVICE, "Network interface %s is not a CAN interface.", iface);
     if (read_sysfs_line(dir, "flags", line, sizeof(line)) == 0 && !(strtoul(line, NULL, 16) & IFF_UP))
         return mf_fail(err, MF_E_DEVICE, "CAN interface %s is down.", iface);
+    if (state == CANBUS_STATE_BUS_OFF)
+        return mf_fail(err, MF_E_DEVICE, "CAN interface %s is bus-off: its controller stopped after too many "
+                       "errors on the bus.", iface);
+    if (state == CANBUS_STATE_STOPPED)
+        return mf_fail(err, MF_E_DEVICE, "CAN interface %s is stopped.", iface);
+    /* Up, yet without carrier: the driver sees no working bus. */
+    if (read_sysfs_line(dir, "operstate", line, sizeof(line)) == 0 && !strcmp(line, "down"))
+        return mf_fail(err, MF_E_DEVICE, "CAN interface %s is up but has no link (operstate down).", iface);
     return 0;
 }
 

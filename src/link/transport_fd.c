@@ -68,11 +68,12 @@ static int fd_wait(struct transport *t, int events, int timeout_ms)
     int out = 0;
     if (p.revents & (POLLERR | POLLNVAL))
         out |= TRANSPORT_BROKEN;
-    /* A hangup is readable: the read that follows reports the loss. */
-    if (p.revents & (POLLIN | POLLHUP))
+    /* A hangup or error is readable and writable as asked: the read or
+     * write that follows reports the loss. */
+    if (p.revents & (POLLIN | POLLHUP | POLLERR))
         out |= events & TRANSPORT_READABLE;
-    if (p.revents & POLLOUT)
-        out |= TRANSPORT_WRITABLE;
+    if (p.revents & (POLLOUT | POLLHUP | POLLERR))
+        out |= events & TRANSPORT_WRITABLE;
     return out;
 }
 

@@ -275,15 +275,24 @@ static void test_open_errors(void)
     write_file(path, "280\n");
     snprintf(path, sizeof(path), "%s/flags", net);
     write_file(path, "0x80\n");
-    CHECK_EQ(canbus_check_sysfs(root, "can0", &err), -1);
+    CHECK_EQ(canbus_check_interface(root, "can0", CANBUS_STATE_UNKNOWN, &err), -1);
     CHECK_STR(err.msg, "CAN interface can0 is down.");
     write_file(path, "0x40081\n");
-    CHECK_EQ(canbus_check_sysfs(root, "can0", &err), 0);
-    CHECK_EQ(canbus_check_sysfs(root, "can1", &err), -1);
+    CHECK_EQ(canbus_check_interface(root, "can0", CANBUS_STATE_UNKNOWN, &err), 0);
+    CHECK_EQ(canbus_check_interface(root, "can0", CANBUS_STATE_PASSIVE, &err), 0);
+    CHECK_EQ(canbus_check_interface(root, "can0", CANBUS_STATE_BUS_OFF, &err), -1);
+    CHECK(strstr(err.msg, "can0 is bus-off") != NULL);
+    snprintf(path, sizeof(path), "%s/operstate", net);
+    write_file(path, "down\n");
+    CHECK_EQ(canbus_check_interface(root, "can0", CANBUS_STATE_ACTIVE, &err), -1);
+    CHECK(strstr(err.msg, "has no link") != NULL);
+    write_file(path, "up\n");
+    CHECK_EQ(canbus_check_interface(root, "can0", CANBUS_STATE_ACTIVE, &err), 0);
+    CHECK_EQ(canbus_check_interface(root, "can1", CANBUS_STATE_UNKNOWN, &err), -1);
     CHECK(strstr(err.msg, "no network interface can1") != NULL);
     snprintf(path, sizeof(path), "%s/type", net);
     write_file(path, "1\n");
-    CHECK_EQ(canbus_check_sysfs(root, "can0", &err), -1);
+    CHECK_EQ(canbus_check_interface(root, "can0", CANBUS_STATE_UNKNOWN, &err), -1);
     CHECK(strstr(err.msg, "not a CAN interface") != NULL);
 }
 

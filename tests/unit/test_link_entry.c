@@ -89,7 +89,8 @@ static void add_usb(const char *port, const char *vidpid, const char *mfr, const
     snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && echo %.4s > '%s/idVendor' && echo %s > '%s/idProduct' && "
              "echo '%s' > '%s/manufacturer' && echo '%s' > '%s/product' && echo 0123ABCD > '%s/serial' && "
              "mkdir -p '%s/sys/bus/usb/devices' && ln -sfn '%s' '%s/sys/bus/usb/devices/%s'",
-             devdir, vidpid, devdir, vidpid + 5, devdir, mfr, devdir, product, devdir, devdir, root, devdir, root, port);
+             devdir, vidpid, devdir, vidpid + 5, devdir, mfr, devdir, product, devdir, devdir, root, devdir, root,
+             port);
     CHECK_EQ(system(cmd), 0);
     if (!tty)
         return;
