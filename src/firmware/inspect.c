@@ -30,16 +30,26 @@ static int inspect_chitu(const uint8_t *data, size_t len, struct fw_inspection *
     return fw_find_dict(in->decoded, in->decoded_size, &in->dict, err);
 }
 
+/* A copy with the Robin XOR undone (free() it); NULL when memory runs out. */
+static uint8_t *robin_decoded(const uint8_t *data, size_t len, struct mf_err *err)
+{
+    uint8_t *copy = malloc(len);
+    if (!copy) {
+        mf_fail(err, MF_E_FAIL, "Out of memory while reading the firmware image; nothing was changed.");
+        return NULL;
+    }
+    memcpy(copy, data, len);
+    fw_robin_xor(copy, len);
+    return copy;
+}
+
 /* The Robin window is scrambled; a dictionary that starts in or before it
  * only shows after undoing the XOR (later ones were seen by the plain scan). */
 static int inspect_robin(const uint8_t *data, size_t len, struct fw_inspection *in, struct mf_err *err)
 {
-    uint8_t *copy = malloc(len);
+    uint8_t *copy = robin_decoded(data, len, err);
     if (!copy)
-        return mf_fail(err, MF_E_FAIL, "Out of memory while reading the firmware image; nothing was "
-                       "changed.");
-    memcpy(copy, data, len);
-    fw_robin_xor(copy, len);
+        return -1;
     struct fw_dict_info found;
     if (fw_find_dict_before(copy, len, FW_ROBIN_END, &found, err) < 0) {
         free(copy);
@@ -77,12 +87,9 @@ static int robin_by_code(const uint8_t *data, size_t len, struct fw_inspection *
     size_t end = len < FW_ROBIN_END ? len : FW_ROBIN_END;
     if (end <= FW_ROBIN_START)
         return 0;
-    uint8_t *copy = malloc(len);
+    uint8_t *copy = robin_decoded(data, len, err);
     if (!copy)
-        return mf_fail(err, MF_E_FAIL, "Out of memory while reading the firmware image; nothing was "
-                       "changed.");
-    memcpy(copy, data, len);
-    fw_robin_xor(copy, len);
+        return -1;
     size_t raw = thumb_marks(data + FW_ROBIN_START, end - FW_ROBIN_START);
     size_t decoded = thumb_marks(copy + FW_ROBIN_START, end - FW_ROBIN_START);
     if (decoded < 2 * raw + 32) {
