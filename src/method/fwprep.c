@@ -15,6 +15,8 @@
  * what was left untouched and what to do. */
 __attribute__((format(printf, 3, 4))) static int advise(struct mf_err *err, enum mf_code code, const char *fmt, ...)
 {
+    if (!err)
+        return -1;
     size_t n = strlen(err->msg);
     while (n && (err->msg[n - 1] == '.' || err->msg[n - 1] == ' '))
         err->msg[--n] = '\0';
@@ -43,7 +45,7 @@ static int convert_format(struct mf_firmware *fw, struct mf_err *err)
 {
     const char *path = fw->image.path;
     if (fw_to_binary(fw->format, path, fw->image.data, fw->image.size, &fw->binary, err) < 0) {
-        if (err->code != MF_E_INPUT)
+        if (!err || err->code != MF_E_INPUT)
             return -1;
         char bin[4200];
         bin_beside(path, bin, sizeof(bin));
