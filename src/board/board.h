@@ -169,6 +169,13 @@ bool board_bl_reads_sd_mode(const struct board *b);
 /* The vendor encoding the bootloader undoes before flashing. */
 enum board_conversion board_bl_decodes(const struct board *b);
 
+/* The routes into the board besides its card. */
+enum board_katapult board_katapult_interface(const struct board *b);
+/* True, with the USB ids, if the chip offers a USB DFU bootloader. */
+bool board_dfu_ids(const struct board *b, uint16_t *vid, uint16_t *pid);
+/* The board's application addresses (*list valid while the database is);
+ * their count, 0 if none is known. */
+size_t board_app_addresses(const struct board *b, const uint32_t **list);
 /* Application addresses: true if addr is one of the board's. */
 bool board_has_app_address(const struct board *b, uint32_t addr);
 /* "0x08007000" or "0x08008000, 0x08010000"; "" when none is known. */

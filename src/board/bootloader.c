@@ -51,6 +51,26 @@ enum board_conversion board_bl_decodes(const struct board *b)
     return b->bootloader == BOARD_BL_CHITU ? BOARD_CONV_CHITU : b->conversion;
 }
 
+enum board_katapult board_katapult_interface(const struct board *b)
+{
+    return b->katapult;
+}
+
+bool board_dfu_ids(const struct board *b, uint16_t *vid, uint16_t *pid)
+{
+    if (b->has_dfu) {
+        *vid = b->dfu_vid;
+        *pid = b->dfu_pid;
+    }
+    return b->has_dfu;
+}
+
+size_t board_app_addresses(const struct board *b, const uint32_t **list)
+{
+    *list = b->app_addresses;
+    return b->napp_addresses;
+}
+
 bool board_has_app_address(const struct board *b, uint32_t addr)
 {
     for (size_t i = 0; i < b->napp_addresses; i++)

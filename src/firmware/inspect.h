@@ -23,7 +23,9 @@ struct fw_inspection {
     char decode_problem[sizeof(((struct mf_err *)0)->msg)];
 };
 
-/* Never fails on content; -1 only when memory runs out. */
+/* Never fails on content; -1 only when memory runs out.  A Robin image whose
+ * dictionary lies past the XOR window is told from a plain one by the code
+ * in the window: Thumb instructions appear only when it is decoded. */
 int fw_inspect(const uint8_t *data, size_t len, struct fw_inspection *in, struct mf_err *err);
 void fw_inspection_free(struct fw_inspection *in);
 

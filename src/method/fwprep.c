@@ -15,6 +15,8 @@
  * what was left untouched and what to do. */
 __attribute__((format(printf, 3, 4))) static int advise(struct mf_err *err, enum mf_code code, const char *fmt, ...)
 {
+    if (!err)
+        return -1;
     size_t n = strlen(err->msg);
     while (n && (err->msg[n - 1] == '.' || err->msg[n - 1] == ' '))
         err->msg[--n] = '\0';
@@ -43,7 +45,7 @@ static int convert_format(struct mf_firmware *fw, struct mf_err *err)
 {
     const char *path = fw->image.path;
     if (fw_to_binary(fw->format, path, fw->image.data, fw->image.size, &fw->binary, err) < 0) {
-        if (err->code != MF_E_INPUT)
+        if (!err || err->code != MF_E_INPUT)
             return -1;
         char bin[4200];
         bin_beside(path, bin, sizeof(bin));
@@ -242,12 +244,16 @@ static int refuse_offset(const struct mf_firmware *fw, const struct mf_fw_target
     else if (fw->link.status == FW_LINK_AMBIGUOUS)
         snprintf(linked, sizeof(linked), "was linked for another address (its vector table fits 0x%08x%s)",
                  (unsigned)fw->link.candidates[0], fw->link.ncandidates > 1 ? " and others" : "");
+    else if (fw->base_known)
+        snprintf(linked, sizeof(linked), "places its data at 0x%08x, where its %s vector table does not fit (reset "
+                 "handler 0x%08x)", (unsigned)fw->binary.base, m->name, (unsigned)fw->link.reset);
     else
-        snprintf(linked, sizeof(linked), "has no %s vector table that fits there (reset handler 0x%08x)", m->name,
-                 (unsigned)fw->link.reset);
-    return mf_fail(err, MF_E_MISMATCH, "%s %s, but %s starts the application at %s; nothing was changed; " REBUILD
-                   ", set \"Bootloader offset\" to %s%s, rebuild and try again.", fw->image.path, linked, who, addrs,
-                   choices, n > 1 ? " (the one of your board's variant)" : "");
+        snprintf(linked, sizeof(linked), "has no %s vector table that fits any bootloader offset (reset handler "
+                 "0x%08x)", m->name, (unsigned)fw->link.reset);
+    return mf_fail(err, MF_E_MISMATCH, "%s %s, %s %s starts the application at %s; nothing was changed; " REBUILD
+                   ", set \"Bootloader offset\" to %s%s, rebuild and try again.", fw->image.path, linked,
+                   fw->link.status == FW_LINK_NO_VECTORS ? "and" : "but", who, addrs, choices,
+                   n > 1 ? " (the one of your board's variant)" : "");
 }
 
 /* The bootloader offset: the image must have been linked for the address

@@ -54,7 +54,7 @@ expect_in "$err" "'--frobnicate'"
 
 run --help
 [ $rc -eq 0 ] || fail "--help: exit $rc, expected 0"
-expect_in "$out" "usage: mcuflash fwinfo FILE [--json]"
+expect_in "$out" "usage: mcuflash fwinfo FILE [--board NAME] [--board-file FILE]... [--json]"
 
 [ $failures -eq 0 ] && echo "fwinfo_errors: all passed"
 exit $((failures > 0))

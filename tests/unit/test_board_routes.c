@@ -122,8 +122,9 @@ static void test_builtin_families(void)
         CHECK_EQ(octopus->katapult, BOARD_KATAPULT_UNKNOWN);
     }
     const struct board *f103 = builtin(&db, "btt-skr-mini");
+    uint16_t vid = 0, pid = 0;
     if (f103)
-        CHECK(!f103->has_dfu);  /* the F103's ROM bootloader has no USB */
+        CHECK(!board_dfu_ids(f103, &vid, &pid));  /* the F103's ROM bootloader has no USB */
     board_db_free(db);
 }
 
@@ -138,11 +139,16 @@ static void test_file_keys(void)
         CHECK_EQ(b->bootloader, BOARD_BL_FYSETC);
         CHECK_EQ(b->napp_addresses, 2);
         CHECK(board_has_app_address(b, 0x0800c000));
-        CHECK_EQ(b->katapult, BOARD_KATAPULT_CAN);
+        CHECK_EQ(board_katapult_interface(b), BOARD_KATAPULT_CAN);
         CHECK_STR(board_katapult_name(b->katapult), "can");
-        CHECK(b->has_dfu);
-        CHECK_EQ(b->dfu_vid, 0x1d50);
-        CHECK_EQ(b->dfu_pid, 0x6015);
+        uint16_t vid = 0, pid = 0;
+        CHECK(board_dfu_ids(b, &vid, &pid));
+        CHECK_EQ(vid, 0x1d50);
+        CHECK_EQ(pid, 0x6015);
+        const uint32_t *list;
+        CHECK_EQ(board_app_addresses(b, &list), 2);
+        CHECK_EQ(list[0], 0x08008000);
+        CHECK_EQ(list[1], 0x0800c000);
     }
     board_db_free(db);
 

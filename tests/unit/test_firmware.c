@@ -200,6 +200,30 @@ static void expect_inspection(const uint8_t *data, size_t size, enum fw_encoding
     fw_inspection_free(&in);
 }
 
+/* A build too big for its dictionary to sit in the Robin window: the code
+ * in the window tells an encoded file from a plain one. */
+static void test_inspect_robin_by_code(void)
+{
+    size_t size = 60000;
+    uint8_t *img = random_image(size);
+    for (size_t i = 400; i + 22 < FW_ROBIN_END; i += 40) {
+        img[i] = 0x10, img[i + 1] = 0xb5;        /* push {r4, lr} */
+        img[i + 20] = 0x70, img[i + 21] = 0x47;  /* bx lr */
+    }
+    embed(img, size, 40000, dict_json, 9);
+    uint8_t *plain = malloc(size);
+    memcpy(plain, img, size);
+    expect_inspection(img, size, FW_ENC_PLAIN, 40000);
+    fw_robin_xor(img, size);
+    expect_inspection(img, size, FW_ENC_ROBIN, 40000);
+    struct fw_inspection in;
+    CHECK_EQ(fw_inspect(img, size, &in, NULL), 0);
+    CHECK(in.decoded && in.decoded_size == size && !memcmp(in.decoded, plain, size));
+    fw_inspection_free(&in);
+    free(plain);
+    free(img);
+}
+
 static void test_inspect_encodings(void)
 {
     size_t size = 60000;
@@ -396,6 +420,7 @@ int main(void)
     test_truncated_dictionary();
     test_invalid_dictionary();
     test_inspect_encodings();
+    test_inspect_robin_by_code();
     test_sha1();
     test_load_image();
     test_load_errors();

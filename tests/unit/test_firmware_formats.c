@@ -190,7 +190,8 @@ static uint8_t *make_elf(const struct seg *s, int n, uint16_t type, size_t *len)
         ph->p_vaddr = s[i].vaddr;
         ph->p_filesz = s[i].filesz;
         ph->p_memsz = s[i].memsz;
-        memcpy(f + off, s[i].data, s[i].filesz);
+        if (s[i].filesz)
+            memcpy(f + off, s[i].data, s[i].filesz);
         off += s[i].filesz;
     }
     *len = total;
