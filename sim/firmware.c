@@ -14,6 +14,8 @@
 #include "firmware/mcu.h"
 #include "klipper/dict.h"
 #include "faults.h"
+#include "katapult.h"
+#include "katapult_flash.h"
 #include "sim.h"
 
 #define DEFAULT_SIZE 32768u
@@ -27,7 +29,9 @@ struct fw_options {
     const char *board_files[SIM_BOARD_FILES_MAX];
     size_t nboard_files;
     enum sim_link_kind link;
-    uint32_t baud;
+    uint32_t baud;            /* UART baud, or a CAN build's bus speed */
+    uint32_t canbus_frequency; /* --canbus-frequency, 0 if not given */
+    bool katapult;             /* --bootloader katapult: link where Katapult starts the application */
     size_t size;
     uint64_t seed;
 };
@@ -137,6 +141,15 @@ static int parse_fw_options(int argc, char **argv, struct fw_options *o, struct 
         else if (!strcmp(a, "--link")) {
             if (sim_parse_link(v, &o->link, &o->baud, err) < 0)
                 return -1;
+        } else if (!strcmp(a, "--bootloader")) {
+            if (strcmp(v, "katapult"))
+                return mf_fail(err, MF_E_USAGE, "--bootloader takes 'katapult', not '%s'; nothing was written.", v);
+            o->katapult = true;
+        } else if (!strcmp(a, "--canbus-frequency")) {
+            if (parse_number(a, v, 10000000, &n, err) < 0 || n == 0)
+                return n == 0 ? mf_fail(err, MF_E_USAGE, "--canbus-frequency needs a bit rate above 0; nothing "
+                                        "was written.") : -1;
+            o->canbus_frequency = (uint32_t)n;
         } else if (!strcmp(a, "--size")) {
             if (parse_number(a, v, MAX_SIZE, &n, err) < 0)
                 return -1;
@@ -155,6 +168,10 @@ static int parse_fw_options(int argc, char **argv, struct fw_options *o, struct 
                        "written.");
     if (o->nboard_files && !o->board)
         return mf_fail(err, MF_E_USAGE, "--board-file goes with --board; nothing was written.");
+    if (o->canbus_frequency && o->link != SIM_LINK_CAN)
+        return mf_fail(err, MF_E_USAGE, "--canbus-frequency goes with --link can; nothing was written.");
+    if (o->canbus_frequency)
+        o->baud = o->canbus_frequency;
     if (o->version && sim_check_version(o->version, err) < 0)
         return -1;
     return 0;
@@ -187,7 +204,11 @@ static int make_firmware(const struct fw_options *o, struct mf_err *err)
     const struct fw_mcu *m = image_mcu(o, json, len, err);
     if (!m)
         goto out;
-    uint32_t base = o->have_app_address ? o->app_address : usual_app_address(m);
+    /* Katapult on the virtual board starts the application where its
+     * Kconfig does by default; an image made for it flashes unchanged. */
+    const struct flash_family *fam = o->katapult ? flash_family_for(m->name) : NULL;
+    uint32_t base = o->have_app_address ? o->app_address
+                  : fam ? katapult_default_start(fam, m->flash_base) : usual_app_address(m);
     if (!fw_mcu_room(m, base) || base & 0xff) {
         mf_fail(err, MF_E_USAGE, "--app-address 0x%08x is not a 256-byte boundary inside the flash of a %s; "
                 "nothing was written.", (unsigned)base, m->name);
@@ -233,7 +254,7 @@ static int board_mcu(struct fw_options *o, struct board_db **db, struct mf_err *
     if (sim_find_board(o->board, o->board_files, o->nboard_files, db, &b, err) < 0)
         return -1;
     o->mcu = b->mcu;
-    if (!o->have_app_address && b->napp_addresses) {
+    if (!o->have_app_address && !o->katapult && b->napp_addresses) {
         o->have_app_address = true;
         o->app_address = b->app_addresses[0];
     }
@@ -245,10 +266,12 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: mcuflash-sim make-firmware (--board NAME | --mcu TYPE | --dict FILE) -o FILE\n"
             "                    [--app-address ADDR] [--board-file FILE]... [--version-string V]\n"
-            "                    [--link usb|uart:BAUD] [--size BYTES] [--seed N] [--dict-out FILE]\n"
+            "                    [--bootloader katapult] [--link usb|uart:BAUD|can]\n"
+            "                    [--canbus-frequency N] [--size BYTES] [--seed N] [--dict-out FILE]\n"
             "\n"
-            "Write a fake klipper.bin: a vector table linked for the board's application\n"
-            "address (--board), ADDR (--app-address), or the usual one of the MCU's family,\n"
+            "Write a fake klipper.bin: a vector table linked for ADDR (--app-address), where\n"
+            "Katapult starts the application on the virtual board (--bootloader katapult),\n"
+            "the board's application address (--board), or the usual one of the MCU's family,\n"
             "and the dictionary a virtual board with the same options reports.\n"
             "See docs/sim.md.\n");
 }

@@ -147,6 +147,8 @@ int mf_flash_run(const struct mf_flash_opts *o, struct mf_flash_result *r, struc
     int rc = mf_firmware_check(o->firmware_path, o->dict_path, &t, &j.fw, err);
     if (rc < 0)
         goto out;
+    if (j.fw.note[0])
+        mf_job_note(&j, "note", "Note: %s", j.fw.note);
     if (o->check_only) {
         /* Judge what runs now, without writing or resetting first. */
         rc = mf_check_running(&j, o->reconnect_timeout_s, err);

@@ -44,6 +44,7 @@ struct kp_state {
     struct transport *tr;
     struct kp_client *client;
     struct kp_info info;
+    bool via_known;         /* USB or UART is known (CAN always is) */
     bool entered_here;      /* we asked the running firmware to jump: its image is intact */
     bool wrote_any;         /* a SEND_BLOCK went out */
 };
@@ -202,6 +203,13 @@ static int look_at_board(struct mf_job *j, struct kp_state *s, struct mf_err *er
         if (app == CANBUS_APP_KATAPULT)
             return open_can_client(s, err) < 0 ? -1 : kp_connect(s->client, &s->info, err) < 0 ? -1 : 1;
     } else {
+        /* A USB device with Klipper's or Katapult's ids is a USB board; a
+         * USB serial adapter or a built-in port is a UART. */
+        usbport_identify("/", o->target.device, &s->port);
+        s->via_known = s->port.usb;
+        s->via = s->port.usb && s->port.vid == KLIPPER_VID &&
+                         (s->port.pid == KLIPPER_PID || s->port.pid == KATAPULT_PID) ? VIA_USB
+                 : s->port.usb ? VIA_UART : VIA_USB;
         if (open_serial_client(j, s, o->target.device, err) < 0)
             return -1;
         struct mf_err probe;
@@ -216,8 +224,9 @@ static int look_at_board(struct mf_job *j, struct kp_state *s, struct mf_err *er
     const char *mcu = kl_dict_const(d, "MCU");
     snprintf(j->r->running_before, sizeof(j->r->running_before), "%s", d->version ? d->version : "unknown");
     snprintf(j->mcu, sizeof(j->mcu), "%s", mcu ? mcu : "");
-    if (s->via != VIA_CAN)
+    if (s->via != VIA_CAN && !s->via_known)
         s->via = kl_dict_const(d, "SERIAL_BAUD") ? VIA_UART : VIA_USB;
+    s->via_known = true;
     mf_disconnect(&conn);
     return 0;
 }
@@ -350,6 +359,7 @@ static int katapult_open(struct mf_job *j, struct mf_err *err)
     j->state = s;
     if (o->target.can_uuid) {
         s->via = VIA_CAN;
+        s->via_known = true;
         if (canbus_uuid_parse(o->target.can_uuid, s->uuid) < 0)
             return mf_fail(err, MF_E_USAGE, "'%s' is not a CAN UUID (12 hex digits); nothing was done.",
                            o->target.can_uuid);
@@ -361,7 +371,7 @@ static int katapult_open(struct mf_job *j, struct mf_err *err)
     int in_katapult = look_at_board(j, s, err);
     if (in_katapult < 0)
         return -1;
-    if (s->via != VIA_CAN && !in_katapult && check_interface(j, s->via, 0, err) < 0)
+    if (s->via != VIA_CAN && s->via_known && check_interface(j, s->via, 0, err) < 0)
         return -1;
     if (in_katapult) {
         snprintf(j->r->running_before, sizeof(j->r->running_before), "Katapult");
@@ -418,13 +428,14 @@ static int katapult_write(struct mf_job *j, struct mf_err *err)
         /* Katapult takes the same blocks again: start over once. */
         mf_job_note(j, "retry", "The write failed (%s); the board stays in Katapult; writing everything once more.",
                     err->msg);
-        struct mf_err first = *err;
         rc = kp_connect(s->client, &s->info, err) < 0 ? -1 : write_once(j, s, err);
-        if (rc < 0)
-            return mf_fail(err, err->code ? err->code : first.code,
+        if (rc < 0) {
+            struct mf_err last = *err;
+            return mf_fail(err, last.code ? last.code : MF_E_PROTOCOL,
                            "Writing the firmware through Katapult failed twice (%.300s); the board was not started "
                            "and stays safe in Katapult; run '%s' again, or power-cycle it and check the %s link.",
-                           err->msg, j->again_cmd, via_name(s->via));
+                           last.msg, j->again_cmd, via_name(s->via));
+        }
     }
     j->r->upload_seconds = (double)(mf_now_us() - t0) / 1e6;
     j->r->bytes = im->size;
@@ -448,10 +459,18 @@ static int katapult_leave(struct mf_job *j, bool written, struct mf_err *err)
             mf_job_note(j, "start", "Nothing was written; starting the firmware the board had again.");
         rc = kp_complete(s->client, written ? err : &(struct mf_err){ 0 });
     }
+    bool completed = s->client && rc == 0 && (written || (s->entered_here && !s->wrote_any));
     release_all(s);
-    if (written && rc == 0 && s->via == VIA_USB) {
+    if (completed && s->via == VIA_USB) {
         struct mf_err gone;
         link_wait_gone(s->path, GONE_WINDOW_MS, &gone);
+    }
+    if (completed && !written) {
+        /* Leave the board as it was found: running, its port back. */
+        struct mf_conn conn;
+        struct mf_err back;
+        if (mf_target_connect_wait(&j->o->target, APPEAR_TIMEOUT_MS, &conn, &back) == 0)
+            mf_disconnect(&conn);
     }
     return written ? rc : 0;
 }

@@ -7,24 +7,11 @@
 
 EBB=stm32g0b1xx
 kp() { field "$1" ".katapult.$2"; }
+. "$MF_TESTS/lib/e2e_can.sh"
+start_bus can0 --bitrate 1000000
 BUS="$T/can0"
-"$MCUFLASH_SIM" canbus --path "$BUS" --bitrate 1000000 >"$T/bus.log" 2>&1 &
-SIM_PIDS="$SIM_PIDS $!"
-for _ in $(seq 100); do [ -S "$BUS" ] && break; sleep 0.05; done
-[ -S "$BUS" ] && pass || { fail "the virtual CAN bus did not start"; cat "$T/bus.log"; }
-
-# start_node NAME ARGS...: a board on the bus (no serial device: wait for its
-# control socket and for it to run).
-start_node() {
-    name=$1; shift
-    "$MCUFLASH_SIM" --path "$T/$name" --control "$T/$name.ctl" "$@" >"$T/$name.log" 2>&1 &
-    SIM_PIDS="$SIM_PIDS $!"
-    for _ in $(seq 100); do [ -S "$T/$name.ctl" ] && break; sleep 0.05; done
-    [ -S "$T/$name.ctl" ] || { echo "CAN node $name did not start:"; cat "$T/$name.log"; exit 1; }
-    for _ in $(seq 100); do [ "$(field "$name" .state)" = running ] && return 0; sleep 0.05; done
-}
-start_node th1 --mcu $EBB --link "can:$BUS" --canbus-uuid 0a1b2c3d4e5f --bootloader katapult
-start_node th2 --mcu $EBB --link "can:$BUS" --canbus-uuid 112233445566 --bootloader katapult
+start_can_board th1 can0 0a1b2c3d4e5f --mcu $EBB --bootloader katapult
+start_can_board th2 can0 112233445566 --mcu $EBB --bootloader katapult
 th2_version=$(field th2 .version)
 
 # Both nodes answer a scan.
