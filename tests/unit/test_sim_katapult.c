@@ -187,6 +187,11 @@ static void test_connect(void)
         check_connect(&d, 0x00010000, "stm32f103xe", 0x08004000, NULL);
         finish(&p, &d);
     }
+    const char *usb10[] = { "--mcu", "stm32h723xx", "--katapult-proto", "1.0.0", "--empty-flash", NULL };
+    if (start_katapult(&p, &d, "usb10", usb10)) {
+        check_connect(&d, 0x00010000, "stm32h723xx", 0x08020000, NULL);
+        finish(&p, &d);
+    }
     const char *lpc[] = { "--mcu", "lpc1769", "--link", "uart:115200", "--empty-flash", NULL };
     if (start_katapult(&p, &d, "lpc", lpc)) {
         check_connect(&d, 0x00010100, "lpc1769", 0x4000, "v0.0.1-sim");
