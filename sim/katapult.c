@@ -47,10 +47,17 @@ void katapult_boot(struct sim_katapult *k)
     k->rx_len = 0;
     k->need_sync = k->need_valid = false;
     k->page_writes = 0;
-    k->sends = 0;
     k->complete = false;
     k->busy_ns = 0;
-    memset(&k->faults, 0, sizeof(k->faults));
+}
+
+void katapult_leave(struct sim_katapult *k)
+{
+    /* Refusals and bad reads last until Katapult is left; bad cells stay. */
+    k->faults.refuse_at = 0;
+    k->faults.nbad_reads = 0;
+    k->complete = false;
+    k->busy_ns = 0;
 }
 
 static void put_le32(uint8_t *p, uint32_t v)

@@ -148,8 +148,8 @@ static void go_away(struct sim *s, enum board_state state, bool drop_link)
     s->up_at_us = mf_now_us() + timing_reset_delay_us(&s->timing);
     wire_clear(&s->to_mcu);
     s->mcu_ready_ns = 0;
-    s->katapult.complete = false;
-    s->katapult.busy_ns = 0;
+    if (s->mode == MODE_KATAPULT)
+        katapult_leave(&s->katapult);
     sim_mcu_power_off(&s->mcu);
     if (drop_link || s->port.kind == SIM_LINK_CAN) {
         /* USB re-enumerates; a CAN node leaves the bus and forgets its id. */
