@@ -80,7 +80,8 @@ static void respond(struct sim_katapult *k, uint8_t code, const uint8_t *payload
     frame[n++] = STX2;
     frame[n++] = code;
     frame[n++] = (uint8_t)words;
-    memcpy(frame + n, payload, words * 4);
+    if (words)
+        memcpy(frame + n, payload, words * 4);
     n += words * 4;
     uint16_t crc = kl_crc16(frame + 2, n - 2);
     frame[n++] = (uint8_t)crc;

@@ -404,11 +404,11 @@ static int load_identity(struct sim *s, struct mf_err *err)
     if (sim_identity_json(mcu, s->opt.dict, s->opt.version, s->opt.link, s->opt.baud, &json, &len, err) < 0)
         return -1;
     struct flash_layout layout;
-    const char *name = NULL;
+    char name[64] = "";
     int rc = sim_mcu_init(&s->mcu, json, len, err);
-    if (rc == 0)
-        name = kl_dict_const(s->mcu.dict, "MCU");
-    const struct flash_family *fam = name ? flash_family_for(name) : NULL;
+    const char *mcu_const = rc == 0 ? kl_dict_const(s->mcu.dict, "MCU") : NULL;
+    snprintf(name, sizeof(name), "%s", mcu_const ? mcu_const : "");
+    const struct flash_family *fam = flash_family_for(name);
     if (rc == 0)
         rc = flash_layout_for(s, fam, &layout, err);
     if (rc == 0)
