@@ -134,15 +134,12 @@ static bool in_block(uint32_t addr, uint32_t block)
     return addr >= block && addr - block < KATAPULT_BLOCK_SIZE;
 }
 
-/* A bad cell waiting in this block: its offset (the fault is used up). */
-static int take_bad_cell(struct katapult_faults *f, uint32_t block)
+/* The bad cell waiting in this block: its index in the list, or -1. */
+static int bad_cell_in(const struct katapult_faults *f, uint32_t block)
 {
     for (size_t i = 0; i < f->nbad_cells; i++)
-        if (in_block(f->bad_cells[i], block)) {
-            int at = (int)(f->bad_cells[i] - block);
-            f->bad_cells[i] = f->bad_cells[--f->nbad_cells];
-            return at;
-        }
+        if (in_block(f->bad_cells[i], block))
+            return (int)i;
     return -1;
 }
 
@@ -169,7 +166,12 @@ static void cmd_send_block(struct sim_katapult *k, const uint8_t *frame)
         return;
     }
     struct flash_write_stats st = { 0 };
-    int rc = flash_write_block(k->flash, k->fam, addr, frame + 8, take_bad_cell(&k->faults, addr), &st);
+    struct katapult_faults *f = &k->faults;
+    int bad = bad_cell_in(f, addr);
+    int flip_at = bad < 0 ? -1 : (int)(f->bad_cells[bad] - addr);
+    int rc = flash_write_block(k->flash, k->fam, addr, frame + 8, flip_at, &st);
+    if (bad >= 0 && st.programmed) /* the bad cell has shown itself */
+        f->bad_cells[bad] = f->bad_cells[--f->nbad_cells];
     k->page_writes += st.page_writes;
     k->erases += st.erases;
     if (k->model_time)

@@ -400,6 +400,17 @@ static void test_write_faults(void)
     /* Rewritten from the sector start, it comes out right. */
     CHECK_EQ(write_block(&d, F446_START, a), KW_ACK);
     CHECK_EQ(write_block(&d, F446_START + 64, a), KW_ACK);
+    /* A bad cell in a block sent again unchanged waits for a real write. */
+    uint8_t b[64];
+    fill(b, 33);
+    sim_ctl(&p, "katapult corrupt 0x08008045", reply, sizeof(reply));
+    CHECK_EQ(write_block(&d, F446_START + 64, a), KW_ACK); /* the same block: nothing programmed */
+    CHECK_EQ(write_block(&d, F446_START, b), KW_ACK);      /* erases the sector */
+    CHECK_EQ(write_block(&d, F446_START + 64, a), KW_ERROR);
+    CHECK(read_block(&d, F446_START + 64, back));
+    CHECK_EQ(back[5] ^ a[5], 0x01);
+    CHECK_EQ(write_block(&d, F446_START, a), KW_ACK);
+    CHECK_EQ(write_block(&d, F446_START + 64, a), KW_ACK);
     /* corrupt-read: the flash is right, the block read back is not. */
     sim_ctl(&p, "katapult corrupt-read 0x08008043", reply, sizeof(reply));
     CHECK_STR(reply, "ok");
