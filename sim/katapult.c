@@ -47,10 +47,17 @@ void katapult_boot(struct sim_katapult *k)
     k->rx_len = 0;
     k->need_sync = k->need_valid = false;
     k->page_writes = 0;
-    k->sends = 0;
     k->complete = false;
     k->busy_ns = 0;
-    memset(&k->faults, 0, sizeof(k->faults));
+}
+
+void katapult_leave(struct sim_katapult *k)
+{
+    /* Refusals and bad reads last until Katapult is left; bad cells stay. */
+    k->faults.refuse_at = 0;
+    k->faults.nbad_reads = 0;
+    k->complete = false;
+    k->busy_ns = 0;
 }
 
 static void put_le32(uint8_t *p, uint32_t v)
@@ -73,7 +80,8 @@ static void respond(struct sim_katapult *k, uint8_t code, const uint8_t *payload
     frame[n++] = STX2;
     frame[n++] = code;
     frame[n++] = (uint8_t)words;
-    memcpy(frame + n, payload, words * 4);
+    if (words)
+        memcpy(frame + n, payload, words * 4);
     n += words * 4;
     uint16_t crc = kl_crc16(frame + 2, n - 2);
     frame[n++] = (uint8_t)crc;
@@ -126,15 +134,12 @@ static bool in_block(uint32_t addr, uint32_t block)
     return addr >= block && addr - block < KATAPULT_BLOCK_SIZE;
 }
 
-/* A bad cell waiting in this block: its offset (the fault is used up). */
-static int take_bad_cell(struct katapult_faults *f, uint32_t block)
+/* The bad cell waiting in this block: its index in the list, or -1. */
+static int bad_cell_in(const struct katapult_faults *f, uint32_t block)
 {
     for (size_t i = 0; i < f->nbad_cells; i++)
-        if (in_block(f->bad_cells[i], block)) {
-            int at = (int)(f->bad_cells[i] - block);
-            f->bad_cells[i] = f->bad_cells[--f->nbad_cells];
-            return at;
-        }
+        if (in_block(f->bad_cells[i], block))
+            return (int)i;
     return -1;
 }
 
@@ -161,7 +166,12 @@ static void cmd_send_block(struct sim_katapult *k, const uint8_t *frame)
         return;
     }
     struct flash_write_stats st = { 0 };
-    int rc = flash_write_block(k->flash, k->fam, addr, frame + 8, take_bad_cell(&k->faults, addr), &st);
+    struct katapult_faults *f = &k->faults;
+    int bad = bad_cell_in(f, addr);
+    int flip_at = bad < 0 ? -1 : (int)(f->bad_cells[bad] - addr);
+    int rc = flash_write_block(k->flash, k->fam, addr, frame + 8, flip_at, &st);
+    if (bad >= 0 && st.programmed) /* the bad cell has shown itself */
+        f->bad_cells[bad] = f->bad_cells[--f->nbad_cells];
     k->page_writes += st.page_writes;
     k->erases += st.erases;
     if (k->model_time)

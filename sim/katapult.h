@@ -32,7 +32,7 @@ struct katapult_build {
 
 /* Faults the control socket asks for. */
 struct katapult_faults {
-    uint64_t refuse_at;     /* the SEND_BLOCK number (since boot) refused first; 0: none */
+    uint64_t refuse_at;     /* the SEND_BLOCK number (counted since start) refused first; 0: none */
     bool refuse_once;
     uint32_t bad_cells[KATAPULT_FAULT_ADDRS];   /* flip a bit here when next written */
     size_t nbad_cells;
@@ -53,20 +53,24 @@ struct sim_katapult {
     size_t rx_len, rx_limit;
     bool need_sync, need_valid;
     uint32_t page_writes;
-    uint64_t sends;         /* SEND_BLOCK frames since boot */
     bool complete;
     uint64_t start_app_at_us;
     uint64_t busy_ns;
     struct katapult_faults faults;
 
     /* Counters since the board started. */
+    uint64_t sends;         /* SEND_BLOCK frames */
     uint64_t blocks_written, blocks_read, erases, completes, nacks, errors;
 };
 
 void katapult_init(struct sim_katapult *k, const struct katapult_build *b, const struct flash_family *fam,
                    struct sim_flash *flash);
-/* The board resets into Katapult: a fresh session, faults cleared. */
+/* The board resets into Katapult: a fresh session (faults set beforehand
+ * stay armed). */
 void katapult_boot(struct sim_katapult *k);
+/* The board leaves Katapult (a reset, or COMPLETE's jump): refusals and
+ * bad reads end. */
+void katapult_leave(struct sim_katapult *k);
 /* Append received bytes (at most rx_limit held); returns how many fit. */
 size_t katapult_receive(struct sim_katapult *k, const uint8_t *buf, size_t len);
 /* Handle the frames received; stops early after one that spent flash time

@@ -134,6 +134,7 @@ int flash_write_block(struct sim_flash *f, const struct flash_family *fam, uint3
         cell[i] &= data[i];
     if (flip_at >= 0 && flip_at < KATAPULT_BLOCK_SIZE)
         cell[flip_at] ^= 0x01;
+    st->programmed = true;
     st->busy_ns += (uint64_t)fam->program_ns * KATAPULT_BLOCK_SIZE / fam->program_bytes;
     return memcmp(cell, data, KATAPULT_BLOCK_SIZE) ? -3 : 0;
 }

@@ -36,6 +36,7 @@ struct flash_write_stats {
     uint64_t erases;
     uint32_t page_writes;  /* blocks written at the start of a page: SEND_EOF's count */
     uint64_t busy_ns;      /* erase and program time spent */
+    bool programmed;       /* the block was programmed (not refused, not a retransmission) */
 };
 
 /* flash_write_block() of Katapult: 0 (written, or an identical block

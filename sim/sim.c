@@ -10,14 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "appimage.h"
 #include "board/board.h"
 #include "dictgen.h"
 #include "mcutypes.h"
 #include "util/clock.h"
 
 #define RETRY_LINK_US 1000000
-#define TOUCH_POLL_MS 20 /* how often a USB board looks at its line coding */
 #define POLL_MAX (2 + 1 + CONTROL_MAX_CLIENTS)
 
 static volatile sig_atomic_t got_signal;
@@ -53,27 +51,16 @@ static uint64_t now_ns(void)
 
 /* --- the MCU's output --- */
 
-const char *sim_mode_name(enum sim_mode m)
-{
-    static const char *const names[] = { "klipper", "katapult", "crashed", "silent" };
-    return names[m];
-}
-
-static bool running(const struct sim *s, enum sim_mode mode)
-{
-    return s->state == BOARD_RUNNING && s->mode == mode;
-}
-
 /* Running Klipper: booted, and the flash holds a Klipper build. */
 static bool mcu_on(const struct sim *s)
 {
-    return running(s, MODE_KLIPPER);
+    return sim_running(s, MODE_KLIPPER);
 }
 
 /* Something on the board reads the link. */
 static bool firmware_listens(const struct sim *s)
 {
-    return running(s, MODE_KLIPPER) || running(s, MODE_KATAPULT);
+    return sim_running(s, MODE_KLIPPER) || sim_running(s, MODE_KATAPULT);
 }
 
 /* A block or frame leaves the firmware busy_ns from now: through its
@@ -105,73 +92,16 @@ static void on_emit(void *ctx, const uint8_t *block, size_t len, bool data)
 static void on_katapult_emit(void *ctx, const uint8_t *frame, size_t len, bool response)
 {
     struct sim *s = ctx;
-    if (running(s, MODE_KATAPULT))
+    if (sim_running(s, MODE_KATAPULT))
         send_out(s, frame, len, response, s->katapult.busy_ns);
 }
 
 /* --- lifecycle --- */
 
-/* The flash changed under Klipper's feet: its dictionary is the board's
- * identity from now on. */
-static void take_identity(struct sim *s)
-{
-    struct mf_err err = { 0 };
-    s->mode = MODE_SILENT;
-    if (!s->flash.dict)
-        return;
-    if (sim_mcu_set_identity(&s->mcu, s->flash.dict, s->flash.dict_len, &err) < 0) {
-        fprintf(stderr, "mcuflash-sim: the flashed firmware's dictionary is unusable (%s); the board stays silent.\n",
-                err.msg);
-        return;
-    }
-    s->mode = MODE_KLIPPER;
-    if (cardslot_wire(&s->slot, s->board, s->mcu.dict, &err) < 0)
-        fprintf(stderr, "mcuflash-sim: %s\n", err.msg);
-}
-
-static uint32_t ram_low(const struct sim *s)
-{
-    return s->mcu.type && s->mcu.type->family == FAMILY_LPC176X ? 0x10000000u : 0x20000000u;
-}
-
-/* Katapult jumps to the application: what its vector table and contents
- * make of the board. */
-static void start_application(struct sim *s)
-{
-    char *dict = NULL;
-    size_t len = 0;
-    enum app_outcome out = app_start(&s->flash, ram_low(s), s->flash.ram_top, &dict, &len);
-    bool same = dict && s->flash.dict && len == s->flash.dict_len && !memcmp(dict, s->flash.dict, len);
-    if (!same && !(dict == NULL && s->flash.dict == NULL)) {
-        struct mf_err err = { 0 };
-        flash_adopt(&s->flash, dict, len);
-        if (flash_save(&s->flash, &err) < 0)
-            fprintf(stderr, "mcuflash-sim: %s\n", err.msg);
-    }
-    free(dict);
-    if (out == APP_CRASHES)
-        s->mode = MODE_CRASHED;
-    else if (!same || s->mode != MODE_KLIPPER)
-        take_identity(s);
-}
-
-/* Katapult's bootentry_check(): a request, or no application, keeps it. */
-static void choose_firmware(struct sim *s)
-{
-    if (!s->opt.katapult)
-        return; /* the SD-card bootloader (if any) has had its say */
-    if (s->enter_katapult || !app_present(&s->flash)) {
-        s->enter_katapult = false;
-        s->mode = MODE_KATAPULT;
-        return;
-    }
-    start_application(s);
-}
-
 static void come_up(struct sim *s)
 {
     uint64_t now = mf_now_us();
-    choose_firmware(s);
+    sim_choose_firmware(s);
     /* A crashed MCU never brings its USB device up. */
     bool stays_away = s->mode == MODE_CRASHED && s->port.kind == SIM_LINK_USB;
     if (stays_away)
@@ -208,7 +138,7 @@ static uint64_t run_bootloader(struct sim *s)
         return 0;
     uint64_t took;
     if (boot_run(&s->boot, s->board, s->slot.card, &s->flash, &took))
-        take_identity(s);
+        sim_take_identity(s);
     return s->timing.realistic ? took : 0;
 }
 
@@ -218,8 +148,8 @@ static void go_away(struct sim *s, enum board_state state, bool drop_link)
     s->up_at_us = mf_now_us() + timing_reset_delay_us(&s->timing);
     wire_clear(&s->to_mcu);
     s->mcu_ready_ns = 0;
-    s->katapult.complete = false;
-    s->katapult.busy_ns = 0;
+    if (s->mode == MODE_KATAPULT)
+        katapult_leave(&s->katapult);
     sim_mcu_power_off(&s->mcu);
     if (drop_link || s->port.kind == SIM_LINK_CAN) {
         /* USB re-enumerates; a CAN node leaves the bus and forgets its id. */
@@ -239,14 +169,6 @@ void sim_reset(struct sim *s, bool power_cycle)
     /* USB re-enumerates (the device disappears); a UART port stays. */
     go_away(s, BOARD_RESETTING, s->opt.link == SIM_LINK_USB);
     s->up_at_us += run_bootloader(s);
-}
-
-void sim_request_bootloader(struct sim *s)
-{
-    /* Klipper sets Katapult's request code and resets; without Katapult the
-     * board just boots again (as an LPC176x with its stock SD bootloader). */
-    s->enter_katapult = s->opt.katapult;
-    sim_reset(s, false);
 }
 
 void sim_unplug(struct sim *s)
@@ -327,30 +249,6 @@ static void feed_firmware(struct sim *s)
     }
 }
 
-/* Bootloader requests that do not come as bytes: the 1200-baud touch on a
- * USB board, the CAN admin frame; Katapult's COMPLETE. */
-static void watch_entry(struct sim *s)
-{
-    if (s->state != BOARD_RUNNING)
-        return;
-    if (running(s, MODE_KATAPULT) && katapult_app_due(&s->katapult, mf_now_us())) {
-        s->katapult.complete = false;
-        sim_reset(s, false); /* application_jump(): a reset with the start-app code */
-        return;
-    }
-    struct can_node *node = &s->port.can;
-    if (s->port.kind == SIM_LINK_CAN && node->id_conflict) {
-        node->id_conflict = false;
-        if (mcu_on(s))
-            sim_mcu_force_shutdown(&s->mcu, "Another CAN node assigned this ID");
-    }
-    bool can_request = s->port.kind == SIM_LINK_CAN && node->bootloader_requested;
-    node->bootloader_requested = false;
-    /* Katapult's check_reboot() does nothing: only Klipper reacts. */
-    if (mcu_on(s) && (can_request || port_touched_1200(&s->port)))
-        sim_request_bootloader(s);
-}
-
 static void write_host(struct sim *s)
 {
     uint64_t t = now_ns();
@@ -381,7 +279,7 @@ static int poll_timeout_ms(const struct sim *s)
         next = min_u64(next, s->up_at_us * 1000u);
     if (mcu_on(s))
         next = min_u64(next, sim_mcu_next_event_us(&s->mcu) * 1000u);
-    if (running(s, MODE_KATAPULT) && s->katapult.complete)
+    if (sim_running(s, MODE_KATAPULT) && s->katapult.complete)
         next = min_u64(next, s->katapult.start_app_at_us * 1000u);
     if (firmware_listens(s)) {
         uint64_t due = wire_next_ns(&s->to_mcu);
@@ -391,7 +289,7 @@ static int poll_timeout_ms(const struct sim *s)
     if (!s->host_blocked)
         next = min_u64(next, wire_next_ns(&s->to_host));
     if (mcu_on(s) && s->port.kind == SIM_LINK_USB)
-        next = min_u64(next, now + TOUCH_POLL_MS * 1000000ull);
+        next = min_u64(next, now + SIM_TOUCH_POLL_MS * 1000000ull);
     if (next == UINT64_MAX)
         return 1000;
     if (next <= now)
@@ -422,7 +320,7 @@ static void step(struct sim *s)
     if (mcu_on(s))
         sim_mcu_tick(&s->mcu, mf_now_us());
     read_host(s);
-    watch_entry(s);
+    sim_watch_entry(s);
     feed_firmware(s);
     write_host(s);
 }
@@ -506,11 +404,11 @@ static int load_identity(struct sim *s, struct mf_err *err)
     if (sim_identity_json(mcu, s->opt.dict, s->opt.version, s->opt.link, s->opt.baud, &json, &len, err) < 0)
         return -1;
     struct flash_layout layout;
-    const char *name = NULL;
+    char name[64] = "";
     int rc = sim_mcu_init(&s->mcu, json, len, err);
-    if (rc == 0)
-        name = kl_dict_const(s->mcu.dict, "MCU");
-    const struct flash_family *fam = name ? flash_family_for(name) : NULL;
+    const char *mcu_const = rc == 0 ? kl_dict_const(s->mcu.dict, "MCU") : NULL;
+    snprintf(name, sizeof(name), "%s", mcu_const ? mcu_const : "");
+    const struct flash_family *fam = flash_family_for(name);
     if (rc == 0)
         rc = flash_layout_for(s, fam, &layout, err);
     if (rc == 0)

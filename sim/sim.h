@@ -82,9 +82,22 @@ void sim_control_exec(void *ctx, char *line, char *reply, size_t cap);
 void sim_reset(struct sim *s, bool power_cycle);
 void sim_unplug(struct sim *s);
 void sim_plug(struct sim *s);
+/* What runs and how the board gets into its bootloader (bootentry.c). */
+#define SIM_TOUCH_POLL_MS 20 /* how often a USB board running Klipper looks at its line coding */
+const char *sim_mode_name(enum sim_mode m);
+static inline bool sim_running(const struct sim *s, enum sim_mode mode)
+{
+    return s->state == BOARD_RUNNING && s->mode == mode;
+}
+/* At boot: Katapult or the application (with Katapult), or what the flash
+ * holds (the SD-card bootloader has already run). */
+void sim_choose_firmware(struct sim *s);
+/* The flash's dictionary becomes the MCU's identity (silent without one). */
+void sim_take_identity(struct sim *s);
 /* A bootloader request (1200-baud touch, UART string, CAN admin frame,
  * double-tap): into Katapult, or without one a plain reboot. */
 void sim_request_bootloader(struct sim *s);
-const char *sim_mode_name(enum sim_mode m);
+/* Requests that do not come through the MCU's parser, and COMPLETE's jump. */
+void sim_watch_entry(struct sim *s);
 
 #endif

@@ -187,6 +187,11 @@ static void test_connect(void)
         check_connect(&d, 0x00010000, "stm32f103xe", 0x08004000, NULL);
         finish(&p, &d);
     }
+    const char *usb10[] = { "--mcu", "stm32h723xx", "--katapult-proto", "1.0.0", "--empty-flash", NULL };
+    if (start_katapult(&p, &d, "usb10", usb10)) {
+        check_connect(&d, 0x00010000, "stm32h723xx", 0x08020000, NULL);
+        finish(&p, &d);
+    }
     const char *lpc[] = { "--mcu", "lpc1769", "--link", "uart:115200", "--empty-flash", NULL };
     if (start_katapult(&p, &d, "lpc", lpc)) {
         check_connect(&d, 0x00010100, "lpc1769", 0x4000, "v0.0.1-sim");
@@ -393,6 +398,17 @@ static void test_write_faults(void)
     CHECK_EQ(back[5] ^ a[5], 0x01);
     CHECK(!memcmp(back, a, 5) && !memcmp(back + 6, a + 6, 58));
     /* Rewritten from the sector start, it comes out right. */
+    CHECK_EQ(write_block(&d, F446_START, a), KW_ACK);
+    CHECK_EQ(write_block(&d, F446_START + 64, a), KW_ACK);
+    /* A bad cell in a block sent again unchanged waits for a real write. */
+    uint8_t b[64];
+    fill(b, 33);
+    sim_ctl(&p, "katapult corrupt 0x08008045", reply, sizeof(reply));
+    CHECK_EQ(write_block(&d, F446_START + 64, a), KW_ACK); /* the same block: nothing programmed */
+    CHECK_EQ(write_block(&d, F446_START, b), KW_ACK);      /* erases the sector */
+    CHECK_EQ(write_block(&d, F446_START + 64, a), KW_ERROR);
+    CHECK(read_block(&d, F446_START + 64, back));
+    CHECK_EQ(back[5] ^ a[5], 0x01);
     CHECK_EQ(write_block(&d, F446_START, a), KW_ACK);
     CHECK_EQ(write_block(&d, F446_START + 64, a), KW_ACK);
     /* corrupt-read: the flash is right, the block read back is not. */
