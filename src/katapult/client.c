@@ -9,13 +9,17 @@
 #include "katapult/frame.h"
 #include "util/clock.h"
 
+/* Every flash page and sector of the chips Katapult supports starts on a
+ * 1 KiB boundary (F0/F1 1-2 KiB pages up to H7 128 KiB sectors). */
+#define KP_PAGE_ALIGN 1024u
+
 /* The junk command that primes a double-buffered USB endpoint. */
 #define KP_PRIME_COMMAND 0x90
 
 static const struct kp_limits default_limits = {
-    .tries = 5, .block_tries = 3,
-    .reply_ms = 2000, .block_reply_ms = 5000,
-    .drain_ms = 250, .pause_ms = 500, .busy_ms = 1500,
+    .tries = 5, .block_tries = 5,
+    .reply_ms = 2000, .block_reply_ms = 5000, .quick_reply_ms = 500, .garbled_quiet_ms = 50,
+    .drain_ms = 100, .pause_ms = 100, .busy_ms = 1500,
 };
 
 struct kp_client {
@@ -84,11 +88,14 @@ static int send_frame(struct kp_client *c, const uint8_t *frame, size_t len, uin
     return 0;
 }
 
-enum recv_result { RECV_FRAME, RECV_TIMEOUT, RECV_GONE };
+enum recv_result { RECV_FRAME, RECV_TIMEOUT, RECV_GARBLED, RECV_GONE };
 
-/* The next valid frame (copied to frame, KP_RX_FRAME_MAX bytes). */
+/* The next valid frame (copied to frame, KP_RX_FRAME_MAX bytes).  Input
+ * that was no valid frame, followed by garbled_quiet_ms of silence, was
+ * the reply, damaged on the way: RECV_GARBLED. */
 static enum recv_result recv_frame(struct kp_client *c, uint64_t deadline_us, uint8_t *frame, size_t *flen)
 {
+    uint64_t bad_before = c->st.bad_bytes;
     for (;;) {
         size_t used;
         enum kp_find_result r;
@@ -108,16 +115,33 @@ static enum recv_result recv_frame(struct kp_client *c, uint64_t deadline_us, ui
         int wait_ms = ms_until(deadline_us);
         if (wait_ms == 0)
             return RECV_TIMEOUT;
+        bool garbled = c->st.bad_bytes != bad_before || c->inlen;
+        if (garbled && wait_ms > (int)c->lim.garbled_quiet_ms)
+            wait_ms = (int)c->lim.garbled_quiet_ms;
         int ready = transport_wait(c->t, TRANSPORT_READABLE, wait_ms);
         if (ready & TRANSPORT_BROKEN)
             return RECV_GONE;
-        if (!(ready & TRANSPORT_READABLE))
+        if (!(ready & TRANSPORT_READABLE)) {
+            if (garbled)
+                return RECV_GARBLED;
             continue;
+        }
         ssize_t n = transport_read(c->t, c->in + c->inlen, sizeof(c->in) - c->inlen);
         if (n < 0)
             return RECV_GONE;
         c->inlen += (size_t)n;
     }
+}
+
+/* Before a retry: a frame the device took only part of (a byte lost on
+ * the way) would swallow the start of the next one, costing another try.
+ * Bytes that cannot start a frame complete it as a bad frame, which the
+ * device drops with one NACK; the drain that follows takes that NACK. */
+static void flush_device_input(struct kp_client *c)
+{
+    static const uint8_t zeros[KP_FRAME_MAX];
+    send_frame(c, zeros, sizeof(zeros), mf_now_us() + (uint64_t)c->lim.reply_ms * 1000);
+    c->st.frames_sent--; /* not a frame */
 }
 
 /* After a failed try: whatever is still on its way belongs to it. */
@@ -218,6 +242,7 @@ static int exchange(struct kp_client *c, const struct request *rq, const uint8_t
     for (unsigned try = 0; try < rq->tries; try++) {
         if (try) {
             c->st.retries++;
+            flush_device_input(c);
             drain_input(c);
         }
         uint64_t deadline = mf_now_us() + (uint64_t)rq->reply_ms * 1000;
@@ -232,6 +257,11 @@ static int exchange(struct kp_client *c, const struct request *rq, const uint8_t
             if (r == RECV_TIMEOUT) {
                 c->st.timeouts++;
                 snprintf(why, sizeof(why), "no reply within %u ms", rq->reply_ms);
+                break;
+            }
+            if (r == RECV_GARBLED) {
+                answered = true;
+                snprintf(why, sizeof(why), "an unreadable reply");
                 break;
             }
             if (c->primed && f[2] == KP_ERROR) {
@@ -297,8 +327,10 @@ int kp_send_block(struct kp_client *c, uint32_t addr, const uint8_t *block, stru
 {
     if (need_connect(c, "SEND_BLOCK", err) < 0)
         return -1;
+    /* Only the first block of a page may wait for the page's erase. */
+    unsigned wait_ms = addr % KP_PAGE_ALIGN ? c->lim.quick_reply_ms : c->lim.block_reply_ms;
     struct request rq = { .cmd = KP_SEND_BLOCK, .name = "SEND_BLOCK", .has_addr = true, .addr = addr,
-                          .reply_len = 4, .tries = c->lim.block_tries, .reply_ms = c->lim.block_reply_ms };
+                          .reply_len = 4, .tries = c->lim.block_tries, .reply_ms = wait_ms };
     uint8_t payload[KP_PAYLOAD_MAX], reply[KP_RX_FRAME_MAX];
     size_t len;
     kp_put_le32(payload, addr);
@@ -337,6 +369,7 @@ int kp_request_block(struct kp_client *c, uint32_t addr, uint8_t *block, struct 
     if (need_connect(c, "REQUEST_BLOCK", err) < 0)
         return -1;
     struct request rq = simple_request(c, KP_REQUEST_BLOCK, "REQUEST_BLOCK");
+    rq.reply_ms = c->lim.quick_reply_ms;
     rq.has_addr = true;
     rq.addr = addr;
     rq.reply_len = 4 + c->info.block_size;

@@ -38,11 +38,17 @@ struct kp_stats {
     uint64_t retries;      /* frames sent again */
 };
 
-/* How long to wait and how often to try; the defaults are Katapult's own
- * tool's (5 tries of 2 s, blocks 3 tries of 5 s for large sector erases). */
+/* How long to wait and how often to try.  The long waits are Katapult's
+ * own tool's (2 s, and 5 s for a block that may wait for a 128 KiB sector
+ * erase); but only a block that starts a flash page (every page
+ * of every supported chip starts on a 1 KiB boundary) can wait for an
+ * erase, so the others and read-backs get quick_reply_ms, and a reply that
+ * arrived garbled is asked for again as soon as the line is quiet. */
 struct kp_limits {
     unsigned tries, block_tries;
     unsigned reply_ms, block_reply_ms;
+    unsigned quick_reply_ms;  /* a block inside a page, REQUEST_BLOCK */
+    unsigned garbled_quiet_ms; /* quiet this long after unreadable input: try again */
     unsigned drain_ms;     /* input read and dropped after a failed try */
     unsigned pause_ms;     /* then a pause before the next */
     unsigned busy_ms;      /* pause after a BUSY reply */

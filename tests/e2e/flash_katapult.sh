@@ -33,7 +33,7 @@ tail -n 1 "$T/out" | jq -e '.ok and .route == "katapult" and .version_before == 
 # --- UART, protocol 1.0.0, line faults ---------------------------------------
 make_fw "$T/uart.bin" $OCT v2-uart --app-address 0x08008000 --link uart:250000
 start_sim uart --board $OCT --link uart:250000 --bootloader katapult --katapult-proto 1.0.0
-sim_ctl "$T/uart.ctl" faults corrupt=0.0003,drop=0.0003,seed=3 >/dev/null
+sim_ctl "$T/uart.ctl" faults corrupt=0.0002,drop=0.0002,seed=3 >/dev/null
 expect_rc 0 "$MCUFLASH" flash -f "$T/uart.bin" -d "$T/uart.bin.dict" "$T/uart"
 expect_out "protocol 1\.0\.0"
 runs "$T/uart" v2-uart

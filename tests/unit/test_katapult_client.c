@@ -196,9 +196,9 @@ static void test_fatal(void)
     /* Block 2 (address 0x08002080) is frame 4. */
     struct kp_stats st = faulty_write(F_SILENT, 4, 100, -1, MF_E_DEVICE,
                                       "did not answer SEND_BLOCK for address 0x08002080");
-    CHECK_EQ(st.timeouts, 3);
+    CHECK_EQ(st.timeouts, 5);
     faulty_write(F_ERROR, 4, 100, -1, MF_E_PROTOCOL,
-                 "SEND_BLOCK for address 0x08002080 after 3 tries; the last answer was an error reply");
+                 "SEND_BLOCK for address 0x08002080 after 5 tries; the last answer was an error reply");
     faulty_write(F_WRONG_ADDR, 4, 100, -1, MF_E_PROTOCOL, "acknowledgement of address 0x080020c0");
     faulty_write(F_NACK, 2, 100, -1, MF_E_PROTOCOL, "a NACK");
 }
