@@ -219,7 +219,7 @@ void sim_control_exec(void *ctx, char *line, char *reply, size_t cap)
         s->quit = true;
     } else if (!strcmp(line, "help")) {
         snprintf(reply, cap, "commands: status, reset, power-cycle, unplug, plug, double-tap, card remove|insert|"
-                 "write-protect on|off, faults SPEC, shutdown TEXT, katapult refuse-write N [once]|corrupt ADDR|"
+                 "write-protect on|off, faults SPEC, shutdown TEXT, katapult refuse-write N [once|times K]|corrupt ADDR|"
                  "corrupt-read ADDR, quit");
     } else {
         snprintf(reply, cap, "error: unknown command '%s' (try help)", line);

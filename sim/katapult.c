@@ -148,7 +148,7 @@ static bool refused(struct sim_katapult *k)
     struct katapult_faults *f = &k->faults;
     if (!f->refuse_at || k->sends < f->refuse_at)
         return false;
-    if (f->refuse_once)
+    if (f->refuse_left && --f->refuse_left == 0)
         f->refuse_at = 0;
     return true;
 }
@@ -348,7 +348,7 @@ int katapult_fault_command(struct sim_katapult *k, const char *args, char *why, 
     char verb[32];
     int used = 0;
     if (sscanf(args, "%31s %n", verb, &used) != 1) {
-        snprintf(why, cap, "katapult takes refuse-write N [once], corrupt ADDR or corrupt-read ADDR");
+        snprintf(why, cap, "katapult takes refuse-write N [once | times K], corrupt ADDR or corrupt-read ADDR");
         return -1;
     }
     const char *rest = args + used;
@@ -361,12 +361,18 @@ int katapult_fault_command(struct sim_katapult *k, const char *args, char *why, 
         const char *opt = strchr(rest, ' ');
         while (opt && *opt == ' ')
             opt++;
-        if (opt && *opt && strcmp(opt, "once")) {
-            snprintf(why, cap, "refuse-write N takes only 'once' after N");
+        unsigned long times = 0;
+        char *end;
+        if (opt && *opt && !strcmp(opt, "once"))
+            times = 1;
+        else if (opt && *opt && !strncmp(opt, "times ", 6) && (times = strtoul(opt + 6, &end, 10)) > 0 && !*end)
+            ;
+        else if (opt && *opt) {
+            snprintf(why, cap, "refuse-write N takes 'once' or 'times K' after N");
             return -1;
         }
         f->refuse_at = k->sends + v;
-        f->refuse_once = opt && *opt;
+        f->refuse_left = times;
         return 0;
     }
     bool cell = !strcmp(verb, "corrupt"), read = !strcmp(verb, "corrupt-read");

@@ -33,7 +33,7 @@ struct katapult_build {
 /* Faults the control socket asks for. */
 struct katapult_faults {
     uint64_t refuse_at;     /* the SEND_BLOCK number (counted since start) refused first; 0: none */
-    bool refuse_once;
+    uint64_t refuse_left;   /* SEND_BLOCKs still to refuse; 0: every one until reset */
     uint32_t bad_cells[KATAPULT_FAULT_ADDRS];   /* flip a bit here when next written */
     size_t nbad_cells;
     uint32_t bad_reads[KATAPULT_FAULT_ADDRS];   /* REQUEST_BLOCK returns a flipped bit here */
@@ -79,7 +79,7 @@ bool katapult_process(struct sim_katapult *k, uint64_t now_us);
 /* COMPLETE was acknowledged and its 100 ms are over: start the application. */
 bool katapult_app_due(const struct sim_katapult *k, uint64_t now_us);
 
-/* Control socket: "refuse-write N [once]", "corrupt ADDR", "corrupt-read ADDR".
+/* Control socket: "refuse-write N [once | times K]", "corrupt ADDR", "corrupt-read ADDR".
  * 0, or -1 with a one-line reason in why. */
 int katapult_fault_command(struct sim_katapult *k, const char *args, char *why, size_t cap);
 

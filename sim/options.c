@@ -29,7 +29,7 @@ void sim_usage(FILE *out)
             "Fault SPEC: corrupt=P,drop=P,lose-response=P,seed=N,dir=both|in|out\n"
             "Control commands: status, reset, power-cycle, unplug, plug, double-tap, card remove|insert|write-protect "
             "on|off,\n"
-            "  faults SPEC, shutdown TEXT, katapult refuse-write N [once], katapult corrupt ADDR,\n"
+            "  faults SPEC, shutdown TEXT, katapult refuse-write N [once|times K], katapult corrupt ADDR,\n"
             "  katapult corrupt-read ADDR, quit\n",
             mcu_type_names());
 }

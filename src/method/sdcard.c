@@ -164,9 +164,6 @@ static int sdcard_write(struct mf_job *j, struct mf_err *err)
         return mf_fail(err, MF_E_CARD, "The card in %s is write-protected or its filesystem is marked as not "
                        "cleanly unmounted; nothing was written; unlock the card, or check it with fsck.fat on a "
                        "computer, then try again.", b->name);
-    /* The temporary file needs room beside the old firmware file. */
-    if (fi.free_exact && mf_firmware_check_room(&j->fw, fi.free_bytes, "the card", err) < 0)
-        return -1;
     mf_job_note(j, "upload", "Writing %s (%zu bytes) to the card over %s.", r->card_name, j->fw.card.size, r->bus);
     uint64_t t0 = mf_now_us();
     if (mf_fat_put(c->vol, target, j->fw.card.data, (uint32_t)j->fw.card.size, j->o->progress, err) < 0)

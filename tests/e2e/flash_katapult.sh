@@ -51,7 +51,15 @@ expect_out "failed twice.*stays safe in Katapult.*'mcuflash flash -f $T/usb2.bin
 # Refused once: the block is sent again and the flash goes on.
 sim_ctl "$T/usb.ctl" katapult refuse-write 3 once >/dev/null
 expect_rc 0 "$MCUFLASH" flash -f "$T/usb2.bin" -d "$T/usb2.bin.dict" "$T/usb"
+expect_no_out "once more"
 runs "$T/usb" v2-usb
+# Refused for longer than one block's tries: the whole write starts over
+# once (from Katapult, where the board stayed) and then succeeds.
+into_katapult usb
+sim_ctl "$T/usb.ctl" katapult refuse-write 7 times 5 >/dev/null
+expect_rc 0 "$MCUFLASH" flash -f "$T/usb3.bin" -d "$T/usb3.bin.dict" "$T/usb"
+expect_out "SEND_BLOCK for address 0x08008180 after 5 tries.*the board stays in Katapult; writing everything once more"
+runs "$T/usb" v3-usb
 # A read-back that differs is caught by mcuflash, and nothing is started.
 into_katapult usb
 before=$(kp usb completes)
