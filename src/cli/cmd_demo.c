@@ -1,4 +1,4 @@
-/* mcuflash demo: flash two virtual boards with realistic timing, showing
+/* mcuflash demo: flash virtual boards with realistic timing, showing
  * what a user sees on real hardware.  Needs mcuflash-sim and mkfs.fat. */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,14 +21,24 @@
 
 extern char **environ;
 
-struct demo_board {
-    const char *board, *title, *link;
+/* One scene: a virtual board (or a CAN toolhead on a virtual bus) running
+ * an old build, flashed with a new one as a user would. */
+struct demo_scene {
+    const char *title;
+    const char *board; /* a board definition (the SD card scenes), or NULL */
+    const char *mcu;   /* with board NULL */
+    const char *link;  /* usb, uart:BAUD, or can (a bus of its own) */
 };
 
-static const struct demo_board demo_boards[] = {
-    { "btt-skr2-f407", "BTT SKR 2 (STM32F407, SD-mode bootloader, USB): flashed over SDIO, a warm reset is enough",
-      "usb" },
-    { "btt-skr-v1.4", "BTT SKR 1.4 (LPC1768, SPI bootloader, UART 250000 baud): flashed over SPI", "uart:250000" },
+#define DEMO_UUID "0c1d2e3f4a5b"
+
+static const struct demo_scene demo_scenes[] = {
+    { "BTT SKR 2 (STM32F407, SD-mode bootloader, USB): flashed over SDIO, a warm reset is enough", "btt-skr2-f407",
+      NULL, "usb" },
+    { "BTT SKR 1.4 (LPC1768, SPI bootloader, UART 250000 baud): flashed over SPI", "btt-skr-v1.4", NULL,
+      "uart:250000" },
+    { "CAN toolhead (STM32G0B1 with Katapult, CAN bus at 1 Mbit/s): entered by the admin frame, written, read back, "
+      "started", NULL, "stm32g0b1xx", "can" },
 };
 
 /* Run argv to completion, output discarded; 0 if it exited 0. */
@@ -66,63 +76,121 @@ static void find_sim(const char *given, char *buf, size_t cap)
     snprintf(buf, cap, "mcuflash-sim");
 }
 
-static int demo_one(const char *sim, const char *dir, const struct demo_board *db, struct mf_err *err)
+static int spawn(const char *sim, char *const argv[], pid_t *pid, struct mf_err *err)
 {
-    char card[PATH_MAX], newfw[PATH_MAX], dict[PATH_MAX], dev[PATH_MAX];
-    snprintf(card, sizeof(card), "%s/%s-card.img", dir, db->board);
-    snprintf(newfw, sizeof(newfw), "%s/%s-klipper.bin", dir, db->board);
-    snprintf(dict, sizeof(dict), "%s/%s-klipper.dict", dir, db->board);
-    snprintf(dev, sizeof(dev), "%s/serial-%s", dir, db->board);
-    printf("\n== %s\n", db->title);
+    if (posix_spawnp(pid, sim, NULL, NULL, argv, environ) != 0)
+        return mf_fail(err, MF_E_FAIL, "The demo could not start %s; build it, or give its path with --sim.", sim);
+    return 0;
+}
+
+static void stop(pid_t pid)
+{
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+/* Wait for the virtual board's device, or a virtual bus's or board's
+ * control socket, to appear. */
+static int wait_for(const char *path, struct mf_err *err)
+{
+    for (int i = 0; i < 100; i++) {
+        if (access(path, F_OK) == 0)
+            return 0;
+        usleep(50000);
+    }
+    return mf_fail(err, MF_E_FAIL, "The demo's virtual board did not come up (%s is missing).", path);
+}
+
+static int flash_scene(const struct demo_scene *sc, struct mf_flash_opts *o, struct mf_err *err)
+{
+    struct board_db *bdb;
+    int rc = board_db_load(NULL, 0, &bdb, err);
+    if (rc == 0 && sc->board && !(o->board = board_db_find(bdb, sc->board, err)))
+        rc = -1;
+    if (rc == 0) {
+        struct cli_output out;
+        struct mf_progress p = cli_output_init(&out, false, false);
+        o->progress = &p;
+        struct mf_flash_result r;
+        rc = mf_flash_run(o, &r, err);
+        cli_output_done(&out);
+        if (rc == 0)
+            printf("Flashed: the board now runs %s.\n", r.running_after);
+    }
+    board_db_free(bdb);
+    return rc;
+}
+
+static int demo_one(const char *sim, const char *dir, const struct demo_scene *sc, struct mf_err *err)
+{
+    const char *name = sc->board ? sc->board : sc->mcu;
+    bool can = !strcmp(sc->link, "can");
+    char card[PATH_MAX], newfw[PATH_MAX], dict[PATH_MAX], dev[PATH_MAX], bus[PATH_MAX], buslink[PATH_MAX + 8],
+        iface[PATH_MAX + 8], ctl[PATH_MAX];
+    snprintf(card, sizeof(card), "%s/%s-card.img", dir, name);
+    snprintf(newfw, sizeof(newfw), "%s/%s-klipper.bin", dir, name);
+    snprintf(dict, sizeof(dict), "%s/%s-klipper.dict", dir, name);
+    snprintf(dev, sizeof(dev), "%s/serial-%s", dir, name);
+    snprintf(bus, sizeof(bus), "%s/can0", dir);
+    snprintf(buslink, sizeof(buslink), "can:%s", bus);
+    snprintf(iface, sizeof(iface), "sim:%s", bus);
+    snprintf(ctl, sizeof(ctl), "%s/%s.ctl", dir, name);
+    printf("\n== %s\n", sc->title);
     fflush(stdout);
 
     char *mkfs[] = { "mkfs.fat", "-C", "-F", "32", "-n", "KLIPPER", card, "131072", NULL };
-    if (run_quiet(mkfs) < 0)
+    if (!can && run_quiet(mkfs) < 0)
         return mf_fail(err, MF_E_FAIL, "The demo could not make a card image with mkfs.fat (from Debian's "
                        "dosfstools); install it and run the demo again.");
-    char *mkfw[] = { (char *)sim, "make-firmware", "--board", (char *)db->board, "--version-string",
-                     "v0.13.0-demo-new", "--size", "40000", "-o", newfw, "--dict-out", dict, NULL };
-    if (run_quiet(mkfw) < 0)
+    char *mkfw_sd[] = { (char *)sim, "make-firmware", "--board", (char *)name, "--version-string",
+                        "v0.13.0-demo-new", "--size", "40000", "-o", newfw, "--dict-out", dict, NULL };
+    char *mkfw_can[] = { (char *)sim, "make-firmware", "--mcu", (char *)name, "--link", "can", "--bootloader",
+                         "katapult", "--version-string", "v0.13.0-demo-new", "--size", "40000", "-o", newfw,
+                         "--dict-out", dict, NULL };
+    if (run_quiet(can ? mkfw_can : mkfw_sd) < 0)
         return mf_fail(err, MF_E_FAIL, "The demo could not run %s make-firmware; build mcuflash-sim, or give its "
                        "path with --sim.", sim);
-    char *simargv[] = { (char *)sim, "--path", dev, "--board", (char *)db->board, "--card", card, "--link",
-                        (char *)db->link, "--timing", "realistic", "--version-string", "v0.12.0-demo-old", NULL };
-    pid_t pid;
-    if (posix_spawnp(&pid, sim, NULL, NULL, simargv, environ) != 0)
-        return mf_fail(err, MF_E_FAIL, "The demo could not start %s; build it, or give its path with --sim.", sim);
+    char *bus_argv[] = { (char *)sim, "canbus", "--path", bus, "--timing", "realistic", NULL };
+    char *sd_argv[] = { (char *)sim, "--path", dev, "--board", (char *)name, "--card", card, "--link",
+                        (char *)sc->link, "--timing", "realistic", "--version-string", "v0.12.0-demo-old", NULL };
+    char *can_argv[] = { (char *)sim, "--mcu", (char *)name, "--link", buslink, "--canbus-uuid", DEMO_UUID,
+                         "--bootloader", "katapult", "--control", ctl, "--timing", "realistic", "--version-string",
+                         "v0.12.0-demo-old", NULL };
+    pid_t bus_pid = -1, pid = -1;
     int rc = 0;
-    if (link_wait_present(dev, 5000, err) == 0) {
-        printf("Virtual board ready on %s (running v0.12.0-demo-old); flashing %s:\n", dev, newfw);
-        printf("$ mcuflash sdcard -f %s -d %s %s %s\n", newfw, dict, dev, db->board);
-        fflush(stdout);
+    if (can)
+        rc = spawn(sim, bus_argv, &bus_pid, err) < 0 || wait_for(bus, err) < 0 ? -1 : 0;
+    if (rc == 0)
+        rc = spawn(sim, can ? can_argv : sd_argv, &pid, err);
+    if (rc == 0)
+        rc = wait_for(can ? ctl : dev, err);
+    if (rc == 0) {
         struct mf_flash_opts o;
         mf_flash_opts_init(&o);
-        o.route = "sdcard";
-        o.front_end = "sdcard";
-        o.target.device = dev;
         o.firmware_path = newfw;
         o.firmware_given = true;
         o.dict_path = dict;
-        struct board_db *bdb;
-        rc = board_db_load(NULL, 0, &bdb, err);
-        if (rc == 0 && !(o.board = board_db_find(bdb, db->board, err)))
-            rc = -1;
-        if (rc == 0) {
-            struct cli_output out;
-            struct mf_progress p = cli_output_init(&out, false, false);
-            o.progress = &p;
-            struct mf_flash_result r;
-            rc = mf_flash_run(&o, &r, err);
-            cli_output_done(&out);
-            if (rc == 0)
-                printf("Flashed: the board now runs %s.\n", r.running_after);
+        if (can) {
+            printf("Virtual CAN toolhead %s on %s (running v0.12.0-demo-old); flashing %s:\n", DEMO_UUID, iface,
+                   newfw);
+            printf("$ mcuflash flash -f %s -d %s --canbus-uuid %s --canbus-interface %s\n", newfw, dict, DEMO_UUID,
+                   iface);
+            o.target.can_uuid = DEMO_UUID;
+            o.target.can_iface = iface;
+        } else {
+            printf("Virtual board ready on %s (running v0.12.0-demo-old); flashing %s:\n", dev, newfw);
+            printf("$ mcuflash sdcard -f %s -d %s %s %s\n", newfw, dict, dev, name);
+            o.route = "sdcard";
+            o.front_end = "sdcard";
+            o.target.device = dev;
         }
-        board_db_free(bdb);
-    } else {
-        rc = -1;
+        fflush(stdout);
+        rc = flash_scene(sc, &o, err);
     }
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    stop(pid);
+    stop(bus_pid);
     return rc;
 }
 
@@ -147,8 +215,9 @@ int cmd_demo(int argc, char **argv)
             sim_arg = optarg;
         } else if (c == 'h') {
             printf("usage: mcuflash demo [--sim PATH]\n\n"
-                   "Flash a generated firmware onto two virtual boards (mcuflash-sim) with realistic\n"
-                   "timing: a BTT SKR 2 through SDIO and a BTT SKR 1.4 through SPI over UART.\n"
+                   "Flash a generated firmware onto virtual boards (mcuflash-sim) with realistic\n"
+                   "timing: a BTT SKR 2 through SDIO, a BTT SKR 1.4 through SPI over UART, and a\n"
+                   "CAN toolhead through Katapult.\n"
                    "Everything happens in a temporary directory, removed afterwards.\n");
             return 0;
         } else {
@@ -163,11 +232,11 @@ int cmd_demo(int argc, char **argv)
         return cli_report_error(&err, false);
     }
     int rc = 0;
-    for (size_t i = 0; i < sizeof(demo_boards) / sizeof(demo_boards[0]) && rc == 0; i++)
-        rc = demo_one(sim, dir, &demo_boards[i], &err);
+    for (size_t i = 0; i < sizeof(demo_scenes) / sizeof(demo_scenes[0]) && rc == 0; i++)
+        rc = demo_one(sim, dir, &demo_scenes[i], &err);
     remove_dir(dir);
     if (rc < 0)
         return cli_report_error(&err, false);
-    printf("\nDemo done: both virtual boards were flashed and verified.\n");
+    printf("\nDemo done: every virtual board was flashed and verified.\n");
     return 0;
 }

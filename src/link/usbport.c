@@ -1,6 +1,8 @@
 /* USB port identity from sysfs. */
 #include "link/usbport.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <glob.h>
 #include <limits.h>
 #include <stdio.h>
@@ -83,6 +85,26 @@ int usbport_read(const char *sysfs_root, const char *port, struct usb_port_info 
     read_attr(dir, "serial", info->serial, sizeof(info->serial));
     find_tty(dir, port, info->tty, sizeof(info->tty));
     return 1;
+}
+
+int usbport_find(const char *sysfs_root, usbport_match_fn match, void *ctx, struct usb_port_info *info)
+{
+    char dir[PATH_MAX];
+    sysfs_path(sysfs_root, "/sys/bus/usb/devices", dir, sizeof(dir));
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort);
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        const char *port = names[i]->d_name;
+        /* Devices are "1-1.3"; interfaces ("1-1.3:1.0") and hubs' roots ("usb1") are not. */
+        if (!found && isdigit((unsigned char)port[0]) && strchr(port, '-') && !strchr(port, ':') &&
+            usbport_read(sysfs_root, port, info) == 1 && match(info, ctx))
+            found = 1;
+        free(names[i]);
+    }
+    if (n >= 0)
+        free(names);
+    return found;
 }
 
 int usbport_identify(const char *sysfs_root, const char *tty_path, struct usb_port_info *info)

@@ -28,6 +28,11 @@ int usbport_identify(const char *sysfs_root, const char *tty_path, struct usb_po
 /* The device at USB port `port` now: 1 present (info filled), 0 absent. */
 int usbport_read(const char *sysfs_root, const char *port, struct usb_port_info *info);
 
+/* The first USB device (in sysfs order of ports) for which match returns
+ * true: 1 found (info filled), 0 none. */
+typedef bool (*usbport_match_fn)(const struct usb_port_info *info, void *ctx);
+int usbport_find(const char *sysfs_root, usbport_match_fn match, void *ctx, struct usb_port_info *info);
+
 /* After a bootloader entry on `before`: wait until a device is back.
  * USB: on the same port, once the old device left or something else
  * stands there (its tty, if it has one, given a moment to appear).  Not

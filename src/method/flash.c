@@ -147,7 +147,9 @@ int mf_flash_run(const struct mf_flash_opts *o, struct mf_flash_result *r, struc
     int rc = mf_firmware_check(o->firmware_path, o->dict_path, &t, &j.fw, err);
     if (rc < 0)
         goto out;
-    if (j.fw.note[0])
+    /* A route that learns the address from its bootloader checks again
+     * there, and says then what it could not check. */
+    if (j.fw.note[0] && !j.route->bootloader_gives_address)
         mf_job_note(&j, "note", "Note: %s", j.fw.note);
     if (o->check_only) {
         /* Judge what runs now, without writing or resetting first. */

@@ -45,6 +45,7 @@ struct kp_state {
     struct kp_client *client;
     struct kp_info info;
     bool via_known;         /* USB or UART is known (CAN always is) */
+    bool bridge;            /* the CAN node is a USB to CAN bridge: Katapult comes up on its USB port */
     bool entered_here;      /* we asked the running firmware to jump: its image is intact */
     bool wrote_any;         /* a SEND_BLOCK went out */
 };
@@ -52,6 +53,37 @@ struct kp_state {
 static const char *via_name(enum kp_via v)
 {
     return v == VIA_CAN ? "CAN" : v == VIA_UART ? "UART" : "USB";
+}
+
+/* A Klipper USB to CAN bridge (USB ids 1d50:606f) whose chip id, its USB
+ * serial number, gives the node's UUID as the firmware computes it. */
+#define BRIDGE_PID 0x606f
+
+static bool is_bridge_for(const struct usb_port_info *info, void *ctx)
+{
+    uint8_t uuid[CANBUS_UUID_LEN];
+    return info->vid == KLIPPER_VID && info->pid == BRIDGE_PID && canbus_uuid_from_usb_serial(info->serial, uuid) == 0 &&
+           !memcmp(uuid, ctx, sizeof(uuid));
+}
+
+static bool is_katapult_usb(const struct usb_port_info *info, void *ctx)
+{
+    (void)ctx;
+    return info->vid == KATAPULT_VID && info->pid == KATAPULT_PID && info->tty[0];
+}
+
+/* The CAN interface is missing: a USB to CAN bridge waiting in Katapult
+ * takes its interface with it, and is flashed over its serial port. */
+static int bridge_in_katapult_hint(struct mf_err *err)
+{
+    struct usb_port_info k;
+    if (usbport_find("/", is_katapult_usb, NULL, &k) == 1) {
+        size_t n = strlen(err->msg);
+        snprintf(err->msg + n, sizeof(err->msg) - n, " A board waits in Katapult on %s (USB port %s): if it is the "
+                 "USB to CAN bus bridge, flash it there ('mcuflash flash %s') and the interface comes back.", k.tty,
+                 k.port, k.tty);
+    }
+    return -1;
 }
 
 /* ---- checks before anything is written ---- */
@@ -87,12 +119,17 @@ static const char *interface_words(const char *iface)
 
 /* A build that talks over another interface than the one the board is
  * reached by would leave the board unreachable after flashing. */
-static int check_interface(struct mf_job *j, enum kp_via via, uint32_t bus_bitrate, struct mf_err *err)
+static int check_interface(struct mf_job *j, enum kp_via via, bool bridge, uint32_t bus_bitrate, struct mf_err *err)
 {
     const char *built = build_interface(j->fw.dict.dict);
     const char *path = j->o->firmware_path;
     if (!built)
         return 0; /* an older build: nothing to compare */
+    if (bridge && strcmp(built, "usb-can-bridge"))
+        return mf_fail(err, MF_E_MISMATCH, "%s is built to talk over %s, but this board is the USB to CAN bus bridge "
+                       "that the printer's CAN nodes are reached through; nothing was written; in 'make menuconfig' "
+                       "set 'Communication interface' to 'USB to CAN bus bridge', rebuild and try again.", path,
+                       interface_words(built));
     bool fits = via == VIA_CAN ? !strcmp(built, "can")
               : via == VIA_UART ? !strcmp(built, "uart")
                                 : !strcmp(built, "usb") || !strcmp(built, "usb-can-bridge");
@@ -101,7 +138,7 @@ static int check_interface(struct mf_job *j, enum kp_via via, uint32_t bus_bitra
                        "was written; in 'make menuconfig' set 'Communication interface' to the board's %s interface, "
                        "rebuild and try again.", path, interface_words(built), via_name(via), via_name(via));
     int64_t freq = 0;
-    if (via == VIA_CAN && bus_bitrate && kl_dict_const_int(j->fw.dict.dict, "CANBUS_FREQUENCY", &freq) &&
+    if ((via == VIA_CAN || bridge) && bus_bitrate && kl_dict_const_int(j->fw.dict.dict, "CANBUS_FREQUENCY", &freq) &&
         freq != (int64_t)bus_bitrate)
         return mf_fail(err, MF_E_MISMATCH, "%s is built for a CAN bus at %lld bit/s, but %s runs at %u bit/s; "
                        "nothing was written; set 'CAN bus speed' in 'make menuconfig' to %u, rebuild and try again.",
@@ -132,6 +169,8 @@ static int check_against_katapult(struct mf_job *j, const struct kp_info *in, st
         return mf_fail(err, MF_E_MISMATCH, "%s was built for a %s, but Katapult on this board reports a %s; nothing "
                        "was written; choose the board's MCU in 'make menuconfig', rebuild and try again.",
                        o->firmware_path, j->fw.mcu, in->mcu);
+    if (j->fw.note[0])
+        mf_job_note(j, "note", "Note: %s", j->fw.note);
     return 0;
 }
 
@@ -253,7 +292,15 @@ static int request_bootloader(struct mf_job *j, struct kp_state *s, struct mf_er
         return rc;
     }
     case VIA_CAN:
-        return canbus_request_bootloader(s->bus, s->uuid, err);
+        if (canbus_request_bootloader(s->bus, s->uuid, err) < 0)
+            return -1;
+        if (s->bridge) {
+            /* The bus goes with the bridge; Katapult comes up on its USB port. */
+            canbus_close(s->bus);
+            s->bus = NULL;
+            s->via = VIA_USB;
+        }
+        return 0;
     }
     return -1;
 }
@@ -364,14 +411,19 @@ static int katapult_open(struct mf_job *j, struct mf_err *err)
             return mf_fail(err, MF_E_USAGE, "'%s' is not a CAN UUID (12 hex digits); nothing was done.",
                            o->target.can_uuid);
         if (canbus_open(o->target.can_iface, &s->bus, err) < 0)
-            return -1;
-        if (check_interface(j, VIA_CAN, canbus_bitrate(s->bus), err) < 0)
+            return bridge_in_katapult_hint(err);
+        s->bridge = usbport_find("/", is_bridge_for, s->uuid, &s->port) == 1;
+        if (s->bridge)
+            mf_job_note(j, "bridge", "CAN node %s is the USB to CAN bus bridge on USB port %s: it is flashed over "
+                        "USB, and %s goes away while it is in Katapult.", o->target.can_uuid, s->port.port,
+                        o->target.can_iface);
+        if (check_interface(j, s->bridge ? VIA_USB : VIA_CAN, s->bridge, canbus_bitrate(s->bus), err) < 0)
             return -1;
     }
     int in_katapult = look_at_board(j, s, err);
     if (in_katapult < 0)
         return -1;
-    if (s->via != VIA_CAN && s->via_known && check_interface(j, s->via, 0, err) < 0)
+    if (s->via != VIA_CAN && s->via_known && check_interface(j, s->via, false, 0, err) < 0)
         return -1;
     if (in_katapult) {
         snprintf(j->r->running_before, sizeof(j->r->running_before), "Katapult");
@@ -384,8 +436,8 @@ static int katapult_open(struct mf_job *j, struct mf_err *err)
             return -1;
     }
     const struct kp_info *in = &s->info;
-    snprintf(j->r->bootloader, sizeof(j->r->bootloader), "Katapult %s(protocol %u.%u.%u), application at 0x%08x",
-             in->version[0] ? in->version : "", (unsigned)(in->proto >> 16) & 0xff, (unsigned)(in->proto >> 8) & 0xff,
+    snprintf(j->r->bootloader, sizeof(j->r->bootloader), "Katapult %s%s(protocol %u.%u.%u), application at 0x%08x",
+             in->version, in->version[0] ? " " : "", (unsigned)(in->proto >> 16) & 0xff, (unsigned)(in->proto >> 8) & 0xff,
              (unsigned)in->proto & 0xff, (unsigned)in->start_address);
     mf_job_note(j, "bootloader", "In %s on %s, %s.", j->r->bootloader, s->tr->name, in->mcu);
     return check_against_katapult(j, in, err);

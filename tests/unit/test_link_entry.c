@@ -111,6 +111,28 @@ static void remove_usb(const char *port, const char *tty)
     CHECK_EQ(system(cmd), 0);
 }
 
+static bool is_vidpid(const struct usb_port_info *info, void *ctx)
+{
+    const uint16_t *want = ctx;
+    return info->vid == want[0] && info->pid == want[1];
+}
+
+/* Finding a device by what it is: a USB to CAN bridge has no tty. */
+static void test_find(void)
+{
+    add_usb("1-1.5", "1d50:606f", "Klipper", "stm32g0b1xx", NULL, false);
+    struct usb_port_info info;
+    uint16_t bridge[2] = { 0x1d50, 0x606f }, klipper[2] = { 0x1d50, 0x614e }, none[2] = { 0x2e8a, 0x0003 };
+    CHECK_EQ(usbport_find(root, is_vidpid, bridge, &info), 1);
+    CHECK_STR(info.port, "1-1.5");
+    CHECK_STR(info.serial, "0123ABCD");
+    CHECK_STR(info.tty, "");
+    CHECK_EQ(usbport_find(root, is_vidpid, klipper, &info), 1);
+    CHECK_STR(info.tty, "/dev/ttyACM0");
+    CHECK_EQ(usbport_find(root, is_vidpid, none, &info), 0);
+    remove_usb("1-1.5", "none");
+}
+
 static void test_identify(void)
 {
     sh("rm -rf '%s' && mkdir -p '%s/sys/devices/platform/serial8250/tty/ttyS0' '%s/sys/class/tty' && "
@@ -219,6 +241,7 @@ int main(void)
     test_touch();
     test_serial_request();
     test_identify();
+    test_find();
     test_wait_usb();
     test_wait_path();
     return check_report("test_link_entry");
