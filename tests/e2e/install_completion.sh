@@ -52,6 +52,8 @@ control=$(mcuflash-sim --help | sed -n 's/^Control commands: //p' | tr ',' '\n' 
 [ -n "$control" ] || fail "mcuflash-sim --help lists no control commands"
 expect_offers "$control" mcuflash-sim ctl "$T/x.ctl" ""
 expect_offers "ctl" mcuflash-sim ct
-expect_offers "--card
+expect_offers "--canbus-frequency
+--canbus-uuid
+--card
 --control" mcuflash-sim --path "$T/x" --c
 finish
