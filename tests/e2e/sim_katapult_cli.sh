@@ -42,7 +42,7 @@ expect_out '"version":"v0.0.3-test"'
 expect_rc 1 sim_ctl "$T/kat.ctl" katapult corrupt nowhere
 expect_out 'needs a flash address'
 expect_rc 1 sim_ctl "$T/kat.ctl" katapult refuse-write 3 twice
-expect_out "only 'once'"
+expect_out "'once' or 'times K'"
 expect_rc 0 sim_ctl "$T/kat.ctl" double-tap
 for _ in $(seq 100); do
     sim_ctl "$T/kat.ctl" status | grep -q '"mode":"katapult".*"state":"running"' && break
