@@ -4,6 +4,7 @@
  * flash-sdcard.sh (cmd_sdcard.c): DEVICE BOARD, the SD-card route. */
 #include <ctype.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "method/flash.h"
+#include "util/interrupt.h"
 
 static void flash_usage(FILE *out)
 {
@@ -167,10 +169,14 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     struct mf_progress p = cli_output_init(&out, json, false);
     o.progress = &p;
     struct mf_flash_result r;
+    mf_interrupt_catch();
     int rc = mf_flash_run(&o, &r, &err);
     cli_output_done(&out);
     board_db_free(db);
     cli_flash_result(json, rc, &err, &r);
+    /* Stopped by a signal: the shell's convention, 128 + the signal. */
+    if (rc < 0 && err.code == MF_E_INTERRUPTED && mf_interrupted() == SIGTERM)
+        err.code = 128 + SIGTERM;
     if (rc < 0)
         return json ? (int)(err.code ? err.code : MF_E_FAIL) : cli_report_error(&err, false);
     return 0;

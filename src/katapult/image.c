@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "katapult/frame.h"
+#include "util/interrupt.h"
 
 /* Block i of the image, the tail padded with 0xFF as erased flash. */
 static void image_block(const uint8_t *image, size_t len, size_t i, uint32_t bs, uint8_t *out)
@@ -37,7 +38,7 @@ int kp_write_image(struct kp_client *c, const uint8_t *image, size_t len, kp_pro
     uint8_t block[KP_BLOCK_MAX];
     for (size_t i = 0; i < count; i++) {
         image_block(image, len, i, info.block_size, block);
-        if (kp_send_block(c, info.start_address + (uint32_t)(i * info.block_size), block, err) < 0)
+        if (mf_interrupt_check(err) < 0 || kp_send_block(c, info.start_address + (uint32_t)(i * info.block_size), block, err) < 0)
             return -1;
         if (progress)
             progress(ctx, (i + 1) * info.block_size, count * info.block_size);
@@ -57,7 +58,7 @@ int kp_verify_image(struct kp_client *c, const uint8_t *image, size_t len, kp_pr
     for (size_t i = 0; i < count; i++) {
         uint32_t addr = info.start_address + (uint32_t)(i * info.block_size);
         image_block(image, len, i, info.block_size, want);
-        if (kp_request_block(c, addr, got, err) < 0)
+        if (mf_interrupt_check(err) < 0 || kp_request_block(c, addr, got, err) < 0)
             return -1;
         for (uint32_t b = 0; b < info.block_size; b++) {
             if (got[b] != want[b]) {

@@ -123,6 +123,28 @@ static void make_cmd(const struct mf_job *j, bool check, char *buf, size_t cap)
         append(buf, cap, &n, " %s", o->board->name);
 }
 
+/* Where the flow was when it was asked to stop. */
+enum phase { PHASE_CHECK, PHASE_WRITE, PHASE_VERIFY };
+
+/* A stop on request: say what state the card and the board are in. */
+static int stopped(const struct mf_job *j, enum phase ph, struct mf_err *err)
+{
+    char state[600];
+    switch (ph) {
+    case PHASE_CHECK:
+        snprintf(state, sizeof(state), "nothing was written");
+        break;
+    case PHASE_WRITE:
+        j->route->stopped_writing(j, state, sizeof(state));
+        break;
+    case PHASE_VERIFY:
+        snprintf(state, sizeof(state), "the new firmware was written and started, but not yet verified; check it "
+                 "with '%s'", j->check_cmd);
+        break;
+    }
+    return mf_fail(err, MF_E_INTERRUPTED, "Interrupted: %s.", state);
+}
+
 int mf_flash_run(const struct mf_flash_opts *o, struct mf_flash_result *r, struct mf_err *err)
 {
     struct mf_job j = { .o = o, .r = r };
@@ -158,23 +180,34 @@ int mf_flash_run(const struct mf_flash_opts *o, struct mf_flash_result *r, struc
             rc = j.route->judge(&j, rc, err);
         goto out;
     }
+    enum phase ph = PHASE_CHECK;
     rc = j.route->open(&j, err);
-    if (rc == 0)
+    if (rc == 0) {
+        ph = PHASE_WRITE;
         rc = j.route->write(&j, err);
+    }
     /* Leave in any case: on failure the route leaves the board safe. */
     bool written = rc == 0;
     struct mf_err lerr;
     if (j.route->leave(&j, written, written ? err : &lerr) < 0)
         rc = -1;
-    if (rc < 0)
+    if (rc < 0) {
+        if (err->code == MF_E_INTERRUPTED)
+            rc = stopped(&j, ph, err);
         goto out;
+    }
+    ph = PHASE_VERIFY;
     int running = mf_check_running(&j, o->reconnect_timeout_s, err);
     if (running == 0 && o->wait_power_cycle && j.route->power_cycle_helps(&j)) {
         running = mf_wait_power_cycle(&j, err);
-        if (running < 0) {
+        if (running < 0 && err->code != MF_E_INTERRUPTED) {
             rc = -1;
             goto out;
         }
+    }
+    if (running < 0 && err->code == MF_E_INTERRUPTED) {
+        rc = stopped(&j, ph, err);
+        goto out;
     }
     rc = j.route->judge(&j, running, err);
 out:

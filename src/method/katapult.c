@@ -17,6 +17,7 @@
 #include "method/reconnect.h"
 #include "method/route.h"
 #include "util/clock.h"
+#include "util/interrupt.h"
 
 /* How the board is reached, which decides how Katapult is entered. */
 enum kp_via { VIA_USB, VIA_UART, VIA_CAN };
@@ -48,6 +49,7 @@ struct kp_state {
     bool bridge;            /* the CAN node is a USB to CAN bridge: Katapult comes up on its USB port */
     bool entered_here;      /* we asked the running firmware to jump: its image is intact */
     bool wrote_any;         /* a SEND_BLOCK went out */
+    bool verified;          /* every block written and read back identical: only then COMPLETE */
 };
 
 static const char *via_name(enum kp_via v)
@@ -335,6 +337,8 @@ static int wait_for_katapult(struct mf_job *j, struct kp_state *s, struct mf_err
             return -1;
         while (mf_now_us() < deadline) {
             struct mf_err e2;
+            if (mf_interrupt_check(err) < 0)
+                return -1;
             if (canbus_find_node(s->bus, s->uuid, 500, &app, &e2) == 0 && app == CANBUS_APP_KATAPULT)
                 break;
         }
@@ -461,10 +465,12 @@ static int write_once(struct mf_job *j, struct kp_state *s, struct mf_err *err)
     const struct fw_image *im = &j->fw.card;
     uint32_t pages, bad;
     s->wrote_any = true;
+    s->verified = false;
     if (kp_write_image(s->client, im->data, im->size, progress, j, err) < 0 || kp_send_eof(s->client, &pages, err) < 0)
         return -1;
     if (kp_verify_image(s->client, im->data, im->size, verify_progress, j, &bad, err) < 0)
         return -1;
+    s->verified = true;
     return 0;
 }
 
@@ -476,7 +482,7 @@ static int katapult_write(struct mf_job *j, struct mf_err *err)
                 (unsigned)s->info.start_address, (unsigned)s->info.block_size);
     uint64_t t0 = mf_now_us();
     int rc = write_once(j, s, err);
-    if (rc < 0) {
+    if (rc < 0 && err->code != MF_E_INTERRUPTED) {
         /* Katapult takes the same blocks again: start over once. */
         mf_job_note(j, "retry", "The write failed (%s); the board stays in Katapult; writing everything once more.",
                     err->msg);
@@ -489,6 +495,8 @@ static int katapult_write(struct mf_job *j, struct mf_err *err)
                            last.msg, j->again_cmd, via_name(s->via));
         }
     }
+    if (rc < 0)
+        return -1; /* stopped on request: nothing is started */
     j->r->upload_seconds = (double)(mf_now_us() - t0) / 1e6;
     j->r->bytes = im->size;
     mf_job_note(j, "uploaded", "Wrote %zu bytes and read them back: identical (%.1f s).", im->size,
@@ -504,14 +512,16 @@ static int katapult_leave(struct mf_job *j, bool written, struct mf_err *err)
     int rc = 0;
     /* COMPLETE only after a full write and read-back; or, when nothing was
      * written, to go back to the firmware that ran a moment ago. */
-    if (s->client && (written || (s->entered_here && !s->wrote_any))) {
+    written = written && s->verified;
+    bool start = s->client && (written || (s->entered_here && !s->wrote_any));
+    if (start) {
         if (written)
             mf_job_note(j, "start", "Starting the new firmware.");
         else
             mf_job_note(j, "start", "Nothing was written; starting the firmware the board had again.");
         rc = kp_complete(s->client, written ? err : &(struct mf_err){ 0 });
     }
-    bool completed = s->client && rc == 0 && (written || (s->entered_here && !s->wrote_any));
+    bool completed = start && rc == 0;
     release_all(s);
     if (completed && s->via == VIA_USB) {
         struct mf_err gone;
@@ -550,6 +560,12 @@ static int katapult_judge(struct mf_job *j, int running, struct mf_err *err)
     return mf_fail(err, MF_E_NOT_FLASHED, "%s", r->advice);
 }
 
+static void katapult_stopped_writing(const struct mf_job *j, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "nothing was started: the board waits in Katapult with a partly written image; run '%s' to "
+             "flash it", j->again_cmd);
+}
+
 static bool katapult_power_cycle_helps(const struct mf_job *j)
 {
     (void)j;
@@ -573,5 +589,6 @@ const struct mf_route mf_route_katapult = {
     .leave = katapult_leave,
     .judge = katapult_judge,
     .power_cycle_helps = katapult_power_cycle_helps,
+    .stopped_writing = katapult_stopped_writing,
     .release = katapult_release,
 };

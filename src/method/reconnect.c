@@ -5,6 +5,7 @@
 #include "klipper/mcu.h"
 #include "method/flash.h"
 #include "util/clock.h"
+#include "util/interrupt.h"
 
 /* A USB board drops off the bus within this time of a reset. */
 #define GONE_WINDOW_MS 1500
@@ -17,6 +18,8 @@ int mf_connect_wait(const char *path, uint32_t baud, int timeout_ms, struct mf_c
         int left = now < deadline ? (int)((deadline - now) / 1000u) : 0;
         if (link_wait_present(path, left, err) == 0 && mf_connect(path, baud, conn, err) == 0)
             return 0;
+        if (mf_interrupt_check(err) < 0)
+            return -1;
         /* A busy port will not free itself; give up at once. */
         if (err->code == MF_E_USAGE || mf_now_us() >= deadline ||
             (err->code == MF_E_DEVICE && access(path, F_OK) == 0 && mf_now_us() + 200000 >= deadline))
@@ -54,7 +57,7 @@ int mf_target_connect_wait(const struct mf_target *t, int timeout_ms, struct mf_
     for (;;) {
         if (mf_target_connect(t, conn, err) == 0)
             return 0;
-        if (err->code == MF_E_USAGE || mf_now_us() >= deadline)
+        if (mf_interrupt_check(err) < 0 || err->code == MF_E_USAGE || mf_now_us() >= deadline)
             return -1;
         mf_sleep_us(200000);
     }

@@ -35,6 +35,9 @@ struct mf_route {
      * the old one does.  Sets the verdict and, when not flashed, the advice;
      * returns 0 (flashed) or -1 (MF_E_NOT_FLASHED). */
     int (*judge)(struct mf_job *j, int running, struct mf_err *err);
+    /* The state a stop on request (Ctrl-C) while writing leaves the card
+     * and the board in, after leave(written = false). */
+    void (*stopped_writing)(const struct mf_job *j, char *buf, size_t cap);
     /* Whether a power cycle may still flash it (then --wait applies). */
     bool (*power_cycle_helps)(const struct mf_job *j);
     void (*release)(struct mf_job *j);

@@ -4,8 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Large enough for multi-block transfers, small enough for smooth progress. */
-#define CHUNK (32u * 1024u)
+#include "util/interrupt.h"
+
+/* Large enough for multi-block transfers, small enough for smooth progress
+ * and for stopping soon after Ctrl-C. */
+#define CHUNK (16u * 1024u)
 
 /* The temporary file sits in the target's directory, so the final rename
  * stays within one directory. */
@@ -32,7 +35,7 @@ int mf_fat_compare(struct fat_volume *vol, const char *path, const uint8_t *data
     }
     uint32_t off = 0;
     while (same && off < size) {
-        ssize_t n = fat_read(f, buf, CHUNK, err);
+        ssize_t n = mf_interrupt_check(err) < 0 ? -1 : fat_read(f, buf, CHUNK, err);
         if (n < 0) {
             same = -1;
             break;
@@ -64,7 +67,7 @@ int mf_fat_put(struct fat_volume *vol, const char *path, const uint8_t *data, ui
         return -1;
     for (uint32_t off = 0; off < size; off += CHUNK) {
         uint32_t n = size - off < CHUNK ? size - off : CHUNK;
-        if (fat_write(w, data + off, n, err) < 0) {
+        if (mf_interrupt_check(err) < 0 || fat_write(w, data + off, n, err) < 0) {
             fat_abort(w);
             return mf_wrap(err, "Uploading %s failed; the card's files are unchanged: ", path);
         }

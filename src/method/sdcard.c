@@ -318,6 +318,12 @@ static int sdcard_judge(struct mf_job *j, int running, struct mf_err *err)
     return mf_fail(err, MF_E_NOT_FLASHED, "%s", r->advice);
 }
 
+static void sdcard_stopped_writing(const struct mf_job *j, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "the card's files are unchanged (the temporary %s goes with the next run) and nothing was "
+             "flashed; the board was reset", MF_TEMP_NAME);
+}
+
 static bool sdcard_power_cycle_helps(const struct mf_job *j)
 {
     (void)j;
@@ -343,5 +349,6 @@ const struct mf_route mf_route_sdcard = {
     .leave = sdcard_leave,
     .judge = sdcard_judge,
     .power_cycle_helps = sdcard_power_cycle_helps,
+    .stopped_writing = sdcard_stopped_writing,
     .release = sdcard_release,
 };

@@ -9,6 +9,7 @@
 #include "method/reconnect.h"
 #include "method/route.h"
 #include "util/clock.h"
+#include "util/interrupt.h"
 
 void mf_job_note(struct mf_job *j, const char *event, const char *fmt, ...)
 {
@@ -75,6 +76,8 @@ int mf_wait_power_cycle(struct mf_job *j, struct mf_err *err)
     }
     while (mf_now_us() < deadline) {
         mf_sleep_us(500000);
+        if (mf_interrupt_check(err) < 0)
+            return -1;
         struct mf_err e2;
         if (mf_target_connect(&o->target, &conn, &e2) < 0)
             continue; /* off, or still starting */

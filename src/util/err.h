@@ -22,6 +22,7 @@ enum mf_code {
     MF_E_FS = 8,        /* filesystem unsupported or damaged */
     MF_E_NOT_FLASHED = 9,  /* upload done, but the bootloader did not flash */
     MF_E_VERIFY = 10,   /* verification found a difference */
+    MF_E_INTERRUPTED = 130, /* stopped by SIGINT (130) or SIGTERM (the CLI exits 143) */
 };
 
 struct mf_err {

@@ -1,0 +1,18 @@
+/* Ctrl-C and SIGTERM during a flash: the first one is noted, and the work
+ * stops at the next point where stopping leaves the card and the board
+ * safe (between chunks, between blocks, in waits); a second one ends the
+ * program at once. */
+#ifndef MF_UTIL_INTERRUPT_H
+#define MF_UTIL_INTERRUPT_H
+
+#include "util/err.h"
+
+/* Catch SIGINT and SIGTERM from now on. */
+void mf_interrupt_catch(void);
+/* The signal received (SIGINT or SIGTERM), 0 if none. */
+int mf_interrupted(void);
+/* If a signal came: fail with MF_E_INTERRUPTED ("Stopped on request.")
+ * and return -1; else 0. */
+int mf_interrupt_check(struct mf_err *err);
+
+#endif
