@@ -173,7 +173,7 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     int rc = mf_flash_run(&o, &r, &err);
     cli_output_done(&out);
     board_db_free(db);
-    cli_flash_result(json, rc, &err, &r);
+    cli_flash_result(json, o.check_only, rc, &err, &r);
     /* Stopped by a signal: the shell's convention, 128 + the signal. */
     if (rc < 0 && err.code == MF_E_INTERRUPTED && mf_interrupted() == SIGTERM)
         err.code = 128 + SIGTERM;

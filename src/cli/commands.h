@@ -36,7 +36,8 @@ struct cli_flash_shape {
 };
 int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *shape);
 
-/* The result of a flash: "Flashed: ..." or, with --json, the result object. */
-void cli_flash_result(bool json, int rc, const struct mf_err *err, const struct mf_flash_result *r);
+/* The result of a flash: "Flashed: ..." ("Verified: ..." after -c) or,
+ * with --json, the result object. */
+void cli_flash_result(bool json, bool check_only, int rc, const struct mf_err *err, const struct mf_flash_result *r);
 
 #endif

@@ -5,10 +5,12 @@
 
 #include "cli/commands.h"
 
-void cli_flash_result(bool json, int rc, const struct mf_err *err, const struct mf_flash_result *r)
+void cli_flash_result(bool json, bool check_only, int rc, const struct mf_err *err, const struct mf_flash_result *r)
 {
     if (!json) {
-        if (rc == 0)
+        if (rc == 0 && check_only)
+            printf("Verified: the board runs %s, the build given.\n", r->running_after);
+        else if (rc == 0)
             printf("Flashed: the board now runs %s.\n", r->running_after);
         return;
     }

@@ -8,7 +8,7 @@
 
 static const struct fw_file_kind firmware_kind = {
     .noun = "Firmware file",
-    .missing_hint = "build it with 'make' in ~/klipper or give the path with -f.",
+    .missing_hint = "build it with 'make' in ~/klipper, or check the path.",
     .fix_hint = "give the path of the klipper.bin that 'make' wrote (usually ~/klipper/out/klipper.bin).",
     .too_big_reason = "more than any board's flash holds",
     .max_bytes = FW_IMAGE_MAX_BYTES,

@@ -823,7 +823,7 @@ static int sync_sequence(struct kl_session *s, struct mf_err *err)
     if (s->dead)
         return fail_dead(s, err);
     return mf_fail(err, MF_E_DEVICE, "%s does not answer as a Klipper MCU; nothing was changed; check that the "
-                   "board runs Klipper firmware, that this is the right port and baud rate (-b), and that the "
+                   "board runs Klipper firmware, that this is the right port and baud rate, and that the "
                    "board is powered.", s->what);
 }
 

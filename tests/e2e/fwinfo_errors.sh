@@ -18,13 +18,13 @@ run() { # run ARGS... -> globals rc, out, err
 missing="$dir/no/klipper.bin"
 run "$missing"
 [ $rc -eq 6 ] || fail "missing file: exit $rc, expected 6"
-[ "$err" = "mcuflash: Firmware file $missing does not exist; nothing was changed; build it with 'make' in ~/klipper or give the path with -f." ] \
+[ "$err" = "mcuflash: Firmware file $missing does not exist; nothing was changed; build it with 'make' in ~/klipper, or check the path." ] \
     || fail "missing file: stderr was: $err"
 [ -z "$out" ] || fail "missing file: unexpected stdout: $out"
 
 run --json "$missing"
 [ $rc -eq 6 ] || fail "missing file --json: exit $rc, expected 6"
-[ "$out" = "{\"event\":\"result\",\"ok\":false,\"error\":{\"code\":6,\"message\":\"Firmware file $missing does not exist; nothing was changed; build it with 'make' in ~/klipper or give the path with -f.\"}}" ] \
+[ "$out" = "{\"event\":\"result\",\"ok\":false,\"error\":{\"code\":6,\"message\":\"Firmware file $missing does not exist; nothing was changed; build it with 'make' in ~/klipper, or check the path.\"}}" ] \
     || fail "missing file --json: stdout was: $out"
 
 : > "$dir/empty.bin"

@@ -12,6 +12,7 @@ judge() {
     runs "$T/$n" "$v"; files "$T/$n.img" "$@"; fsck_ok "$T/$n.img"
 }
 flashed_line() { expect_last "^Flashed: the board now runs $1\\.\$"; }
+verified_line() { expect_last "^Verified: the board runs $1, the build given\\.\$"; }
 # check_only NAME BOARD FW: mcuflash sdcard -c, options after the operands.
 check_only() { expect_rc 0 "$MCUFLASH" sdcard -c "$T/$1" "$2" -f "$3" -d "$3.dict"; }
 # power_advice NAME BOARD CARDNAME: the exit-9 advice for a card left in SPI mode.
@@ -111,7 +112,7 @@ judge oct v0.13.0-123-gabcdef12-sim firmware.bin
 same_file "$T/oct.img" firmware.bin "$T/oct.bin"
 power_cycle oct
 check_only oct btt-octopus-f446-v1 "$T/oct.bin"
-flashed_line v2-oct
+verified_line v2-oct
 judge oct v2-oct FIRMWARE.CUR
 
 # --- FYSETC Spider: OLD.BIN; one left from an earlier flash must go first ---------
@@ -141,7 +142,7 @@ power_advice nano mks-robin-v12 ROBIN_NANO35.BIN
 robin_encoded "$T/nano.bin" "$T/nano.img" ROBIN_NANO35.BIN
 power_cycle nano
 check_only nano mks-robin-v12 "$T/nano.bin"
-flashed_line v2-nano
+verified_line v2-nano
 expect_out 'Removed ROBIN_NANO35.BIN from the card so the bootloader does not flash it again at every boot'
 judge nano v2-nano
 power_cycle nano
@@ -168,7 +169,7 @@ same_file "$T/cr.img" EEPROM.DAT "$T/eeprom.dat"
 fsck_ok "$T/cr.img"
 power_cycle cr
 check_only cr creality-v4.2.2 "$T/cr.bin"
-flashed_line v2-cr
+verified_line v2-cr
 judge cr v2-cr EEPROM.DAT "$first"
 # Again: the name differs from the one the bootloader remembers, so it flashes.
 # Names are stamped to the second: start in the next one.
@@ -179,7 +180,7 @@ second=$(root "$T/cr.img" | grep -E '^[0-9]{14}firmware\.bin$')
 [ -n "$second" ] && [ "$second" != "$first" ] && pass || fail "second name '$second' after '$first'"
 power_cycle cr
 check_only cr creality-v4.2.2 "$T/cr3.bin"
-flashed_line v3-cr
+verified_line v3-cr
 judge cr v3-cr EEPROM.DAT "$second"
 [ "$(field cr .bootloader.last_name)" = "$second" ] && pass || fail "Creality remembers $(field cr .bootloader.last_name)"
 
@@ -193,7 +194,7 @@ chitu_encoded "$T/chitu.bin" "$T/chitu.img" update.cbd
 judge chitu v0.13.0-123-gabcdef12-sim update.cbd
 power_cycle chitu
 check_only chitu chitu-v6 "$T/chitu.bin"
-flashed_line v2-chitu
+verified_line v2-chitu
 runs "$T/chitu" v2-chitu
 fsck_ok "$T/chitu.img"
 

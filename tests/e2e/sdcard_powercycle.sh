@@ -80,7 +80,7 @@ power_advice s3 $S3
 pending s3 "$T/s3-v2.bin" $STOCK
 power_cycle s3
 check_only s3 $S3 "$T/s3-v2.bin" 0
-expect_last '^Flashed: the board now runs v2-s3\.$'
+expect_last '^Verified: the board runs v2-s3, the build given\.$'
 done_ok s3 "$T/s3-v2.bin" v2-s3
 
 # --- --wait (300 s by default): power-cycled once the message is out -----------------
@@ -111,7 +111,7 @@ power_advice ez $EZ
 pending ez "$T/ez.bin" $STOCK
 power_cycle ez
 check_only ez $EZ "$T/ez.bin" 0
-expect_last '^Flashed: the board now runs v2-ez\.$'
+expect_last '^Verified: the board runs v2-ez, the build given\.$'
 done_ok ez "$T/ez.bin" v2-ez
 
 # --- --wait, and the reset button pressed instead of the power switch -------------------

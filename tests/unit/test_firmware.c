@@ -346,7 +346,7 @@ static void test_load_errors(void)
     const char *missing = tmp_path("no-such-klipper.bin");
     unlink(missing);
     snprintf(expected, sizeof(expected), "Firmware file %s does not exist; nothing was changed; build "
-             "it with 'make' in ~/klipper or give the path with -f.", missing);
+             "it with 'make' in ~/klipper, or check the path.", missing);
     struct fw_image fw;
     struct mf_err err = { 0 };
     CHECK_EQ(fw_image_load(missing, &fw, &err), -1);
