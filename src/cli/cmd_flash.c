@@ -51,7 +51,7 @@ static bool valid_uuid(const char *u)
     return n == 12;
 }
 
-int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *shape)
+static int flash_front_end(int argc, char **argv, const struct cli_flash_shape *shape)
 {
     enum { O_WAIT = 256, O_BOARD, O_BOARD_FILE, O_ROUTE, O_UUID, O_IFACE, O_JSON };
     static const struct option opts[] = {
@@ -75,6 +75,7 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     unsigned long v;
     int c;
     optind = 1;
+    opterr = 0; /* the message below says it in mcuflash's words */
     for (int i = 1; i < argc; i++)
         json |= !strcmp(argv[i], "--json");
     o.target.can_iface = "can0";
@@ -84,8 +85,11 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     }
     while ((c = getopt_long(argc, argv, sdcard ? "hlcsb:f:d:" : "hcsb:f:d:", opts, NULL)) != -1) {
         /* The sdcard front end takes flash-sdcard.sh's options only. */
-        if (sdcard && (c == O_BOARD || c == O_ROUTE || c == O_UUID || c == O_IFACE))
-            c = '?';
+        if (sdcard && (c == O_BOARD || c == O_ROUTE || c == O_UUID || c == O_IFACE)) {
+            mf_fail(&err, MF_E_USAGE, "sdcard takes the board as its second argument and flashes through the card "
+                    "only; nothing was done; use 'mcuflash flash' for --board, --route and CAN nodes.");
+            return cli_report_error(&err, json);
+        }
         switch (c) {
         case 'h': shape->usage(stdout); return 0;
         case 'l': list = true; break;
@@ -125,7 +129,10 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
             break;
         case O_IFACE: o.target.can_iface = optarg; break;
         case O_JSON: break;
-        default: shape->usage(stderr); return MF_E_USAGE;
+        default:
+            mf_fail(&err, MF_E_USAGE, "'%s' is not an option of %s, or lacks its value; nothing was done; see "
+                    "'mcuflash %s --help'.", argv[optind - 1], sdcard ? "sdcard" : "flash", sdcard ? "sdcard" : "flash");
+            return cli_report_error(&err, json);
         }
     }
     if (list) {
@@ -188,3 +195,25 @@ int cmd_flash(int argc, char **argv)
 {
     return cli_flash_front_end(argc, argv, &flash_shape);
 }
+
+int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *shape)
+{
+    /* `--wait 60` means `--wait=60`: a lone number after --wait is its value. */
+    char **args = calloc((size_t)argc + 1, sizeof(*args)), wait_opt[32];
+    if (!args)
+        return MF_E_FAIL;
+    int nargs = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--wait") && i + 1 < argc && argv[i + 1][0] &&
+            strspn(argv[i + 1], "0123456789") == strlen(argv[i + 1])) {
+            snprintf(wait_opt, sizeof(wait_opt), "--wait=%.20s", argv[++i]);
+            args[nargs++] = wait_opt;
+        } else {
+            args[nargs++] = argv[i];
+        }
+    }
+    int rc = flash_front_end(nargs, args, shape);
+    free(args);
+    return rc;
+}
+

@@ -35,13 +35,25 @@ int main(int argc, char **argv)
         usage(stderr);
         return MF_E_USAGE;
     }
+    /* `mcuflash help CMD` is `mcuflash CMD --help`. */
+    if (!strcmp(argv[1], "help") && argc == 3) {
+        char *help_argv[] = { argv[2], "--help", NULL };
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+            if (!strcmp(argv[2], commands[i].name))
+                return commands[i].run(2, help_argv);
+    }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) {
-        printf("mcuflash %s\n", MCUFLASH_VERSION);
-        return 0;
+    /* --version answers in every command. */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strcmp(argv[i], "--version")) {
+            printf("mcuflash %s\n", MCUFLASH_VERSION);
+            return 0;
+        }
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (!strcmp(argv[1], commands[i].name))
