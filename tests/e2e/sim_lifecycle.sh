@@ -17,7 +17,9 @@ status_field() { # status_field CTL KEY -> the raw JSON value
 }
 
 # --- USB: the link is a symlink to a pty --------------------------------------
-start_sim usb --mcu stm32f407xx
+# Realistic timing: a re-enumeration takes long enough to be seen even on a
+# busy machine.
+start_sim usb --mcu stm32f407xx --timing realistic
 if [ -L "$T/usb" ] && readlink "$T/usb" | grep -q '^/dev/pts/'; then pass; else fail "no pty symlink at $T/usb"; fi
 expect_rc 0 sim_ctl "$T/usb.ctl" status
 expect_out '"mcu":"stm32f407xx"'
