@@ -128,9 +128,11 @@ static void test_clean_link(void)
     int lost;
     CHECK_EQ(ping_many(s, 300, KL_Q_RETRY, &lost), 0);
     CHECK_EQ(lost, 0);
+    /* Nothing is damaged on a clean line (a block may still be sent again
+     * when a busy machine answers later than the shortest timeout). */
     struct kl_stats st = kl_session_stats(s);
-    CHECK_EQ(st.retransmits, 0);
     CHECK_EQ(st.bad_blocks, 0);
+    CHECK_EQ(st.lost_responses, 0);
 
     /* A command longer than one block is refused, not sent. */
     struct mf_err err;
