@@ -2,8 +2,20 @@
 # Build the Debian package from the project's files, check it with lintian,
 # unpack it into a scratch root, compare its file list with
 # scripts/install-manifest.sh, and run the programs it installs.
+# With --clean-root, also install it with apt into a fresh Debian 12 root
+# (made by mmdebstrap from the Debian archive) and run the demo there.
 # Everything is made in a temporary directory; the tree is left as it was.
 set -eu
+clean_root=false
+case "${1:-}" in
+    "") ;;
+    --clean-root) clean_root=true ;;
+    *) echo "usage: scripts/check-package.sh [--clean-root]" >&2; exit 2 ;;
+esac
+if $clean_root && ! command -v mmdebstrap >/dev/null; then
+    echo "package: --clean-root needs mmdebstrap (Debian package mmdebstrap)" >&2
+    exit 1
+fi
 cd "$(dirname "$0")/.."
 work=$(mktemp -d "${TMPDIR:-/tmp}/mcuflash-package.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -58,4 +70,22 @@ if ! "$bin/mcuflash" demo >"$work/demo.log" 2>&1; then
     exit 1
 fi
 tail -n 1 "$work/demo.log"
+
+if $clean_root; then
+    echo "-- apt install and the demo in a fresh Debian 12 root"
+    # The demo runs in a PID namespace of its own: with the host's processes
+    # in view, a host program on the same pty number would look like a holder.
+    # The hooks' $1 (the new root) is mmdebstrap's to expand.
+    # shellcheck disable=SC2016
+    if ! mmdebstrap --variant=apt --mode=root bookworm "$work/clean-root" \
+            --customize-hook="copy-in $deb /tmp" \
+            --customize-hook='chroot "$1" apt-get install -y --install-recommends /tmp/'"${deb##*/}" \
+            --customize-hook='unshare --pid --fork --mount-proc="$1/proc" chroot "$1" mcuflash demo' \
+            >"$work/clean-root.log" 2>&1; then
+        tail -n 30 "$work/clean-root.log"
+        echo "package: installing or running it in a fresh Debian 12 root failed"
+        exit 1
+    fi
+    grep '^Demo done' "$work/clean-root.log"
+fi
 echo "package: mcuflash $version builds, passes lintian, holds the expected files and runs"
