@@ -22,6 +22,8 @@ trap 'rm -rf "$work"' EXIT
 
 # The files git knows of (committed or not, ignored ones left out), so no
 # build directory of the tree leaks into the package.
+git rev-parse --is-inside-work-tree >/dev/null 2>&1 ||
+    { echo "package: this check builds from the files git knows; run it in a git checkout"; exit 1; }
 mkdir "$work/src"
 git ls-files -z --cached --others --exclude-standard |
     tar --null --ignore-failed-read --warning=no-failed-read -cf - -T - | tar -xf - -C "$work/src"
