@@ -39,8 +39,11 @@ skr2=$(mcuflash boards 'btt-skr2*' | awk 'NR > 1 { print $1 }')
 [ "$(printf '%s\n' "$skr2" | grep -c .)" -eq 2 ] || fail "mcuflash boards 'btt-skr2*' listed: $skr2"
 expect_offers "$skr2" mcuflash sdcard /dev/ttyX btt-skr2
 expect_offers "$skr2" mcuflash sdcard -b 250000 -f fw.bin /dev/ttyX btt-skr2
+expect_offers "$skr2" mcuflash sdcard -c -s --board-file my.cfg /dev/ttyX btt-skr2
 expect_offers "btt-skr-2-f407
 btt-skr-2-f429" mcuflash card ls /dev/ttyX btt-skr-2-f4
+expect_offers "btt-skr-2-f407
+btt-skr-2-f429" mcuflash card ls --fast-spi -o out.bin /dev/ttyX btt-skr-2-f4
 expect_offers "--wait" mcuflash sdcard --wa
 expect_offers "show" mcuflash boards sho
 expect_offers "ls" mcuflash card l
