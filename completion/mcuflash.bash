@@ -182,3 +182,12 @@ _mcuflash()
 }
 
 complete -F _mcuflash mcuflash mcuflash-sim
+
+# Run as a script, "bash mcuflash.bash WORD...", print the offers for the last
+# WORD, one per line: the zsh and fish completions ask this way.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    COMP_WORDS=("$@")
+    COMP_CWORD=$(($# - 1))
+    _mcuflash
+    [ ${#COMPREPLY[@]} -eq 0 ] || printf '%s\n' "${COMPREPLY[@]}"
+fi

@@ -49,7 +49,8 @@ grep -v 'running with root privileges' "$work/lintian.log" || true
 echo "-- file list"
 dpkg -x "$deb" "$work/root"
 have=$(cd "$work/root" && find . -type f -o -type l | sed 's|^\./||; s|\.gz$||' | sort)
-want=$({ scripts/install-manifest.sh | sed 's|^|usr/|'
+# Debian's zsh reads vendor completions from their own directory.
+want=$({ scripts/install-manifest.sh | sed 's|^|usr/|; s|/zsh/site-functions/|/zsh/vendor-completions/|'
          printf 'usr/share/doc/mcuflash/%s\n' changelog copyright; } | sort)
 if [ "$have" != "$want" ]; then
     echo "package: its files differ from scripts/install-manifest.sh (< package, > expected):"
@@ -57,6 +58,10 @@ if [ "$have" != "$want" ]; then
     diff "$work/have" "$work/want" || true
     exit 1
 fi
+for f in zsh/vendor-completions/_mcuflash fish/vendor_completions.d/mcuflash.fish; do
+    grep -qF "'/usr/share/bash-completion/completions/mcuflash'" "$work/root/usr/share/$f" ||
+        { echo "package: $f does not ask the installed bash completion"; exit 1; }
+done
 for page in man1/mcuflash.1 man1/mcuflash-sim.1 man5/boards.cfg.5; do
     [ -f "$work/root/usr/share/man/$page.gz" ] || { echo "package: man page $page is not compressed"; exit 1; }
 done

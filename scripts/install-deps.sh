@@ -6,12 +6,12 @@ set -eu
 pkgs="build-essential cmake ninja-build pkg-config zlib1g-dev libjansson-dev libssl-dev
       libusb-1.0-0-dev scdoc dosfstools"
 # For the tests: mtools and jq read what the tests make, groff-base checks the
-# man pages, clang builds the fuzzers, llvm gives their sanitizers
-# llvm-symbolizer for readable stacks; debhelper, fakeroot and lintian build
-# and check the Debian package.
+# man pages, zsh and fish run the shell completion, clang builds the fuzzers,
+# llvm gives their sanitizers llvm-symbolizer for readable stacks; debhelper,
+# fakeroot and lintian build and check the Debian package.
 case "${1:-}" in
     --build) ;;
-    "") pkgs="$pkgs mtools jq groff-base clang libclang-rt-14-dev llvm debhelper fakeroot lintian" ;;
+    "") pkgs="$pkgs mtools jq groff-base zsh fish clang libclang-rt-14-dev llvm debhelper fakeroot lintian" ;;
     *) echo "usage: scripts/install-deps.sh [--build]" >&2; exit 2 ;;
 esac
 missing=""

@@ -30,6 +30,15 @@ for page in man1/mcuflash.1 man1/mcuflash-sim.1 man5/boards.cfg.5; do
     if cmp -s "$prefix/share/man/$page" "$build/man/${page#*/}"; then pass; else fail "installed $page is not the built one"; fi
 done
 
+# The zsh and fish completions ask the bash completion where the configured
+# prefix puts it.
+configured=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
+for f in share/zsh/site-functions/_mcuflash share/fish/vendor_completions.d/mcuflash.fish; do
+    if grep -qF "'$configured/share/bash-completion/completions/mcuflash'" "$prefix/$f"; then pass; else
+        fail "$f does not name $configured/share/bash-completion/completions/mcuflash"
+    fi
+done
+
 # The installed mcuflash runs the installed virtual board: an image made by it
 # is read back by fwinfo.
 expect_rc 0 "$prefix/bin/mcuflash-sim" make-firmware --mcu stm32f446xx --version-string v-installed -o "$T/fw.bin"
