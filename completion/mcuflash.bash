@@ -25,6 +25,31 @@ _mcuflash_options()
         sed -E 's/^[][ (|,]//' | sort -u
 }
 
+# _mcuflash_value_options CMD...: the options of "CMD... --help" that take a
+# value word: shown with one in its usage lines ([-b BAUD], --timing none|...)
+# or with a placeholder such as BAUD or FILE in its option table.
+_mcuflash_value_options()
+{
+    "$@" --help 2>/dev/null | awk '
+        function valued(text, re) {
+            while (match(text, re)) {
+                piece = substr(text, RSTART, RLENGTH)
+                match(piece, /--?[A-Za-z0-9][A-Za-z0-9-]*/)
+                print substr(piece, RSTART, RLENGTH)
+                text = substr(text, RSTART + length(piece))
+            }
+        }
+        /^usage:/ { usage = 1 }
+        /^$/ { usage = 0 }
+        usage { valued($0, "(^|[[(| ])--?[A-Za-z0-9][A-Za-z0-9-]* [^][(|) -]"); next }
+        /^ +-/ {
+            spec = $0; sub(/^ +/, "", spec); sub(/  .*/, "", spec)
+            n = split(spec, w, /[ ,]+/)
+            if (w[n] ~ /^[A-Z]/)
+                for (i = 1; i < n; i++) if (w[i] ~ /^-/) print w[i]
+        }' | sort -u
+}
+
 # _mcuflash_commands PROG: the commands listed under "commands:" in PROG --help.
 _mcuflash_commands()
 {
@@ -126,11 +151,12 @@ _mcuflash()
 
     # Arguments: count the words after the command that are not options or
     # option values, to tell DEVICE from BOARD.
-    local n=0 w
+    local n=0 w valued
+    valued=" $(_mcuflash_value_options "$prog" "$cmd" | tr '\n' ' ') "
     for ((i = cmd_at + 1; i < COMP_CWORD; i++)); do
         w=${COMP_WORDS[i]}
         case "$w" in
-            -*) _mcuflash_takes_value "$w" && i=$((i + 1)) ;;
+            -*) case "$valued" in *" $w "*) i=$((i + 1)) ;; esac ;;
             *) n=$((n + 1)) ;;
         esac
     done
@@ -155,13 +181,13 @@ _mcuflash()
     return 0
 }
 
-# _mcuflash_takes_value OPTION: true if OPTION is followed by a value word.
-_mcuflash_takes_value()
-{
-    case "$1" in
-        *=*|-l|-c|-s|-h|--help|--json|--fast-spi|--wait|--version) return 1 ;;
-    esac
-    return 0
-}
-
 complete -F _mcuflash mcuflash mcuflash-sim
+
+# Run as a script, "bash mcuflash.bash WORD...", print the offers for the last
+# WORD, one per line: the zsh and fish completions ask this way.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    COMP_WORDS=("$@")
+    COMP_CWORD=$(($# - 1))
+    _mcuflash
+    [ ${#COMPREPLY[@]} -eq 0 ] || printf '%s\n' "${COMPREPLY[@]}"
+fi

@@ -2,7 +2,7 @@
 # Build mcuflash and mcuflash-sim into build/; with --demo, then run the demo.
 set -eu
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --build
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build
 if [ "${1:-}" = "--demo" ]; then

@@ -1,12 +1,19 @@
 #!/bin/sh
-# Install the Debian packages mcuflash needs to build and test, if missing.
+# Install the Debian packages mcuflash needs to build and test, if missing;
+# with --build, only those that building it and running the demo need.
 set -eu
-# scdoc builds the man pages (groff-base checks them); llvm gives the fuzzers'
-# sanitizers llvm-symbolizer for readable stacks; debhelper, fakeroot and
-# lintian build and check the Debian package.
+# scdoc builds the man pages; dosfstools makes the demo's card images.
 pkgs="build-essential cmake ninja-build pkg-config zlib1g-dev libjansson-dev libssl-dev
-      libusb-1.0-0-dev libelf-dev dosfstools mtools jq clang libclang-rt-14-dev llvm
-      scdoc groff-base debhelper fakeroot lintian"
+      libusb-1.0-0-dev libelf-dev scdoc dosfstools"
+# For the tests: mtools and jq read what the tests make, groff-base checks the
+# man pages, zsh and fish run the shell completion, clang builds the fuzzers,
+# llvm gives their sanitizers llvm-symbolizer for readable stacks; debhelper,
+# fakeroot and lintian build and check the Debian package.
+case "${1:-}" in
+    --build) ;;
+    "") pkgs="$pkgs mtools jq groff-base zsh fish clang libclang-rt-14-dev llvm debhelper fakeroot lintian" ;;
+    *) echo "usage: scripts/install-deps.sh [--build]" >&2; exit 2 ;;
+esac
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

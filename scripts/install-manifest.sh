@@ -14,6 +14,9 @@ share/man/man1/mcuflash-sim.1
 share/man/man5/boards.cfg.5
 share/bash-completion/completions/mcuflash
 share/bash-completion/completions/mcuflash-sim
+share/zsh/site-functions/_mcuflash
+share/fish/vendor_completions.d/mcuflash.fish
+share/fish/vendor_completions.d/mcuflash-sim.fish
 $doc/examples/boards.cfg
 $doc/README.md
 EOF

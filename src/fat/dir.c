@@ -26,6 +26,9 @@ void dir_iter_start(struct fat_volume *v, uint32_t first_cluster, struct dir_ite
     it->clusters_seen = first_cluster ? 1 : 0;
 }
 
+/* Failures here and in dir_locate return a literal -1 rather than the error
+ * helper's result, so optimizing compilers see that callers never read the
+ * outputs of a failed call. */
 int dir_iter_next(struct dir_iter *it, uint8_t ent[DIRENT], uint32_t *ordinal, struct mf_err *err)
 {
     struct fat_volume *v = it->v;
