@@ -16,7 +16,7 @@
 #include "katapult_wire.h"
 #include "sim_proc.h"
 
-#define WAIT_MS 3000
+#define WAIT_MS 10000 /* generous: a loaded machine is slow, and the waits end early */
 #define F446_START 0x08008000u
 
 static const char *dir;

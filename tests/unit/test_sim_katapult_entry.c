@@ -16,7 +16,7 @@
 #include "katapult_wire.h"
 #include "sim_proc.h"
 
-#define WAIT_MS 3000
+#define WAIT_MS 10000 /* generous: a loaded machine is slow, and the waits end early */
 static const char UART_REQUEST[] = "~ \x1c Request Serial Bootloader!! ~";
 
 static const char *dir;
@@ -79,9 +79,11 @@ static bool katapult_answers(const char *path)
     return ok && f.code == KW_ACK;
 }
 
+/* A board started and running (not still coming up on its USB port,
+ * where a touch would land on a device about to be replaced). */
 static bool start(struct sim_proc *p, const char *name, const char *const args[])
 {
-    bool up = sim_start_board(p, dir, name, true, args);
+    bool up = sim_start_board(p, dir, name, true, args) && sim_wait_status(p, "state", "running", WAIT_MS);
     CHECK(up);
     return up;
 }
@@ -93,6 +95,7 @@ static void test_usb_touch(void)
     if (!start(&p, "usb", args))
         return;
     CHECK(sim_wait_status(&p, "mode", "klipper", WAIT_MS));
+    CHECK(sim_wait_status(&p, "state", "running", WAIT_MS));
     long long before = boots(&p);
     touch_1200(p.path);
     /* The device goes away and comes back at the same path, as Katapult. */

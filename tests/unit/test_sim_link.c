@@ -22,7 +22,7 @@
 #include "klipper/proto.h"
 
 #define QUIET_MS 150
-#define WAIT_MS 3000
+#define WAIT_MS 10000 /* generous: a loaded machine is slow, and the waits end early */
 
 static const uint8_t NAK_SEQ0[] = { 0x05, 0x10, 0x9e, 0x81, 0x7e };
 static const uint8_t ACK_SEQ1[] = { 0x05, 0x11, 0x8f, 0x08, 0x7e };
