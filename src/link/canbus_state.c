@@ -67,8 +67,13 @@ int canbus_parse_newlink(const void *msg, size_t len, uint32_t *bitrate, enum ca
 {
     *bitrate = 0;
     *state = CANBUS_STATE_UNKNOWN;
-    int left = (int)len;
-    for (const struct nlmsghdr *nh = msg; NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left)) {
+    /* NLMSG_OK/NLMSG_NEXT by hand: the macros compare signed with unsigned. */
+    const uint8_t *p = msg;
+    for (size_t left = len, step; left >= sizeof(struct nlmsghdr); p += step, left -= step) {
+        const struct nlmsghdr *nh = (const struct nlmsghdr *)p;
+        if (nh->nlmsg_len < sizeof(*nh) || nh->nlmsg_len > left)
+            break;
+        step = NLMSG_ALIGN(nh->nlmsg_len) < left ? NLMSG_ALIGN(nh->nlmsg_len) : left;
         if (nh->nlmsg_type != RTM_NEWLINK || nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)))
             continue;
         const struct ifinfomsg *ifi = NLMSG_DATA(nh);
