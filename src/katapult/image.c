@@ -31,7 +31,7 @@ int kp_write_image(struct kp_client *c, const uint8_t *image, size_t len, kp_pro
                    struct mf_err *err)
 {
     struct kp_info info;
-    size_t count;
+    size_t count = 0;
     kp_client_info(c, &info);
     if (image_blocks(&info, len, &count, err) < 0)
         return -1;
@@ -50,7 +50,7 @@ int kp_verify_image(struct kp_client *c, const uint8_t *image, size_t len, kp_pr
                     uint32_t *bad_addr, struct mf_err *err)
 {
     struct kp_info info;
-    size_t count;
+    size_t count = 0;
     kp_client_info(c, &info);
     if (image_blocks(&info, len, &count, err) < 0)
         return -1;

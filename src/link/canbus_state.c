@@ -16,8 +16,9 @@
 
 static int read_sysfs_line(const char *dir, const char *attr, char *buf, size_t cap)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, attr);
+    char path[1024];
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, attr) >= sizeof(path))
+        return -1;
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;

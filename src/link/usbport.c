@@ -26,8 +26,9 @@ static void sysfs_path(const char *root, const char *rest, char *out, size_t cap
 static void read_attr(const char *dir, const char *name, char *out, size_t cap)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
     out[0] = '\0';
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+        return;
     FILE *f = fopen(path, "r");
     if (!f)
         return;
