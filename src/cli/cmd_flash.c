@@ -12,16 +12,18 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "method/flash.h"
+#include "method/mcutarget.h"
 
 static void flash_usage(FILE *out)
 {
     fprintf(out,
             "usage: mcuflash flash [-h] [-c] [-s] [-b BAUD] [-f FIRMWARE] [-d DICT] [--board NAME]\n"
             "                      [--board-file FILE] [--route ROUTE] [--wait[=SECONDS]] [--json]\n"
-            "                      (DEVICE | --canbus-uuid UUID [--canbus-interface IFACE])\n\n"
+            "                      [--config FILE] (DEVICE | MCU | --canbus-uuid UUID [--canbus-interface IFACE])\n\n"
             "Flash a Klipper board through the route it supports - its SD card, or the Katapult\n"
             "bootloader over USB, UART or CAN - entered from the running firmware; read back what\n"
-            "was written, start it, and verify that the new firmware runs.\n\n"
+            "was written, start it, and verify that the new firmware runs.  MCU is the name of an\n"
+            "[mcu] section of printer.cfg ('mcu', 'toolhead'): it is reached as Klipper reaches it.\n\n"
             "  -c                 only verify what runs now (no writing)\n"
             "  -s                 SD card route: clock the card at 4 MHz instead of 400 kHz (SPI)\n"
             "  -b BAUD            serial baud rate for UART boards (default 250000)\n"
@@ -34,6 +36,8 @@ static void flash_usage(FILE *out)
             "      --route ROUTE  sdcard or katapult (default: the one the board supports)\n"
             "      --canbus-uuid UUID       flash this CAN node (12 hex digits, as in printer.cfg)\n"
             "      --canbus-interface IFACE the CAN interface (default can0)\n"
+            "      --config FILE  printer.cfg, where an MCU name is looked up (default\n"
+            "                     ~/printer_data/config/printer.cfg, else ~/printer.cfg)\n"
             "      --wait[=S]     if the board needs a power cycle to flash, wait up to S\n"
             "                     seconds (default 300) for it and verify\n"
             "      --json         one JSON event per line, ending with the result\n"
@@ -51,7 +55,7 @@ static bool valid_uuid(const char *u)
 
 int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *shape)
 {
-    enum { O_WAIT = 256, O_BOARD, O_BOARD_FILE, O_ROUTE, O_UUID, O_IFACE, O_JSON };
+    enum { O_WAIT = 256, O_BOARD, O_BOARD_FILE, O_ROUTE, O_UUID, O_IFACE, O_JSON, O_CONFIG };
     static const struct option opts[] = {
         { "wait", optional_argument, NULL, O_WAIT },
         { "board", required_argument, NULL, O_BOARD },
@@ -60,6 +64,7 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
         { "canbus-uuid", required_argument, NULL, O_UUID },
         { "canbus-interface", required_argument, NULL, O_IFACE },
         { "json", no_argument, NULL, O_JSON },
+        { "config", required_argument, NULL, O_CONFIG },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -67,9 +72,10 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     struct mf_flash_opts o;
     mf_flash_opts_init(&o);
     struct mf_err err = { 0 };
-    const char *board_files[8], *board = NULL, *firmware = NULL, *dict = NULL;
+    const char *board_files[8], *board = NULL, *firmware = NULL, *dict = NULL, *config = NULL;
+    struct printer_mcus mcus = { 0 };
     size_t nfiles = 0;
-    bool json = false, list = false;
+    bool json = false, list = false, baud_given = false;
     unsigned long v;
     int c;
     optind = 1;
@@ -82,7 +88,7 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     }
     while ((c = getopt_long(argc, argv, sdcard ? "hlcsb:f:d:" : "hcsb:f:d:", opts, NULL)) != -1) {
         /* The sdcard front end takes flash-sdcard.sh's options only. */
-        if (sdcard && (c == O_BOARD || c == O_ROUTE || c == O_UUID || c == O_IFACE))
+        if (sdcard && (c == O_BOARD || c == O_ROUTE || c == O_UUID || c == O_IFACE || c == O_CONFIG))
             c = '?';
         switch (c) {
         case 'h': shape->usage(stdout); return 0;
@@ -93,6 +99,7 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
             if (cli_parse_uint("-b", optarg, 20000000, &v, &err) < 0)
                 return cli_report_error(&err, json);
             o.target.baud = (uint32_t)v;
+            baud_given = true;
             break;
         case 'f': firmware = optarg; break;
         case 'd': dict = optarg; break;
@@ -123,6 +130,7 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
             break;
         case O_IFACE: o.target.can_iface = optarg; break;
         case O_JSON: break;
+        case O_CONFIG: config = optarg; break;
         default: shape->usage(stderr); return MF_E_USAGE;
         }
     }
@@ -146,6 +154,14 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     }
     if (!o.target.can_uuid)
         o.target.device = argv[optind];
+    /* An MCU of printer.cfg: reached as Klipper reaches it, -b still wins. */
+    if (!sdcard && o.target.device && mf_target_text_is_name(o.target.device)) {
+        uint32_t baud = o.target.baud;
+        if (mf_target_from_config(config, o.target.device, &mcus, &o.target, &err) < 0)
+            return cli_report_error(&err, json);
+        if (baud_given)
+            o.target.baud = baud;
+    }
     /* flash-sdcard.sh's defaults: ~/klipper/out/klipper.bin, and the
      * klipper.dict of the same build only when that image is used. */
     char def_bin[4096], def_dict[4096];
@@ -157,10 +173,13 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     o.dict_path = dict ? dict : (!firmware && access(def_dict, R_OK) == 0) ? def_dict : NULL;
 
     struct board_db *db;
-    if (board_db_load(board_files, nfiles, &db, &err) < 0)
+    if (board_db_load(board_files, nfiles, &db, &err) < 0) {
+        printer_mcus_free(&mcus);
         return cli_report_error(&err, json);
+    }
     if (board && !(o.board = board_db_find(db, board, &err))) {
         board_db_free(db);
+        printer_mcus_free(&mcus);
         return cli_report_error(&err, json);
     }
     struct cli_output out;
@@ -171,6 +190,7 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     cli_output_done(&out);
     board_db_free(db);
     cli_flash_result(json, rc, &err, &r);
+    printer_mcus_free(&mcus);
     if (rc < 0)
         return json ? (int)(err.code ? err.code : MF_E_FAIL) : cli_report_error(&err, false);
     return 0;

@@ -38,4 +38,12 @@ const struct printer_mcu *printer_mcus_find(const struct printer_mcus *m, const 
  * ~/printer.cfg.  Fills buf with the first that exists; -1 if none. */
 int printer_config_default(char *buf, size_t cap);
 
+/* Read the printer's config (path, or when NULL the default place) and its
+ * MCUs.  used (cap bytes) receives the file read.  With no path and no
+ * printer.cfg in the default places: MF_E_INPUT naming both. */
+int printer_load(const char *path, char *used, size_t cap, struct pcfg **cfg, struct printer_mcus *mcus,
+                 struct mf_err *err);
+/* "mcu, toolhead, ebb" for messages. */
+void printer_mcus_names(const struct printer_mcus *m, char *buf, size_t cap);
+
 #endif
