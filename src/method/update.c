@@ -350,7 +350,7 @@ size_t mf_update_flash(const struct mf_update_opts *o, struct mf_update *u)
         fo.progress = o->progress;
         memset(&r, 0, sizeof(r));
         bool entered = true;
-        if (it->target.can_uuid && !it->bridge && it->identified && it->before.state == MF_BOARD_KLIPPER) {
+        if (it->target.can_uuid && !it->before.bridge && it->identified && it->before.state == MF_BOARD_KLIPPER) {
             note(o, "enter", "Asking %s, by its UUID, to start Katapult.", it->mcu.name);
             entered = can_node_to_katapult(&it->target, &err) == 0;
         }
