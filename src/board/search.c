@@ -53,6 +53,23 @@ static void list_names(const struct board *const *b, size_t n, char *buf, size_t
                                 b[i]->mcu ? b[i]->mcu : "MCU not stated");
 }
 
+size_t board_db_family(const struct board_db *db, const char *name, const char *mcu, const struct board **out,
+                       size_t cap)
+{
+    char family[128];
+    size_t n = 0;
+    squash(name, family, sizeof(family));
+    for (size_t i = 0; family[0] && i < board_db_count(db); i++) {
+        const struct board *b = board_db_board(db, i);
+        if (!in_family(b, family) || (mcu && (!b->mcu || strcasecmp(b->mcu, mcu))))
+            continue;
+        if (n < cap)
+            out[n] = b;
+        n++;
+    }
+    return n;
+}
+
 #define MAX_FAMILY 32
 
 const struct board *board_db_find_for_mcu(const struct board_db *db, const char *name, const char *mcu,
@@ -62,18 +79,16 @@ const struct board *board_db_find_for_mcu(const struct board_db *db, const char 
     const struct board *exact = board_db_find(db, name, &ignore);
     if (exact)
         return exact;
-    char family[128], names[1024];
-    squash(name, family, sizeof(family));
+    char names[1024];
     const struct board *all[MAX_FAMILY], *fit[MAX_FAMILY];
-    size_t nall = 0, nfit = 0;
-    for (size_t i = 0; family[0] && i < board_db_count(db) && nall < MAX_FAMILY; i++) {
-        const struct board *b = board_db_board(db, i);
-        if (!in_family(b, family))
-            continue;
-        all[nall++] = b;
-        if (!mcu || (b->mcu && !strcasecmp(b->mcu, mcu)))
-            fit[nfit++] = b;
-    }
+    size_t nall = board_db_family(db, name, NULL, all, MAX_FAMILY);
+    size_t nfit = mcu ? board_db_family(db, name, mcu, fit, MAX_FAMILY) : nall;
+    if (!mcu)
+        memcpy(fit, all, sizeof(all));
+    if (nall > MAX_FAMILY)
+        nall = MAX_FAMILY;
+    if (nfit > MAX_FAMILY)
+        nfit = MAX_FAMILY;
     if (nfit == 1)
         return fit[0];
     if (!nall) {

@@ -12,6 +12,12 @@
  * returns how many there are, and stores at most cap of them. */
 size_t board_db_by_mcu(const struct board_db *db, const char *mcu, const struct board **out, size_t cap);
 
+/* The definitions whose name or alias contains name once '-', '_' and '.'
+ * are ignored (and whose MCU is mcu, unless NULL): how many, at most cap
+ * stored, in name order. */
+size_t board_db_family(const struct board_db *db, const char *name, const char *mcu, const struct board **out,
+                       size_t cap);
+
 /* name as a definition or alias; failing that as a family: every
  * definition whose name or alias contains name once '-', '_' and '.' are
  * ignored.  Of those, the one whose MCU is mcu (mcu NULL: the only one).

@@ -11,7 +11,9 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "board/search.h"
 #include "method/flash.h"
+#include "method/identify.h"
 #include "method/mcutarget.h"
 
 static void flash_usage(FILE *out)
@@ -51,6 +53,21 @@ static bool valid_uuid(const char *u)
         if (!isxdigit((unsigned char)u[n]))
             return false;
     return n == 12;
+}
+
+/* A definition's name or alias; else a family name ("skr2") narrowed to
+ * the one definition whose MCU is the connected board's. */
+static const struct board *find_board(const struct board_db *db, const char *name, const struct mf_target *t,
+                                      struct mf_err *err)
+{
+    struct mf_err ignore;
+    const struct board *b = board_db_find(db, name, &ignore), *family[2];
+    if (b)
+        return b;
+    struct mf_identity id = { 0 };
+    if (board_db_family(db, name, NULL, family, 2) > 1)
+        mf_identify(t, &id);
+    return board_db_find_for_mcu(db, name, id.mcu[0] ? id.mcu : NULL, err);
 }
 
 int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *shape)
@@ -177,7 +194,7 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
         printer_mcus_free(&mcus);
         return cli_report_error(&err, json);
     }
-    if (board && !(o.board = board_db_find(db, board, &err))) {
+    if (board && !(o.board = find_board(db, board, &o.target, &err))) {
         board_db_free(db);
         printer_mcus_free(&mcus);
         return cli_report_error(&err, json);

@@ -19,7 +19,6 @@ const char *mf_update_result_name(enum mf_update_result r)
     case MF_UPDATE_PLANNED: return "planned";
     case MF_UPDATE_FLASHED: return "flashed";
     case MF_UPDATE_FAILED: return "failed";
-    case MF_UPDATE_SKIPPED: return "skipped";
     }
     return "unknown";
 }
@@ -307,19 +306,6 @@ static int can_node_to_katapult(const struct mf_target *t, struct mf_err *err)
     return rc;
 }
 
-/* The bridge of a CAN interface failed: the nodes behind it cannot be
- * reached. */
-static bool behind_failed_bridge(const struct mf_update *u, const struct mf_update_item *it)
-{
-    for (size_t i = 0; it->target.can_uuid && i < u->n; i++) {
-        const struct mf_update_item *b = &u->items[i];
-        if (b != it && b->bridge && b->result == MF_UPDATE_FAILED && b->target.can_uuid &&
-            !strcmp(b->target.can_iface, it->target.can_iface))
-            return true;
-    }
-    return false;
-}
-
 size_t mf_update_flash(const struct mf_update_opts *o, struct mf_update *u)
 {
     size_t failed = 0;
@@ -327,14 +313,6 @@ size_t mf_update_flash(const struct mf_update_opts *o, struct mf_update *u)
         struct mf_update_item *it = &u->items[i];
         char where[256];
         mf_target_name(&it->target, where, sizeof(where));
-        if (behind_failed_bridge(u, it)) {
-            it->result = MF_UPDATE_SKIPPED;
-            snprintf(it->error, sizeof(it->error), "not tried: the USB to CAN bridge of %s failed",
-                     it->target.can_iface);
-            it->code = MF_E_DEVICE;
-            failed++;
-            continue;
-        }
         note(o, "update", "Updating %s (%s) with %s%s%s.", it->mcu.name, where, it->image,
              it->image_version[0] ? ", " : "", it->image_version);
         struct mf_flash_opts fo;

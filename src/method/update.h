@@ -5,8 +5,8 @@
  * (docs/printer.md).  A missing or unreadable image, or one built for
  * another MCU than the board reports, stops the run before any board is
  * touched.  The order is: CAN nodes behind a USB to CAN bridge, then the
- * bridge, then the rest.  A failure on one MCU does not stop the others,
- * except that a failed bridge takes the nodes behind it with it.  The
+ * bridge (so a bridge that fails leaves no node behind it unflashed), then
+ * the rest.  A failure on one MCU does not stop the others.  The
  * caller stops the Klipper service first and starts it again at the end,
  * also after a failure (printer/service.h).
  */
@@ -42,7 +42,6 @@ enum mf_update_result {
     MF_UPDATE_PLANNED,
     MF_UPDATE_FLASHED,
     MF_UPDATE_FAILED,
-    MF_UPDATE_SKIPPED, /* not tried: the bridge it sits behind failed */
 };
 
 struct mf_update_item {
