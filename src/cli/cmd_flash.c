@@ -172,7 +172,7 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     if (!o.target.can_uuid)
         o.target.device = argv[optind];
     /* An MCU of printer.cfg: reached as Klipper reaches it, -b still wins. */
-    if (!sdcard && o.target.device && mf_target_text_is_name(o.target.device)) {
+    if (o.target.device && mf_target_text_is_name(o.target.device)) {
         uint32_t baud = o.target.baud;
         if (mf_target_from_config(config, o.target.device, &mcus, &o.target, &err) < 0)
             return cli_report_error(&err, json);

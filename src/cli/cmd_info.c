@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "klipper/mcu.h"
 #include "method/connect.h"
+#include "method/mcutarget.h"
 
 #define MAX_BOARDS 64
 
@@ -188,8 +189,19 @@ int cmd_info(int argc, char **argv)
         return cli_report_error(&err, json);
     }
     const char *device = argv[optind];
+    struct mf_target t = { .device = device, .baud = (uint32_t)baud };
+    struct printer_mcus mcus = { 0 };
+    char name[320];
+    /* An MCU of printer.cfg, reached as Klipper reaches it. */
+    if (mf_target_text_is_name(device)) {
+        if (mf_target_from_config(NULL, device, &mcus, &t, &err) < 0)
+            return cli_report_error(&err, json);
+        device = mf_target_name(&t, name, sizeof(name));
+    }
     struct mf_conn conn;
-    if (mf_connect(device, (uint32_t)baud, &conn, &err) < 0)
+    int crc = mf_target_connect(&t, &conn, &err);
+    printer_mcus_free(&mcus);
+    if (crc < 0)
         return cli_report_error(&err, json);
     struct info in = { .dict = kl_session_dict(conn.session) };
     int rc = kl_mcu_get_config(conn.session, &in.cfg, &err);

@@ -174,6 +174,7 @@ int cmd_status(int argc, char **argv)
     size_t nfound = mf_discover_unnamed(&mcus, found, MAX_FOUND);
     struct status_row *rows = calloc(mcus.n + nfound + 1, sizeof(*rows));
     if (!rows) {
+        mf_fail(&err, MF_E_FAIL, "Out of memory.");
         board_db_free(db);
         printer_mcus_free(&mcus);
         return cli_report_error(&err, json);

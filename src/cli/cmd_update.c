@@ -92,7 +92,7 @@ static int parse(int argc, char **argv, struct update_cli *c, struct mf_err *err
             break;
         case O_DRY_RUN: c->dry_run = true; break;
         case O_JSON: break;
-        default: usage(stderr); return mf_fail(err, MF_E_USAGE, "See 'mcuflash update --help'.");
+        default: usage(stderr); return 2;
         }
     }
     c->o.images = c->images;
@@ -137,11 +137,12 @@ static void print_plan(const struct update_cli *c, const struct mf_update *u)
         for (size_t i = 0; i < u->n; i++) {
             const struct mf_update_item *it = &u->items[i];
             char where[256];
-            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:s}", "name", it->mcu.name, "reach",
-                                                 mf_target_name(&it->target, where, sizeof(where)), "route",
-                                                 mf_update_route(it), "bridge", it->bridge, "running", running(it),
-                                                 "image", it->image, "image_mcu", it->image_mcu, "image_version",
-                                                 it->image_version));
+            json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:s}", "name", it->mcu.name, "reach",
+                                  mf_target_name(&it->target, where, sizeof(where)), "route", mf_update_route(it),
+                                  "bridge", it->bridge, "running", running(it), "image", it->image, "image_mcu",
+                                  it->image_mcu, "image_version", it->image_version);
+            json_object_set_new(o, "board", it->board ? json_string(it->board->name) : json_null());
+            json_array_append_new(arr, o);
         }
         print_event(json_pack("{s:s,s:o,s:b}", "event", "plan", "mcus", arr, "dry_run", c->dry_run));
         return;
@@ -150,9 +151,10 @@ static void print_plan(const struct update_cli *c, const struct mf_update *u)
     for (size_t i = 0; i < u->n; i++) {
         const struct mf_update_item *it = &u->items[i];
         char where[256];
-        printf("  %zu. %s: %s%s, %s, runs %s -> %s (%s), route %s\n", i + 1, it->mcu.name,
+        printf("  %zu. %s: %s%s, %s, runs %s -> %s (%s), route %s%s%s\n", i + 1, it->mcu.name,
                mf_target_name(&it->target, where, sizeof(where)), it->bridge ? " (USB to CAN bridge)" : "",
-               or_dash(it->image_mcu), running(it), or_dash(it->image_version), it->image, mf_update_route(it));
+               or_dash(it->image_mcu), running(it), or_dash(it->image_version), it->image, mf_update_route(it),
+               it->board ? ", board " : "", it->board ? it->board->name : "");
     }
     fflush(stdout);
 }
@@ -227,8 +229,8 @@ int cmd_update(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         c.json |= !strcmp(argv[i], "--json");
     int prc = parse(argc, argv, &c, &err);
-    if (prc != 0)
-        return prc > 0 ? 0 : cli_report_error(&err, c.json);
+    if (prc != 0) /* 1: --help shown; 2: usage shown; -1: err */
+        return prc == 1 ? 0 : prc == 2 ? MF_E_USAGE : cli_report_error(&err, c.json);
     struct cli_output out;
     struct mf_progress p = cli_output_init(&out, c.json, false);
     c.o.progress = &p;

@@ -98,11 +98,9 @@ static int load_settings(const struct mf_update_opts *o, struct mf_update *u, st
     if (pcfg_load(u->settings, out, err) < 0)
         return -1;
     const struct pcfg_section *s = pcfg_section(*out, "mcuflash");
-    const char *service = s ? pcfg_get(s, "klipper_service") : NULL, *dir = s ? pcfg_get(s, "klipper_dir") : NULL;
+    const char *service = s ? pcfg_get(s, "klipper_service") : NULL;
     if (service && *service)
         snprintf(u->service, sizeof(u->service), "%s", service);
-    if (dir && *dir)
-        settings_path(dir, u->settings, u->klipper_dir, sizeof(u->klipper_dir));
     return 0;
 }
 

@@ -64,7 +64,6 @@ struct mf_update {
     char config[4096];
     char settings[4096];               /* "" when there is none */
     char service[64];                  /* the Klipper unit (`klipper_service:`, default klipper) */
-    char klipper_dir[4096];            /* `klipper_dir:`, "" for the default */
     struct mf_update_item *items;      /* in flash order once planned */
     size_t n;
     struct board_db *db;

@@ -50,4 +50,12 @@ expect_out "no printer.cfg in $T/home/printer_data/config or $T/home.*--config F
 cp -r "$T/cfg/." "$T/home/printer_data/config/"
 expect_rc 0 env HOME="$T/home" "$MCUFLASH" flash -c -f "$T/main.bin" -d "$T/main.bin.dict" mcu
 expect_out "v2-main"
+# info takes a name too, a CAN node included.
+expect_rc 0 env HOME="$T/home" "$MCUFLASH" info toolhead2
+expect_out "^Device: +CAN node $TH2 on sim:$T/can0$"
+expect_out "^MCU: +$EBB$"
+expect_rc 0 env HOME="$T/home" "$MCUFLASH" info uartboard
+expect_out "^Device: +$T/uart$"
+expect_rc 2 env HOME="$T/home" "$MCUFLASH" info nozzle
+expect_out "'nozzle' is neither a device nor an MCU"
 finish

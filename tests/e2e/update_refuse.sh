@@ -45,7 +45,7 @@ ALL=(-f toolhead2="$T/th.bin" -f uartboard="$T/uart.bin")
 expect_rc 0 "$MCUFLASH" update --config "$CFG" "${ALL[@]}" --dry-run
 expect_out "The klipper service runs: the boards were not asked what they run\."
 expect_out "^  1\. toolhead: CAN node $TH1 on sim:$T/can0, $EBB, runs not asked -> v2-th \($T/cfg/fw/th.bin\), route katapult$"
-expect_out "^  3\. mcu: $T/main, stm32f103xe, runs not asked -> v2-main \($T/main.bin\), route sdcard$"
+expect_out "^  3\. mcu: $T/main, stm32f103xe, runs not asked -> v2-main \($T/main.bin\), route sdcard, board btt-skr-mini$"
 expect_out "^  4\. uartboard: $T/uart, "
 expect_out "^Dry run: nothing was touched\.$"
 [ "$(systemctl_calls)" = "is-active --quiet klipper" ] && pass || fail "dry run: $(systemctl_calls)"
