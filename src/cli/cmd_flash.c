@@ -66,7 +66,7 @@ static const struct board *find_board(const struct board_db *db, const char *nam
         return b;
     struct mf_identity id = { 0 };
     if (board_db_family(db, name, NULL, family, 2) > 1)
-        mf_identify(t, &id);
+        mf_identify(t, false, &id);
     return board_db_find_for_mcu(db, name, id.mcu[0] ? id.mcu : NULL, err);
 }
 

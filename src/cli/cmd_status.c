@@ -185,7 +185,7 @@ int cmd_status(int argc, char **argv)
         mf_target_from_mcu(&mcus.mcu[i], &t);
         rows[n].name = mcus.mcu[i].name;
         mf_target_name(&t, rows[n].reach, sizeof(rows[n].reach));
-        mf_identify(&t, &rows[n].id);
+        mf_identify(&t, false, &rows[n].id); /* never cut a running Klipper off its CAN nodes */
         match_boards(db, &rows[n]);
         routes(db, t.can_uuid != NULL, &rows[n]);
         rows[n].differs = rows[n].id.state != MF_BOARD_KLIPPER || !host_ok ? "-"

@@ -247,7 +247,7 @@ int cmd_update(int argc, char **argv)
             char text[160];
             snprintf(text, sizeof(text), "The %s service runs: the boards were not asked what they run.", unit);
             mf_progress_note(&p, "service", text);
-        } else if (mf_update_identify(&u, &err) < 0) {
+        } else if (mf_update_identify(&u, false, &err) < 0) {
             rc = -1;
         }
         print_plan(&c, &u);
@@ -256,7 +256,7 @@ int cmd_update(int argc, char **argv)
         mf_update_free(&u);
         return rc < 0 ? cli_report_error(&err, c.json) : 0;
     }
-    if (stop_service(&c, unit, &stopped, &err) < 0 || mf_update_identify(&u, &err) < 0) {
+    if (stop_service(&c, unit, &stopped, &err) < 0 || mf_update_identify(&u, true, &err) < 0) {
         struct mf_err serr = { 0 };
         if (stopped && start_service(&c, unit, &serr) < 0)
             cli_report_error(&serr, c.json);

@@ -95,7 +95,7 @@ static uint8_t next_nodeid(void)
 
 /* A CAN node answers the unassigned query with the application it runs;
  * a Klipper node is then given a node id and asked for its dictionary. */
-static void identify_can(const struct mf_target *t, struct mf_identity *id)
+static void identify_can(const struct mf_target *t, bool take, struct mf_identity *id)
 {
     uint8_t uuid[CANBUS_UUID_LEN];
     enum canbus_app app = CANBUS_APP_UNKNOWN;
@@ -113,29 +113,35 @@ static void identify_can(const struct mf_target *t, struct mf_identity *id)
     }
     /* A Klipper node that was given a node id before (by Klipper, or an
      * earlier look) no longer answers the query but still takes a new id
-     * for its UUID: so Klipper is asked in any case. */
+     * for its UUID. */
     bool answered = canbus_find_node(conn.bus, uuid, CAN_QUERY_WINDOW_MS, &app, &err) == 0;
     snprintf(id->why, sizeof(id->why), "%s", err.msg);
-    struct mf_err err2;
-    if (answered && app == CANBUS_APP_KATAPULT)
+    if (answered && app == CANBUS_APP_KATAPULT) {
         id->state = MF_BOARD_KATAPULT;
-    else if (canbus_set_nodeid(conn.bus, CANBUS_APP_KLIPPER, uuid, nodeid, &err2) == 0 &&
-             canbus_node_open(conn.bus, nodeid, &conn.transport, &err2) == 0 &&
-             kl_session_open(conn.transport, &conn.session, &err2) == 0)
-        from_session(&conn, id);
-    else if (answered)
-        snprintf(id->why, sizeof(id->why), "%s", err2.msg);
+    } else if (answered || take) {
+        struct mf_err err2;
+        if (canbus_set_nodeid(conn.bus, CANBUS_APP_KLIPPER, uuid, nodeid, &err2) == 0 &&
+            canbus_node_open(conn.bus, nodeid, &conn.transport, &err2) == 0 &&
+            kl_session_open(conn.transport, &conn.session, &err2) == 0)
+            from_session(&conn, id);
+        else if (answered)
+            snprintf(id->why, sizeof(id->why), "%s", err2.msg);
+    } else {
+        snprintf(id->why, sizeof(id->why), "CAN node %s did not answer on %s: it is not on the bus, or it has a "
+                 "node id already (Klipper gives its nodes one, and they keep it until they restart); it was left "
+                 "alone so as not to cut Klipper off.", t->can_uuid, t->can_iface);
+    }
     mf_disconnect(&conn);
 }
 
-void mf_identify(const struct mf_target *t, struct mf_identity *id)
+void mf_identify(const struct mf_target *t, bool take_can_node, struct mf_identity *id)
 {
     struct mf_conn conn;
     struct mf_err err = { 0 };
     memset(id, 0, sizeof(*id));
     id->state = MF_BOARD_UNREACHABLE;
     if (t->can_uuid) {
-        identify_can(t, id);
+        identify_can(t, take_can_node, id);
         return;
     }
     if (mf_connect(t->device, t->baud, &conn, &err) == 0) {

@@ -24,7 +24,11 @@ struct mf_identity {
     char why[768];         /* for MF_BOARD_UNREACHABLE */
 };
 
-void mf_identify(const struct mf_target *t, struct mf_identity *id);
+/* A CAN node that already has a node id does not answer the query for
+ * nodes without one: Klipper may be using it, and giving it another id
+ * would cut Klipper off.  Only with take_can_node (Klipper is known to be
+ * stopped) is such a node given an id of its own and asked anyway. */
+void mf_identify(const struct mf_target *t, bool take_can_node, struct mf_identity *id);
 
 const char *mf_board_state_name(enum mf_board_state s);
 

@@ -255,12 +255,12 @@ void mf_update_order(struct mf_update *u)
         mf_target_from_mcu(&u->items[i].mcu, &u->items[i].target);
 }
 
-int mf_update_identify(struct mf_update *u, struct mf_err *err)
+int mf_update_identify(struct mf_update *u, bool take_can_nodes, struct mf_err *err)
 {
     char wrong[2048] = "";
     for (size_t i = 0; i < u->n; i++) {
         struct mf_update_item *it = &u->items[i];
-        mf_identify(&it->target, &it->before);
+        mf_identify(&it->target, take_can_nodes, &it->before);
         it->identified = true;
         it->bridge |= it->before.bridge;
         if (it->before.mcu[0] && it->image_mcu[0] && strcasecmp(it->before.mcu, it->image_mcu)) {

@@ -74,10 +74,12 @@ struct mf_update {
  * MF_E_USAGE) naming every MCU without a usable image. */
 int mf_update_prepare(const struct mf_update_opts *o, struct mf_update *u, struct mf_err *err);
 
-/* Ask each board what it runs (nothing is changed on it), then put the
- * items in flash order.  Refuses (MF_E_MISMATCH) naming every MCU whose
+/* Ask each board what it runs (its firmware is not changed), then put the
+ * items in flash order.  take_can_nodes: Klipper is stopped, so a CAN node
+ * that still has the node id Klipper gave it is given one of mcuflash's
+ * (method/identify.h).  Refuses (MF_E_MISMATCH) naming every MCU whose
  * image was built for another MCU than the board reports. */
-int mf_update_identify(struct mf_update *u, struct mf_err *err);
+int mf_update_identify(struct mf_update *u, bool take_can_nodes, struct mf_err *err);
 
 /* Put the items in flash order without asking the boards. */
 void mf_update_order(struct mf_update *u);

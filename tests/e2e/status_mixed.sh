@@ -39,6 +39,19 @@ jq -e --arg host "$host" '.host_klipper == $host and (.mcus | length) == 5
 # Nothing was changed: each board still runs what it ran.
 [ "$(field th1 .mode)" = katapult ] && [ "$(field uart .version)" = v0.13.0-123-gabcdef12-sim ] && pass ||
     fail "status changed a board"
+# A CAN node that has a node id (as Klipper gives its nodes) is left alone:
+# another id would cut a running Klipper off.  The first look gives
+# toolhead2 an id; the second leaves it, and says why.
+printf '[mcu toolhead2]\ncanbus_uuid: %s\ncanbus_interface: sim:%s\n' $TH2 "$T/can0" >"$T/cfg/mcus/th2.cfg"
+expect_rc 0 "$MCUFLASH" status --config "$CFG" --klipper-dir "$T/klipper"
+expect_out "^toolhead2 +CAN node $TH2 on sim:$T/can0 +stm32g0b1xx +v0\.13\.0-123-gabcdef12-sim +yes "
+nodeid=$(field th2 .nodeid)
+[ "$nodeid" != null ] && pass || fail "toolhead2 was not given a node id"
+expect_rc 0 "$MCUFLASH" status --config "$CFG" --klipper-dir "$T/klipper"
+expect_out "^toolhead2 +CAN node $TH2 on sim:$T/can0 +\? +unreachable "
+expect_out "^toolhead2: .*has a node id already .*left alone so as not to cut Klipper off"
+[ "$(field th2 .nodeid)" = "$nodeid" ] && pass || fail "status changed the node id of a node in use"
+
 # No Klipper checkout: versions are shown, the comparison is not made.
 expect_rc 0 "$MCUFLASH" status --config "$CFG" --klipper-dir "$T/none"
 expect_out "^Host Klipper: no Klipper checkout at $T/none$"
