@@ -20,7 +20,7 @@
 
 struct status_row {
     const char *name;       /* "" for a board printer.cfg does not name */
-    char reach[160];
+    char reach[600];
     struct mf_identity id;
     char boards[256];       /* matching board definitions */
     char routes[64];

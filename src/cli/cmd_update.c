@@ -136,7 +136,7 @@ static void print_plan(const struct update_cli *c, const struct mf_update *u)
         json_t *arr = json_array();
         for (size_t i = 0; i < u->n; i++) {
             const struct mf_update_item *it = &u->items[i];
-            char where[256];
+            char where[600];
             json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:s}", "name", it->mcu.name, "reach",
                                   mf_target_name(&it->target, where, sizeof(where)), "route", mf_update_route(it),
                                   "bridge", it->bridge, "running", running(it), "image", it->image, "image_mcu",
@@ -150,7 +150,7 @@ static void print_plan(const struct update_cli *c, const struct mf_update *u)
     printf("Plan for %s (%zu MCU%s, in this order):\n", u->config, u->n, u->n == 1 ? "" : "s");
     for (size_t i = 0; i < u->n; i++) {
         const struct mf_update_item *it = &u->items[i];
-        char where[256];
+        char where[600];
         printf("  %zu. %s: %s%s, %s, runs %s -> %s (%s), route %s%s%s\n", i + 1, it->mcu.name,
                mf_target_name(&it->target, where, sizeof(where)), it->bridge ? " (USB to CAN bridge)" : "",
                or_dash(it->image_mcu), running(it), or_dash(it->image_version), it->image, mf_update_route(it),

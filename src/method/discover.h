@@ -9,7 +9,7 @@
 #include "printer/mcus.h"
 
 struct mf_found {
-    char reach[160];   /* "/dev/ttyACM1", "CAN node 0123456789ab on can0", "USB 1-1.3" */
+    char reach[600];   /* "/dev/ttyACM1", "CAN node 0123456789ab on can0", "USB 1-1.3" */
     char what[32];     /* "klipper", "katapult", "dfu", "bootsel" */
 };
 

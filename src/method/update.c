@@ -309,7 +309,7 @@ size_t mf_update_flash(const struct mf_update_opts *o, struct mf_update *u)
     size_t failed = 0;
     for (size_t i = 0; i < u->n; i++) {
         struct mf_update_item *it = &u->items[i];
-        char where[256];
+        char where[600];
         mf_target_name(&it->target, where, sizeof(where));
         note(o, "update", "Updating %s (%s) with %s%s%s.", it->mcu.name, where, it->image,
              it->image_version[0] ? ", " : "", it->image_version);

@@ -15,7 +15,7 @@ struct printer_mcu {
     char serial[512];        /* "" for a CAN node */
     uint32_t baud;           /* as Klipper defaults it: 250000 */
     char canbus_uuid[13];    /* "" for a serial MCU */
-    char canbus_interface[64]; /* default can0 */
+    char canbus_interface[512]; /* default can0; "sim:PATH" for the virtual bus */
     char restart_method[32]; /* "" when not given */
     char file[512];          /* where the section is */
     int line;
