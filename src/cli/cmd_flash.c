@@ -4,17 +4,20 @@
  * flash-sdcard.sh (cmd_sdcard.c): DEVICE BOARD, the SD-card route. */
 #include <ctype.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "board/search.h"
 #include "cli/commands.h"
 #include "cli/output.h"
-#include "board/search.h"
+#include "link/link.h"
 #include "method/flash.h"
 #include "method/identify.h"
 #include "method/mcutarget.h"
+#include "printer/service.h"
 
 static void flash_usage(FILE *out)
 {
@@ -68,6 +71,19 @@ static const struct board *find_board(const struct board_db *db, const char *nam
     if (board_db_family(db, name, NULL, family, 2) > 1)
         mf_identify(t, false, &id);
     return board_db_find_for_mcu(db, name, id.mcu[0] ? id.mcu : NULL, err);
+}
+
+/* A port that is busy while the Klipper service runs: the service is what
+ * holds it, so the advice names the service. */
+static void name_klipper_service(const struct mf_target *t, struct mf_err *err)
+{
+    char real[PATH_MAX], holders[256];
+    if (err->code != MF_E_DEVICE || !t->device || !realpath(t->device, real) ||
+        link_holders(real, holders, sizeof(holders)) <= 0 || service_state("klipper") != SERVICE_ACTIVE)
+        return;
+    mf_fail(err, MF_E_DEVICE, "%s is in use by %s while the klipper service runs; nothing was sent to the board; "
+            "stop the service first (sudo systemctl stop klipper) and try again, or let 'mcuflash update' stop "
+            "and start it.", t->device, holders);
 }
 
 int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *shape)
@@ -205,6 +221,8 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     struct mf_flash_result r;
     int rc = mf_flash_run(&o, &r, &err);
     cli_output_done(&out);
+    if (rc < 0)
+        name_klipper_service(&o.target, &err);
     board_db_free(db);
     cli_flash_result(json, rc, &err, &r);
     printer_mcus_free(&mcus);

@@ -58,4 +58,17 @@ expect_rc 0 env HOME="$T/home" "$MCUFLASH" info uartboard
 expect_out "^Device: +$T/uart$"
 expect_rc 2 env HOME="$T/home" "$MCUFLASH" info nozzle
 expect_out "'nozzle' is neither a device nor an MCU"
+
+# A port held while the Klipper service runs: the message names the service.
+fake_systemctl active
+sleep 30 <"$T/uart" &
+holder=$!
+sleep 0.2
+expect_rc 3 "$MCUFLASH" flash --config "$CFG" -f "$T/uart.bin" uartboard
+expect_out "^mcuflash: $T/uart is in use by pid $holder \(sleep 30\) while the klipper service runs; nothing was sent to the board; stop the service first \(sudo systemctl stop klipper\)"
+echo inactive >"$T/service.state"
+expect_rc 3 "$MCUFLASH" flash --config "$CFG" -f "$T/uart.bin" uartboard
+expect_out "in use by pid $holder \(sleep 30\); nothing was sent"
+expect_no_out "klipper service runs"
+kill $holder; wait $holder 2>/dev/null
 finish
