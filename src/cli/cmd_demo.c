@@ -194,6 +194,70 @@ static int demo_one(const char *sim, const char *dir, const struct demo_scene *s
     return rc;
 }
 
+/* The printer-wide scene: `mcuflash-sim printer` brings up a main board,
+ * a UART board and two CAN toolheads; `mcuflash update` flashes them all
+ * in one planned run, as a user would after updating Klipper. */
+static const struct {
+    const char *name, *what, *value, *link;
+} printer_images[] = {
+    { "mcu", "--board", "btt-octopus-f446-v1", "usb" },
+    { "uartboard", "--board", "btt-skr-mini-v3", "uart:250000" },
+    { "toolhead", "--mcu", "stm32g0b1xx", "can" },
+    { "toolhead2", "--mcu", "stm32g0b1xx", "can" },
+};
+#define PRINTER_NIMAGES (sizeof(printer_images) / sizeof(printer_images[0]))
+
+static int demo_printer(const char *sim, const char *dir, struct mf_err *err)
+{
+    char pdir[PATH_MAX - 64], cfg[PATH_MAX], self[PATH_MAX];
+    char fw[PRINTER_NIMAGES][PATH_MAX], farg[PRINTER_NIMAGES][PATH_MAX + 64];
+    snprintf(pdir, sizeof(pdir), "%s/printer", dir);
+    snprintf(cfg, sizeof(cfg), "%s/printer.cfg", pdir);
+    printf("\n== A whole printer after a Klipper update: a main board on USB, a UART board and two CAN "
+           "toolheads, all with Katapult, updated in one run\n");
+    printf("$ mcuflash-sim printer --dir %s --timing realistic\n", pdir);
+    fflush(stdout);
+    char *vp_argv[] = { (char *)sim, "printer", "--dir", pdir, "--timing", "realistic", "--version-string",
+                        "v0.12.0-demo-old", NULL };
+    pid_t vp_pid = -1;
+    if (spawn(sim, vp_argv, &vp_pid, err) < 0)
+        return -1;
+    int rc = wait_for(cfg, err);
+    char *up_argv[8 + 2 * PRINTER_NIMAGES] = { self, "update", "--config", cfg, "--no-service" };
+    int n = 5;
+    for (size_t i = 0; rc == 0 && i < PRINTER_NIMAGES; i++) {
+        snprintf(fw[i], sizeof(fw[i]), "%s/%s-klipper.bin", dir, printer_images[i].name);
+        char *mkfw[] = { (char *)sim, "make-firmware", (char *)printer_images[i].what, (char *)printer_images[i].value,
+                         "--link", (char *)printer_images[i].link, "--bootloader", "katapult", "--version-string",
+                         "v0.13.0-demo-new", "--size", "40000", "-o", fw[i], NULL };
+        if (run_quiet(mkfw) < 0)
+            rc = mf_fail(err, MF_E_FAIL, "The demo could not run %s make-firmware; build mcuflash-sim, or give its "
+                         "path with --sim.", sim);
+        snprintf(farg[i], sizeof(farg[i]), "%s=%s", printer_images[i].name, fw[i]);
+        up_argv[n++] = "-f";
+        up_argv[n++] = farg[i];
+    }
+    up_argv[n] = NULL;
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (rc == 0 && len <= 0)
+        rc = mf_fail(err, MF_E_FAIL, "The demo cannot find the mcuflash program it runs from.");
+    if (rc == 0) {
+        self[len] = '\0';
+        printf("$ mcuflash update --config %s --no-service", cfg);
+        for (size_t i = 0; i < PRINTER_NIMAGES; i++)
+            printf(" -f %s", farg[i]);
+        printf("\n");
+        fflush(stdout);
+        pid_t pid;
+        int st;
+        if (posix_spawn(&pid, self, NULL, NULL, up_argv, environ) != 0 || waitpid(pid, &st, 0) < 0 ||
+            !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            rc = mf_fail(err, MF_E_FAIL, "The printer-wide update of the demo failed (see above).");
+    }
+    stop(vp_pid);
+    return rc;
+}
+
 static void remove_dir(const char *dir)
 {
     char *rm[] = { "rm", "-rf", (char *)dir, NULL };
@@ -204,20 +268,24 @@ int cmd_demo(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "sim", required_argument, NULL, 's' },
+        { "scene", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    const char *sim_arg = NULL;
+    const char *sim_arg = NULL, *scene = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 's') {
             sim_arg = optarg;
+        } else if (c == 'S') {
+            scene = optarg;
         } else if (c == 'h') {
-            printf("usage: mcuflash demo [--sim PATH]\n\n"
+            printf("usage: mcuflash demo [--sim PATH] [--scene printer]\n\n"
                    "Flash a generated firmware onto virtual boards (mcuflash-sim) with realistic\n"
-                   "timing: a BTT SKR 2 through SDIO, a BTT SKR 1.4 through SPI over UART, and a\n"
-                   "CAN toolhead through Katapult.\n"
+                   "timing: a BTT SKR 2 through SDIO, a BTT SKR 1.4 through SPI over UART, a\n"
+                   "CAN toolhead through Katapult, and a whole virtual printer with mcuflash update\n"
+                   "(--scene printer: that one alone).\n"
                    "Everything happens in a temporary directory, removed afterwards.\n");
             return 0;
         } else {
@@ -232,8 +300,15 @@ int cmd_demo(int argc, char **argv)
         return cli_report_error(&err, false);
     }
     int rc = 0;
-    for (size_t i = 0; i < sizeof(demo_scenes) / sizeof(demo_scenes[0]) && rc == 0; i++)
+    if (scene && strcmp(scene, "printer")) {
+        rmdir(dir);
+        mf_fail(&err, MF_E_USAGE, "There is no demo scene called '%s'; the one that runs alone is 'printer'.", scene);
+        return cli_report_error(&err, false);
+    }
+    for (size_t i = 0; !scene && i < sizeof(demo_scenes) / sizeof(demo_scenes[0]) && rc == 0; i++)
         rc = demo_one(sim, dir, &demo_scenes[i], &err);
+    if (rc == 0)
+        rc = demo_printer(sim, dir, &err);
     remove_dir(dir);
     if (rc < 0)
         return cli_report_error(&err, false);

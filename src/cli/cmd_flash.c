@@ -5,25 +5,32 @@
 #include <ctype.h>
 #include <getopt.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "board/search.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "link/link.h"
 #include "method/flash.h"
 #include "util/interrupt.h"
+#include "method/identify.h"
+#include "method/mcutarget.h"
+#include "printer/service.h"
 
 static void flash_usage(FILE *out)
 {
     fprintf(out,
             "usage: mcuflash flash [-h] [-c] [-s] [-b BAUD] [-f FIRMWARE] [-d DICT] [--board NAME]\n"
             "                      [--board-file FILE] [--route ROUTE] [--wait[=SECONDS]] [--json]\n"
-            "                      (DEVICE | --canbus-uuid UUID [--canbus-interface IFACE])\n\n"
+            "                      [--config FILE] (DEVICE | MCU | --canbus-uuid UUID [--canbus-interface IFACE])\n\n"
             "Flash a Klipper board through the route it supports - its SD card, or the Katapult\n"
             "bootloader over USB, UART or CAN - entered from the running firmware; read back what\n"
-            "was written, start it, and verify that the new firmware runs.\n\n"
+            "was written, start it, and verify that the new firmware runs.  MCU is the name of an\n"
+            "[mcu] section of printer.cfg ('mcu', 'toolhead'): it is reached as Klipper reaches it.\n\n"
             "  -c                 only verify what runs now (no writing)\n"
             "  -s                 SD card route: clock the card at 4 MHz instead of 400 kHz (SPI)\n"
             "  -b BAUD            serial baud rate for UART boards (default 250000)\n"
@@ -36,6 +43,8 @@ static void flash_usage(FILE *out)
             "      --route ROUTE  sdcard or katapult (default: the one the board supports)\n"
             "      --canbus-uuid UUID       flash this CAN node (12 hex digits, as in printer.cfg)\n"
             "      --canbus-interface IFACE the CAN interface (default can0)\n"
+            "      --config FILE  printer.cfg, where an MCU name is looked up (default\n"
+            "                     ~/printer_data/config/printer.cfg, else ~/printer.cfg)\n"
             "      --wait[=S]     if the board needs a power cycle to flash, wait up to S\n"
             "                     seconds (default 300) for it and verify\n"
             "      --json         one JSON event per line, ending with the result\n"
@@ -51,9 +60,37 @@ static bool valid_uuid(const char *u)
     return n == 12;
 }
 
+/* A definition's name or alias; else a family name ("skr2") narrowed to
+ * the one definition whose MCU is the connected board's. */
+static const struct board *find_board(const struct board_db *db, const char *name, const struct mf_target *t,
+                                      struct mf_err *err)
+{
+    struct mf_err ignore;
+    const struct board *b = board_db_find(db, name, &ignore), *family[2];
+    if (b)
+        return b;
+    struct mf_identity id = { 0 };
+    if (board_db_family(db, name, NULL, family, 2) > 1)
+        mf_identify(t, false, &id);
+    return board_db_find_for_mcu(db, name, id.mcu[0] ? id.mcu : NULL, err);
+}
+
+/* A port that is busy while the Klipper service runs: the service is what
+ * holds it, so the advice names the service. */
+static void name_klipper_service(const struct mf_target *t, struct mf_err *err)
+{
+    char real[PATH_MAX], holders[256];
+    if (err->code != MF_E_DEVICE || !t->device || !realpath(t->device, real) ||
+        link_holders(real, holders, sizeof(holders)) <= 0 || service_state("klipper") != SERVICE_ACTIVE)
+        return;
+    mf_fail(err, MF_E_DEVICE, "%s is in use by %s while the klipper service runs; nothing was sent to the board; "
+            "stop the service first (sudo systemctl stop klipper) and try again, or let 'mcuflash update' stop "
+            "and start it.", t->device, holders);
+}
+
 static int flash_front_end(int argc, char **argv, const struct cli_flash_shape *shape)
 {
-    enum { O_WAIT = 256, O_BOARD, O_BOARD_FILE, O_ROUTE, O_UUID, O_IFACE, O_JSON };
+    enum { O_WAIT = 256, O_BOARD, O_BOARD_FILE, O_ROUTE, O_UUID, O_IFACE, O_JSON, O_CONFIG };
     static const struct option opts[] = {
         { "wait", optional_argument, NULL, O_WAIT },
         { "board", required_argument, NULL, O_BOARD },
@@ -62,6 +99,7 @@ static int flash_front_end(int argc, char **argv, const struct cli_flash_shape *
         { "canbus-uuid", required_argument, NULL, O_UUID },
         { "canbus-interface", required_argument, NULL, O_IFACE },
         { "json", no_argument, NULL, O_JSON },
+        { "config", required_argument, NULL, O_CONFIG },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -69,9 +107,10 @@ static int flash_front_end(int argc, char **argv, const struct cli_flash_shape *
     struct mf_flash_opts o;
     mf_flash_opts_init(&o);
     struct mf_err err = { 0 };
-    const char *board_files[8], *board = NULL, *firmware = NULL, *dict = NULL;
+    const char *board_files[8], *board = NULL, *firmware = NULL, *dict = NULL, *config = NULL;
+    struct printer_mcus mcus = { 0 };
     size_t nfiles = 0;
-    bool json = false, list = false;
+    bool json = false, list = false, baud_given = false;
     unsigned long v;
     int c;
     optind = 1;
@@ -85,9 +124,9 @@ static int flash_front_end(int argc, char **argv, const struct cli_flash_shape *
     }
     while ((c = getopt_long(argc, argv, sdcard ? "hlcsb:f:d:" : "hcsb:f:d:", opts, NULL)) != -1) {
         /* The sdcard front end takes flash-sdcard.sh's options only. */
-        if (sdcard && (c == O_BOARD || c == O_ROUTE || c == O_UUID || c == O_IFACE)) {
+        if (sdcard && (c == O_BOARD || c == O_ROUTE || c == O_UUID || c == O_IFACE || c == O_CONFIG)) {
             mf_fail(&err, MF_E_USAGE, "sdcard takes the board as its second argument and flashes through the card "
-                    "only; nothing was done; use 'mcuflash flash' for --board, --route and CAN nodes.");
+                    "only; nothing was done; use 'mcuflash flash' for --board, --route, --config and CAN nodes.");
             return cli_report_error(&err, json);
         }
         switch (c) {
@@ -99,6 +138,7 @@ static int flash_front_end(int argc, char **argv, const struct cli_flash_shape *
             if (cli_parse_uint("-b", optarg, 20000000, &v, &err) < 0)
                 return cli_report_error(&err, json);
             o.target.baud = (uint32_t)v;
+            baud_given = true;
             break;
         case 'f': firmware = optarg; break;
         case 'd': dict = optarg; break;
@@ -129,6 +169,7 @@ static int flash_front_end(int argc, char **argv, const struct cli_flash_shape *
             break;
         case O_IFACE: o.target.can_iface = optarg; break;
         case O_JSON: break;
+        case O_CONFIG: config = optarg; break;
         default:
             mf_fail(&err, MF_E_USAGE, "'%s' is not an option of %s, or lacks its value; nothing was done; see "
                     "'mcuflash %s --help'.", argv[optind - 1], sdcard ? "sdcard" : "flash", sdcard ? "sdcard" : "flash");
@@ -155,6 +196,14 @@ static int flash_front_end(int argc, char **argv, const struct cli_flash_shape *
     }
     if (!o.target.can_uuid)
         o.target.device = argv[optind];
+    /* An MCU of printer.cfg: reached as Klipper reaches it, -b still wins. */
+    if (o.target.device && mf_target_text_is_name(o.target.device)) {
+        uint32_t baud = o.target.baud;
+        if (mf_target_from_config(config, o.target.device, &mcus, &o.target, &err) < 0)
+            return cli_report_error(&err, json);
+        if (baud_given)
+            o.target.baud = baud;
+    }
     /* flash-sdcard.sh's defaults: ~/klipper/out/klipper.bin, and the
      * klipper.dict of the same build only when that image is used. */
     char def_bin[4096], def_dict[4096];
@@ -166,10 +215,13 @@ static int flash_front_end(int argc, char **argv, const struct cli_flash_shape *
     o.dict_path = dict ? dict : (!firmware && access(def_dict, R_OK) == 0) ? def_dict : NULL;
 
     struct board_db *db;
-    if (board_db_load(board_files, nfiles, &db, &err) < 0)
+    if (board_db_load(board_files, nfiles, &db, &err) < 0) {
+        printer_mcus_free(&mcus);
         return cli_report_error(&err, json);
-    if (board && !(o.board = board_db_find(db, board, &err))) {
+    }
+    if (board && !(o.board = find_board(db, board, &o.target, &err))) {
         board_db_free(db);
+        printer_mcus_free(&mcus);
         return cli_report_error(&err, json);
     }
     struct cli_output out;
@@ -179,11 +231,14 @@ static int flash_front_end(int argc, char **argv, const struct cli_flash_shape *
     mf_interrupt_catch();
     int rc = mf_flash_run(&o, &r, &err);
     cli_output_done(&out);
+    if (rc < 0)
+        name_klipper_service(&o.target, &err);
     board_db_free(db);
     cli_flash_result(json, o.check_only, rc, &err, &r);
     /* Stopped by a signal: the shell's convention, 128 + the signal. */
     if (rc < 0 && err.code == MF_E_INTERRUPTED && mf_interrupted() == SIGTERM)
         err.code = 128 + SIGTERM;
+    printer_mcus_free(&mcus);
     if (rc < 0)
         return json ? (int)(err.code ? err.code : MF_E_FAIL) : cli_report_error(&err, false);
     return 0;

@@ -5,12 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "board/search.h"
 #include "cli/commands.h"
 #include "klipper/mcu.h"
 #include "method/connect.h"
+#include "method/mcutarget.h"
+
+#define MAX_BOARDS 64
 
 struct info {
     const struct kl_dict *dict;
+    const struct board *boards[MAX_BOARDS]; /* the definitions with this MCU */
+    size_t nboards;
     struct kl_mcu_config cfg;
     char shutdown_reason[96];
     struct kl_mcu_features feat;
@@ -81,6 +87,10 @@ static void print_human(const char *device, const struct info *in)
     if (baud)
         printf("Serial baud:    %s\n", baud);
     printf("State:          %s\n", state);
+    printf("Boards:         ");
+    for (size_t i = 0; i < in->nboards; i++)
+        printf("%s%s", i ? " " : "", in->boards[i]->name);
+    printf("%s\n", in->nboards ? "" : "(no board definition has this MCU)");
     printf("SPI buses:      %s\n", in->feat.spi ? (spi.text[0] ? spi.text : "(none named)") : "no SPI support");
     printf("Software SPI:   %s\n", in->feat.sw_spi ? "yes" : "no");
     printf("SDIO:           %s\n", in->feat.sdio ? (sdio.text[0] ? sdio.text : "yes") : "no");
@@ -112,6 +122,10 @@ static void print_json(const char *device, const struct info *in)
     json_object_set_new(o, "configured", json_boolean(in->cfg.is_config));
     json_object_set_new(o, "shutdown", json_boolean(in->cfg.is_shutdown));
     json_object_set_new(o, "shutdown_reason", in->cfg.is_shutdown ? json_string(in->shutdown_reason) : json_null());
+    json_t *boards = json_array();
+    for (size_t i = 0; i < in->nboards; i++)
+        json_array_append_new(boards, json_string(in->boards[i]->name));
+    json_object_set_new(o, "boards", boards);
     json_object_set_new(o, "spi_buses", spi.arr);
     json_object_set_new(o, "software_spi", json_boolean(in->feat.sw_spi));
     json_object_set_new(o, "sdio", json_boolean(in->feat.sdio));
@@ -175,8 +189,19 @@ int cmd_info(int argc, char **argv)
         return cli_report_error(&err, json);
     }
     const char *device = argv[optind];
+    struct mf_target t = { .device = device, .baud = (uint32_t)baud };
+    struct printer_mcus mcus = { 0 };
+    char name[320];
+    /* An MCU of printer.cfg, reached as Klipper reaches it. */
+    if (mf_target_text_is_name(device)) {
+        if (mf_target_from_config(NULL, device, &mcus, &t, &err) < 0)
+            return cli_report_error(&err, json);
+        device = mf_target_name(&t, name, sizeof(name));
+    }
     struct mf_conn conn;
-    if (mf_connect(device, (uint32_t)baud, &conn, &err) < 0)
+    int crc = mf_target_connect(&t, &conn, &err);
+    printer_mcus_free(&mcus);
+    if (crc < 0)
         return cli_report_error(&err, json);
     struct info in = { .dict = kl_session_dict(conn.session) };
     int rc = kl_mcu_get_config(conn.session, &in.cfg, &err);
@@ -184,11 +209,17 @@ int cmd_info(int argc, char **argv)
         kl_mcu_shutdown_reason(conn.session, in.shutdown_reason, sizeof(in.shutdown_reason), &err);
     if (rc == 0) {
         kl_mcu_features(in.dict, &in.feat);
+        struct board_db *db = NULL;
+        const char *mcu = kl_dict_const(in.dict, "MCU");
+        if (mcu && board_db_load(NULL, 0, &db, &err) == 0)
+            in.nboards = board_db_by_mcu(db, mcu, in.boards, MAX_BOARDS);
+        in.nboards = in.nboards > MAX_BOARDS ? MAX_BOARDS : in.nboards;
         in.stats = kl_session_stats(conn.session);
         if (json)
             print_json(device, &in);
         else
             print_human(device, &in);
+        board_db_free(db);
     }
     mf_disconnect(&conn);
     return rc < 0 ? cli_report_error(&err, json) : 0;

@@ -18,6 +18,8 @@ int cmd_sdcard(int argc, char **argv);
 int cmd_flash(int argc, char **argv);
 int cmd_can(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_update(int argc, char **argv);
 
 /* Report a failure: "mcuflash: <message>" on stderr, or a JSON object
  * {"error": {"code": N, "message": "..."}} on stdout with --json.

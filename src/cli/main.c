@@ -18,6 +18,8 @@ static const struct command commands[] = {
     { "fwinfo", cmd_fwinfo, "show what a firmware image file contains" },
     { "card", cmd_card, "list, get, put or remove files on a board's SD card" },
     { "boards", cmd_boards, "list board definitions, or show one" },
+    { "status", cmd_status, "list the printer's MCUs, what each runs and how to flash it" },
+    { "update", cmd_update, "flash every MCU of printer.cfg in one planned run" },
     { "demo", cmd_demo, "flash virtual boards, as on real hardware" },
 };
 

@@ -15,7 +15,7 @@ struct printer_mcu {
     char serial[512];        /* "" for a CAN node */
     uint32_t baud;           /* as Klipper defaults it: 250000 */
     char canbus_uuid[13];    /* "" for a serial MCU */
-    char canbus_interface[64]; /* default can0 */
+    char canbus_interface[512]; /* default can0; "sim:PATH" for the virtual bus */
     char restart_method[32]; /* "" when not given */
     char file[512];          /* where the section is */
     int line;
@@ -37,5 +37,13 @@ const struct printer_mcu *printer_mcus_find(const struct printer_mcus *m, const 
 /* Klipper's default places: ~/printer_data/config/printer.cfg, else
  * ~/printer.cfg.  Fills buf with the first that exists; -1 if none. */
 int printer_config_default(char *buf, size_t cap);
+
+/* Read the printer's config (path, or when NULL the default place) and its
+ * MCUs.  used (cap bytes) receives the file read.  With no path and no
+ * printer.cfg in the default places: MF_E_INPUT naming both. */
+int printer_load(const char *path, char *used, size_t cap, struct pcfg **cfg, struct printer_mcus *mcus,
+                 struct mf_err *err);
+/* "mcu, toolhead, ebb" for messages. */
+void printer_mcus_names(const struct printer_mcus *m, char *buf, size_t cap);
 
 #endif

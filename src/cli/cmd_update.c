@@ -1,0 +1,281 @@
+/* mcuflash update [NAME...]: every MCU of printer.cfg (or those named)
+ * flashed with its own image in one planned run, with the Klipper service
+ * stopped first and started again at the end, whatever happened. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "method/connect.h"
+#include "method/update.h"
+#include "printer/service.h"
+
+#define MAX_ARGS 32
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mcuflash update [-h] [-f NAME=FILE]... [-d NAME=FILE]... [--config FILE]\n"
+            "                       [--settings FILE] [--service UNIT | --no-service]\n"
+            "                       [--board-file FILE] [--dry-run] [--json] [NAME...]\n\n"
+            "Flash every MCU of printer.cfg, or the ones named, each with its own image, and verify\n"
+            "each.  The plan (board, route, image and version, order) is printed first; CAN nodes\n"
+            "behind a USB to CAN bridge come before the bridge, then the other boards.  The Klipper\n"
+            "service is stopped first and started again at the end, also after a failure.  A\n"
+            "failure on one MCU does not stop the others; the run ends with a summary.\n\n"
+            "  -f NAME=FILE       the image for MCU NAME (else 'firmware:' in its [mcu NAME]\n"
+            "                     section of mcuflash.cfg beside printer.cfg)\n"
+            "  -d NAME=FILE       the klipper.dict of that image, to verify against\n"
+            "      --config FILE  printer.cfg (default ~/printer_data/config/printer.cfg,\n"
+            "                     else ~/printer.cfg)\n"
+            "      --settings F   mcuflash.cfg (default: beside printer.cfg)\n"
+            "      --service UNIT the Klipper systemd unit (default klipper, or 'klipper_service:')\n"
+            "      --no-service   leave the Klipper service alone\n"
+            "      --board-file F extra board definitions\n"
+            "      --dry-run      print the plan and stop; nothing is touched\n"
+            "      --json         one JSON event per line, ending with the summary\n"
+            "  -h, --help         show this help\n");
+}
+
+struct update_cli {
+    struct mf_update_opts o;
+    const char *images[MAX_ARGS], *dicts[MAX_ARGS], *board_files[8];
+    const char *service;
+    bool no_service, dry_run, json;
+};
+
+static int add_arg(const char **list, size_t *n, size_t cap, const char *opt, const char *arg, struct mf_err *err)
+{
+    if (*n == cap)
+        return mf_fail(err, MF_E_USAGE, "Too many %s options; nothing was touched.", opt);
+    list[(*n)++] = arg;
+    return 0;
+}
+
+static int parse(int argc, char **argv, struct update_cli *c, struct mf_err *err)
+{
+    enum { O_CONFIG = 256, O_SETTINGS, O_SERVICE, O_NO_SERVICE, O_BOARD_FILE, O_DRY_RUN, O_JSON };
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, O_CONFIG },
+        { "settings", required_argument, NULL, O_SETTINGS },
+        { "service", required_argument, NULL, O_SERVICE },
+        { "no-service", no_argument, NULL, O_NO_SERVICE },
+        { "board-file", required_argument, NULL, O_BOARD_FILE },
+        { "dry-run", no_argument, NULL, O_DRY_RUN },
+        { "json", no_argument, NULL, O_JSON },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "hf:d:", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'h': usage(stdout); return 1;
+        case 'f':
+            if (add_arg(c->images, &c->o.nimages, MAX_ARGS, "-f", optarg, err) < 0)
+                return -1;
+            break;
+        case 'd':
+            if (add_arg(c->dicts, &c->o.ndicts, MAX_ARGS, "-d", optarg, err) < 0)
+                return -1;
+            break;
+        case O_CONFIG: c->o.config_path = optarg; break;
+        case O_SETTINGS: c->o.settings_path = optarg; break;
+        case O_SERVICE: c->service = optarg; break;
+        case O_NO_SERVICE: c->no_service = true; break;
+        case O_BOARD_FILE:
+            if (add_arg(c->board_files, &c->o.nboard_files, 8, "--board-file", optarg, err) < 0)
+                return -1;
+            break;
+        case O_DRY_RUN: c->dry_run = true; break;
+        case O_JSON: break;
+        default: usage(stderr); return 2;
+        }
+    }
+    c->o.images = c->images;
+    c->o.dicts = c->dicts;
+    c->o.board_files = c->board_files;
+    c->o.names = (const char *const *)argv + optind;
+    c->o.nnames = (size_t)(argc - optind);
+    return 0;
+}
+
+static const char *or_dash(const char *s)
+{
+    return s && *s ? s : "-";
+}
+
+static const char *running(const struct mf_update_item *it)
+{
+    if (!it->identified)
+        return "not asked";
+    switch (it->before.state) {
+    case MF_BOARD_KLIPPER: return or_dash(it->before.version);
+    case MF_BOARD_KATAPULT: return "in Katapult";
+    case MF_BOARD_UNREACHABLE: return "unreachable";
+    }
+    return "?";
+}
+
+/* One JSON event on its own line, taking o. */
+static void print_event(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    printf("%s\n", s);
+    fflush(stdout);
+    free(s);
+    json_decref(o);
+}
+
+static void print_plan(const struct update_cli *c, const struct mf_update *u)
+{
+    if (c->json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < u->n; i++) {
+            const struct mf_update_item *it = &u->items[i];
+            char where[600];
+            json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:s}", "name", it->mcu.name, "reach",
+                                  mf_target_name(&it->target, where, sizeof(where)), "route", mf_update_route(it),
+                                  "bridge", it->bridge, "running", running(it), "image", it->image, "image_mcu",
+                                  it->image_mcu, "image_version", it->image_version);
+            json_object_set_new(o, "board", it->board ? json_string(it->board->name) : json_null());
+            json_array_append_new(arr, o);
+        }
+        print_event(json_pack("{s:s,s:o,s:b}", "event", "plan", "mcus", arr, "dry_run", c->dry_run));
+        return;
+    }
+    printf("Plan for %s (%zu MCU%s, in this order):\n", u->config, u->n, u->n == 1 ? "" : "s");
+    for (size_t i = 0; i < u->n; i++) {
+        const struct mf_update_item *it = &u->items[i];
+        char where[600];
+        printf("  %zu. %s: %s%s, %s, runs %s -> %s (%s), route %s%s%s\n", i + 1, it->mcu.name,
+               mf_target_name(&it->target, where, sizeof(where)), it->bridge ? " (USB to CAN bridge)" : "",
+               or_dash(it->image_mcu), running(it), or_dash(it->image_version), it->image, mf_update_route(it),
+               it->board ? ", board " : "", it->board ? it->board->name : "");
+    }
+    fflush(stdout);
+}
+
+static void print_summary(const struct update_cli *c, const struct mf_update *u)
+{
+    if (c->json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < u->n; i++) {
+            const struct mf_update_item *it = &u->items[i];
+            json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "name", it->mcu.name, "before", running(it), "after",
+                                  it->after, "result", mf_update_result_name(it->result));
+            json_object_set_new(o, "error", it->error[0] ? json_string(it->error) : json_null());
+            json_array_append_new(arr, o);
+        }
+        print_event(json_pack("{s:s,s:o}", "event", "summary", "mcus", arr));
+        return;
+    }
+    printf("\n%-14s %-30s %-30s %s\n", "MCU", "BEFORE", "AFTER", "RESULT");
+    for (size_t i = 0; i < u->n; i++) {
+        const struct mf_update_item *it = &u->items[i];
+        printf("%-14s %-30s %-30s %s\n", it->mcu.name, running(it), or_dash(it->after),
+               mf_update_result_name(it->result));
+    }
+    for (size_t i = 0; i < u->n; i++)
+        if (u->items[i].error[0])
+            printf("%s: %s\n", u->items[i].mcu.name, u->items[i].error);
+}
+
+/* Stop the service if it runs; *stopped says whether it must be started
+ * again. */
+static int stop_service(const struct update_cli *c, const char *unit, bool *stopped, struct mf_err *err)
+{
+    *stopped = false;
+    if (c->no_service)
+        return 0;
+    enum service_state st = service_state(unit);
+    if (st == SERVICE_NO_SYSTEMD) {
+        mf_progress_note(c->o.progress, "service", "systemctl is not there: make sure Klipper does not run.");
+        return 0;
+    }
+    if (st == SERVICE_INACTIVE)
+        return 0;
+    char text[128];
+    snprintf(text, sizeof(text), "Stopping the %s service.", unit);
+    mf_progress_note(c->o.progress, "service", text);
+    if (service_stop(unit, err) < 0)
+        return mf_wrap(err, "Nothing was flashed: ");
+    *stopped = true;
+    if (service_state(unit) == SERVICE_ACTIVE)
+        return mf_fail(err, MF_E_DEVICE, "The %s service still runs after 'systemctl stop %s' and holds the boards; "
+                       "nothing was flashed; stop it and run the update again.", unit, unit);
+    return 0;
+}
+
+static int start_service(const struct update_cli *c, const char *unit, struct mf_err *err)
+{
+    char text[128];
+    snprintf(text, sizeof(text), "Starting the %s service again.", unit);
+    mf_progress_note(c->o.progress, "service", text);
+    if (service_start(unit, err) < 0)
+        return mf_wrap(err, "Klipper was not started again: ");
+    return 0;
+}
+
+int cmd_update(int argc, char **argv)
+{
+    struct update_cli c;
+    struct mf_update u;
+    struct mf_err err = { 0 };
+    memset(&c, 0, sizeof(c));
+    for (int i = 1; i < argc; i++)
+        c.json |= !strcmp(argv[i], "--json");
+    int prc = parse(argc, argv, &c, &err);
+    if (prc != 0) /* 1: --help shown; 2: usage shown; -1: err */
+        return prc == 1 ? 0 : prc == 2 ? MF_E_USAGE : cli_report_error(&err, c.json);
+    struct cli_output out;
+    struct mf_progress p = cli_output_init(&out, c.json, false);
+    c.o.progress = &p;
+    if (mf_update_prepare(&c.o, &u, &err) < 0) {
+        mf_update_free(&u);
+        return cli_report_error(&err, c.json);
+    }
+    const char *unit = c.service ? c.service : u.service;
+    bool stopped = false;
+    int rc = 0;
+    if (c.dry_run) {
+        /* While Klipper runs, its boards are not asked anything. */
+        if (!c.no_service && service_state(unit) == SERVICE_ACTIVE) {
+            char text[160];
+            snprintf(text, sizeof(text), "The %s service runs: the boards were not asked what they run.", unit);
+            mf_progress_note(&p, "service", text);
+        } else if (mf_update_identify(&u, false, &err) < 0) {
+            rc = -1;
+        }
+        print_plan(&c, &u);
+        if (!c.json && rc == 0)
+            printf("Dry run: nothing was touched.\n");
+        mf_update_free(&u);
+        return rc < 0 ? cli_report_error(&err, c.json) : 0;
+    }
+    if (stop_service(&c, unit, &stopped, &err) < 0 || mf_update_identify(&u, true, &err) < 0) {
+        struct mf_err serr = { 0 };
+        if (stopped && start_service(&c, unit, &serr) < 0)
+            cli_report_error(&serr, c.json);
+        mf_update_free(&u);
+        return cli_report_error(&err, c.json);
+    }
+    print_plan(&c, &u);
+    size_t failed = mf_update_flash(&c.o, &u);
+    cli_output_done(&out);
+    struct mf_err serr = { 0 };
+    bool restart_failed = stopped && start_service(&c, unit, &serr) < 0;
+    print_summary(&c, &u);
+    if (restart_failed)
+        cli_report_error(&serr, c.json);
+    for (size_t i = 0; i < u.n && !rc; i++)
+        if (u.items[i].result != MF_UPDATE_FLASHED)
+            rc = (int)u.items[i].code;
+    mf_update_free(&u);
+    if (!rc && (failed || restart_failed))
+        rc = MF_E_FAIL;
+    return rc;
+}

@@ -1,0 +1,155 @@
+#include "method/identify.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "katapult/client.h"
+#include "klipper/mcu.h"
+#include "link/usbport.h"
+#include "method/connect.h"
+
+/* Klipper's USB ids (as src/usb_cdc.c and the CAN bridge build use them). */
+#define KLIPPER_VID 0x1d50
+#define BRIDGE_PID 0x606f
+
+const char *mf_board_state_name(enum mf_board_state s)
+{
+    switch (s) {
+    case MF_BOARD_KLIPPER: return "klipper";
+    case MF_BOARD_KATAPULT: return "katapult";
+    case MF_BOARD_UNREACHABLE: return "unreachable";
+    }
+    return "unknown";
+}
+
+static bool is_bridge_for(const struct usb_port_info *info, void *ctx)
+{
+    uint8_t uuid[CANBUS_UUID_LEN];
+    return info->vid == KLIPPER_VID && info->pid == BRIDGE_PID && canbus_uuid_from_usb_serial(info->serial, uuid) == 0 &&
+           !memcmp(uuid, ctx, sizeof(uuid));
+}
+
+bool mf_can_node_is_bridge(const char *uuid_text)
+{
+    uint8_t uuid[CANBUS_UUID_LEN];
+    struct usb_port_info info;
+    return canbus_uuid_parse(uuid_text, uuid) == 0 && usbport_find("/", is_bridge_for, uuid, &info) == 1;
+}
+
+static void from_session(struct mf_conn *conn, struct mf_identity *id)
+{
+    const struct kl_dict *d = kl_session_dict(conn->session);
+    struct kl_mcu_config cfg;
+    struct mf_err ignore;
+    id->state = MF_BOARD_KLIPPER;
+    snprintf(id->mcu, sizeof(id->mcu), "%s", kl_dict_const(d, "MCU") ? kl_dict_const(d, "MCU") : "");
+    snprintf(id->version, sizeof(id->version), "%s", d->version ? d->version : "");
+    if (kl_mcu_get_config(conn->session, &cfg, &ignore) == 0) {
+        id->configured = cfg.is_config;
+        id->shutdown = cfg.is_shutdown;
+    }
+}
+
+/* A serial port where Klipper did not answer: is Katapult there?  Two
+ * short CONNECT tries; CONNECT changes nothing on the board. */
+static bool katapult_on_serial(const struct mf_target *t, struct mf_identity *id)
+{
+    struct link *l = NULL;
+    struct transport *tr = NULL;
+    struct kp_client *c = NULL;
+    struct kp_info info;
+    struct mf_err err;
+    bool found = false;
+    if (link_open(t->device, t->baud, &l, &err) == 0 && transport_over_link(l, &tr, &err) == 0 &&
+        kp_client_new(tr, &c, &err) == 0) {
+        struct kp_limits *lim = kp_client_limits(c);
+        lim->tries = 2;
+        lim->reply_ms = 300;
+        kp_prime(c, &err);
+        found = kp_connect(c, &info, &err) == 0;
+    }
+    if (found) {
+        id->state = MF_BOARD_KATAPULT;
+        snprintf(id->mcu, sizeof(id->mcu), "%s", info.mcu);
+        snprintf(id->version, sizeof(id->version), "%s", info.version);
+    }
+    kp_client_free(c);
+    transport_close(tr);
+    link_close(l);
+    return found;
+}
+
+/* Node ids for identifying CAN nodes: each node asked gets its own (a
+ * node keeps its id until it restarts), away from the one a flash uses
+ * (method/connect.c) and below Katapult's 128. */
+#define IDENTIFY_NODEID_FIRST 80
+#define IDENTIFY_NODEID_COUNT 40
+#define CAN_QUERY_WINDOW_MS 500
+
+static uint8_t next_nodeid(void)
+{
+    static unsigned used;
+    return (uint8_t)(IDENTIFY_NODEID_FIRST + used++ % IDENTIFY_NODEID_COUNT);
+}
+
+/* A CAN node answers the unassigned query with the application it runs;
+ * a Klipper node is then given a node id and asked for its dictionary. */
+static void identify_can(const struct mf_target *t, bool take, struct mf_identity *id)
+{
+    uint8_t uuid[CANBUS_UUID_LEN];
+    enum canbus_app app = CANBUS_APP_UNKNOWN;
+    struct mf_conn conn = { 0 };
+    struct mf_err err = { 0 };
+    id->bridge = mf_can_node_is_bridge(t->can_uuid);
+    if (canbus_uuid_parse(t->can_uuid, uuid) < 0) {
+        snprintf(id->why, sizeof(id->why), "'%s' is not a CAN UUID (12 hex digits).", t->can_uuid);
+        return;
+    }
+    uint8_t nodeid = next_nodeid();
+    if (canbus_open(t->can_iface, &conn.bus, &err) < 0) {
+        snprintf(id->why, sizeof(id->why), "%s", err.msg);
+        return;
+    }
+    /* A Klipper node that was given a node id before (by Klipper, or an
+     * earlier look) no longer answers the query but still takes a new id
+     * for its UUID. */
+    bool answered = canbus_find_node(conn.bus, uuid, CAN_QUERY_WINDOW_MS, &app, &err) == 0;
+    snprintf(id->why, sizeof(id->why), "%s", err.msg);
+    if (answered && app == CANBUS_APP_KATAPULT) {
+        id->state = MF_BOARD_KATAPULT;
+    } else if (answered || take) {
+        struct mf_err err2;
+        if (canbus_set_nodeid(conn.bus, CANBUS_APP_KLIPPER, uuid, nodeid, &err2) == 0 &&
+            canbus_node_open(conn.bus, nodeid, &conn.transport, &err2) == 0 &&
+            kl_session_open(conn.transport, &conn.session, &err2) == 0)
+            from_session(&conn, id);
+        else if (answered)
+            snprintf(id->why, sizeof(id->why), "%s", err2.msg);
+    } else {
+        snprintf(id->why, sizeof(id->why), "CAN node %s did not answer on %s: it is not on the bus, or it has a "
+                 "node id already (Klipper gives its nodes one, and they keep it until they restart); it was left "
+                 "alone so as not to cut Klipper off.", t->can_uuid, t->can_iface);
+    }
+    mf_disconnect(&conn);
+}
+
+void mf_identify(const struct mf_target *t, bool take_can_node, struct mf_identity *id)
+{
+    struct mf_conn conn;
+    struct mf_err err = { 0 };
+    memset(id, 0, sizeof(*id));
+    id->state = MF_BOARD_UNREACHABLE;
+    if (t->can_uuid) {
+        identify_can(t, take_can_node, id);
+        return;
+    }
+    if (mf_connect(t->device, t->baud, &conn, &err) == 0) {
+        from_session(&conn, id);
+        mf_disconnect(&conn);
+        return;
+    }
+    snprintf(id->why, sizeof(id->why), "%s", err.msg);
+    if (access(t->device, F_OK) == 0)
+        katapult_on_serial(t, id);
+}

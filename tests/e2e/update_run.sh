@@ -1,0 +1,82 @@
+#!/bin/bash
+# mcuflash update of a whole virtual printer: the Klipper service stopped
+# and started again (checked at the systemctl boundary), the USB to CAN
+# bridge flashed after the CAN nodes behind it, the main board through its
+# SD card, each board verified; then a run where one board fails mid-way:
+# the others are flashed, the summary says so, the service is started
+# again and the exit status is not zero.
+. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e_printer.sh"
+start_update_printer
+# toolhead is the USB to CAN bridge (said in mcuflash.cfg: the virtual
+# printer has no USB bridge model); printer.cfg names it first.
+cat >"$T/cfg/mcuflash.cfg" <<EOC
+[mcuflash]
+klipper_service: klipper-printer
+[mcu]
+firmware: $T/main.bin
+board: $SDMAIN
+[mcu toolhead]
+firmware: $T/th.bin
+bridge: yes
+[mcu toolhead2]
+firmware: $T/th2.bin
+[mcu uartboard]
+firmware: $T/uart.bin
+EOC
+old=v0.13.0-123-gabcdef12-sim
+
+expect_rc 0 "$MCUFLASH" update --config "$CFG"
+expect_out "^Stopping the klipper-printer service\.$"
+expect_out "^  1\. toolhead2: CAN node $TH2 .* route katapult$"
+expect_out "^  2\. toolhead: CAN node $TH1 on sim:$T/can0 \(USB to CAN bridge\), $EBB, runs $old -> v2-th "
+expect_out "^  3\. mcu: $T/main, stm32f103xe, runs $old -> v2-main \($T/main.bin\), route sdcard, board btt-skr-mini$"
+expect_out "^  4\. uartboard: "
+expect_out "^Starting the klipper-printer service again\.$"
+expect_out "^toolhead2 +$old +v2-th2 +flashed$"
+expect_out "^toolhead +$old +v2-th +flashed$"
+expect_out "^mcu +$old +v2-main +flashed$"
+expect_out "^uartboard +$old +v2-uart +flashed$"
+# The flashes ran in the plan's order.
+order=$(printf '%s\n' "$OUT" | sed -n 's/^Updating \([a-z0-9]*\) .*/\1/p' | paste -sd' ')
+[ "$order" = "toolhead2 toolhead mcu uartboard" ] && pass || fail "flash order: $order"
+[ "$(systemctl_calls)" = "is-active --quiet klipper-printer|stop klipper-printer|is-active --quiet klipper-printer|start klipper-printer" ] &&
+    pass || fail "service calls: $(systemctl_calls)"
+runs "$T/main" v2-main
+runs "$T/uart" v2-uart
+[ "$(field th1 .version)" = v2-th ] && [ "$(field th2 .version)" = v2-th2 ] && pass || fail "toolheads not flashed"
+files "$T/main.img" FIRMWARE.CUR
+fsck_ok "$T/main.img"
+
+# One board fails mid-way: toolhead2 waits in Katapult, which refuses
+# every write.  The others are flashed, the service comes back.
+make_fw "$T/main3.bin" $SDMAIN v3-main
+make_fw "$T/uart3.bin" $MINI v3-uart --app-address 0x08002000 --link uart:250000
+make_fw_mcu $EBB v3-th "$T/th3.bin" --app-address 0x08002000 --link can
+sim_ctl "$T/th2.ctl" double-tap >/dev/null
+for _ in $(seq 100); do [ "$(field th2 .mode)" = katapult ] && break; sleep 0.05; done
+sim_ctl "$T/th2.ctl" katapult refuse-write 5 >/dev/null
+: >"$T/systemctl.log"
+expect_rc 4 "$MCUFLASH" update --config "$CFG" -f mcu="$T/main3.bin" -f uartboard="$T/uart3.bin" -f toolhead="$T/th3.bin"
+expect_out "^  1\. toolhead2: CAN node $TH2 .*runs in Katapult -> v2-th2 "
+expect_out "^toolhead2 +in Katapult +- +failed$"
+expect_out "^toolhead +v2-th +v3-th +flashed$"
+expect_out "^mcu +v2-main +v3-main +flashed$"
+expect_out "^uartboard +v2-uart +v3-uart +flashed$"
+expect_out "^toolhead2: .*Katapult"
+[ "$(systemctl_calls)" = "is-active --quiet klipper-printer|stop klipper-printer|is-active --quiet klipper-printer|start klipper-printer" ] &&
+    pass || fail "service after a failure: $(systemctl_calls)"
+[ "$(cat "$T/service.state")" = active ] && pass || fail "service not running again"
+[ "$(field th2 .mode)" = katapult ] && [ "$(field th2 .katapult.completes)" = 1 ] && pass ||
+    fail "the failed board was started with a partial image"
+runs "$T/main" v3-main
+
+# --json: the plan and the summary as events.
+# (a reset ends the refusals; the board starts the image it holds)
+sim_ctl "$T/th2.ctl" reset >/dev/null
+for _ in $(seq 100); do [ "$(field th2 .state)" = running ] && break; sleep 0.05; done
+"$MCUFLASH" update --config "$CFG" --json toolhead2 >"$T/up.json" 2>/dev/null; rc=$?
+jq -se '([.[] | select(.event == "summary")][0].mcus == [{"name": "toolhead2", "before": "v2-th2",
+        "after": "v2-th2", "result": "flashed", "error": null}])' "$T/up.json" >/dev/null && [ $rc = 0 ] && pass ||
+    { fail "json summary (exit $rc)"; cat "$T/up.json"; }
+finish
