@@ -47,6 +47,7 @@ struct kp_state {
     struct kp_info info;
     bool via_known;         /* USB or UART is known (CAN always is) */
     bool bridge;            /* the CAN node is a USB to CAN bridge: Katapult comes up on its USB port */
+    bool assigned_maybe;    /* the CAN node did not answer the query: it may hold a node id */
     bool entered_here;      /* we asked the running firmware to jump: its image is intact */
     bool wrote_any;         /* a SEND_BLOCK went out */
     bool verified;          /* every block written and read back identical: only then COMPLETE */
@@ -236,11 +237,14 @@ static int look_at_board(struct mf_job *j, struct kp_state *s, struct mf_err *er
     const struct mf_flash_opts *o = j->o;
     if (s->via == VIA_CAN) {
         enum canbus_app app;
-        if (canbus_find_node(s->bus, s->uuid, 1000, &app, err) < 0)
-            return mf_fail(err, MF_E_DEVICE, "CAN node %s did not answer on %s; nothing was changed; check the "
-                           "UUID ('mcuflash can scan'), that the node is powered and wired, and stop Klipper first "
-                           "(sudo systemctl stop klipper), which keeps its nodes from answering.", o->target.can_uuid,
-                           o->target.can_iface);
+        if (canbus_find_node(s->bus, s->uuid, 1000, &app, err) < 0) {
+            /* A node that still has the node id a Klipper host gave it does
+             * not answer the query, but takes the bootloader request by its
+             * UUID; whether the UUID is on the bus at all shows after it. */
+            s->assigned_maybe = true;
+            snprintf(j->r->running_before, sizeof(j->r->running_before), "unknown");
+            return 0;
+        }
         if (app == CANBUS_APP_KATAPULT)
             return open_can_client(s, err) < 0 ? -1 : kp_connect(s->client, &s->info, err) < 0 ? -1 : 1;
     } else {
@@ -346,6 +350,11 @@ static int wait_for_katapult(struct mf_job *j, struct kp_state *s, struct mf_err
             return not_katapult(j, "the node came back running Klipper, so Katapult is not installed on it (or "
                                 "the Klipper build cannot jump to it); install Katapult, or flash it another way",
                                 err);
+        if (app != CANBUS_APP_KATAPULT && s->assigned_maybe)
+            return mf_fail(err, MF_E_DEVICE, "CAN node %s did not answer on %s, before or after the bootloader "
+                           "request; nothing was written; check the UUID ('mcuflash can scan'), that the node is "
+                           "powered and wired, that the bus speeds agree, and that Klipper is stopped (sudo "
+                           "systemctl stop klipper).", o->target.can_uuid, o->target.can_iface);
         if (app != CANBUS_APP_KATAPULT)
             return not_katapult(j, "the node went silent; it may sit in another bootloader off the CAN bus (a "
                                 "toolhead without Katapult lands in ROM DFU): power-cycle it, check its wiring",
@@ -433,8 +442,12 @@ static int katapult_open(struct mf_job *j, struct mf_err *err)
         snprintf(j->r->running_before, sizeof(j->r->running_before), "Katapult");
         mf_job_note(j, "connected", "The board is in Katapult already.");
     } else {
-        mf_job_note(j, "connected", "Connected over %s: %s running %s.", via_name(s->via), j->mcu,
-                    j->r->running_before);
+        if (s->assigned_maybe)
+            mf_job_note(j, "connected", "CAN node %s did not answer as a node without an id (a Klipper host may "
+                        "have given it one); asking it by its UUID to start Katapult.", o->target.can_uuid);
+        else
+            mf_job_note(j, "connected", "Connected over %s: %s running %s.", via_name(s->via), j->mcu,
+                        j->r->running_before);
         mf_job_note(j, "enter", "Asking the firmware to start Katapult.");
         if (request_bootloader(j, s, err) < 0 || wait_for_katapult(j, s, err) < 0)
             return -1;

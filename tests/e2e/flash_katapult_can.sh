@@ -30,6 +30,15 @@ expect_last "^Flashed: the board now runs v2-can\.$"
 [ "$(field th1 .version)" = v2-can ] && [ "$(kp th1 completes)" = 1 ] && pass || fail "th1 not flashed"
 [ "$(field th2 .version)" = "$th2_version" ] && [ "$(kp th2 blocks_written)" = 0 ] && pass || fail "th2 was touched"
 
+# A node that kept a node id (as after a Klipper host let go of it) does not
+# answer the query, but takes the bootloader request by its UUID.
+[ "$(field th1 .nodeid)" != null ] && pass || fail "th1 should hold the node id its verification gave it"
+make_fw_mcu $EBB v3-can "$T/can3.bin" --app-address 0x08002000 --link can
+expect_rc 0 "$MCUFLASH" flash -f "$T/can3.bin" -d "$T/can3.bin.dict" --canbus-uuid 0a1b2c3d4e5f \
+    --canbus-interface "sim:$BUS"
+expect_out "did not answer as a node without an id.*asking it by its UUID"
+expect_last "^Flashed: the board now runs v3-can\.$"
+
 # Refused before anything is written.
 make_fw_mcu $EBB v2-usb "$T/usb.bin" --app-address 0x08002000
 expect_rc 5 "$MCUFLASH" flash -f "$T/usb.bin" -d "$T/usb.bin.dict" --canbus-uuid 112233445566 \
