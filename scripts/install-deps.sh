@@ -3,8 +3,9 @@
 set -eu
 # scdoc builds the man pages (groff-base checks them); llvm gives the fuzzers'
 # sanitizers llvm-symbolizer for readable stacks; debhelper, fakeroot and
-# lintian build and check the Debian package.
-pkgs="build-essential cmake ninja-build pkg-config zlib1g-dev libjansson-dev libssl-dev
+# lintian build and check the Debian package; umockdev emulates the USB
+# bootloaders for the tests and dfu-util checks the DfuSe model against them.
+pkgs="build-essential cmake ninja-build pkg-config zlib1g-dev libjansson-dev libssl-dev umockdev libumockdev-dev dfu-util
       libusb-1.0-0-dev libelf-dev dosfstools mtools jq clang libclang-rt-14-dev llvm
       scdoc groff-base debhelper fakeroot lintian"
 missing=""

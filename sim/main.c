@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sim.h"
+#include "usb_sim.h"
 
 int main(int argc, char **argv)
 {
@@ -13,6 +14,8 @@ int main(int argc, char **argv)
         return sim_ctl_main(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "canbus"))
         return sim_canbus_main(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "usb"))
+        return sim_usb_main(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "make-firmware"))
         return sim_make_firmware_main(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "--version")) {

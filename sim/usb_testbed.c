@@ -1,0 +1,316 @@
+/* usbdevfs requests to umockdev-emulated device nodes, answered by a model. */
+#include "usb_testbed.h"
+
+#ifdef MF_HAVE_UMOCKDEV
+
+#include <errno.h>
+#include <linux/usbdevice_fs.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <umockdev.h>
+
+#define PRELOAD_LIB "libumockdev-preload.so.0"
+#define MAX_PENDING 64
+
+struct usb_testbed {
+    UMockdevTestbed *tb;
+    UMockdevIoctlBase *handler;
+    char *root;
+    char syspath[256];     /* of the plugged device; "" when none */
+    char devnode[64];      /* "/dev/bus/usb/001/002" */
+    int devnum;
+    struct usb_model *model;
+    /* Completed URBs not yet reaped: their addresses in the client. */
+    gulong pending[MAX_PENDING];
+    int npending;
+    bool trace;            /* MCUFLASH_SIM_USB_TRACE: each request to stderr */
+};
+
+bool usb_testbed_available(void)
+{
+    return true;
+}
+
+static int complete(UMockdevIoctlClient *client, long res, int err_no)
+{
+    umockdev_ioctl_client_complete(client, res, err_no);
+    return TRUE;
+}
+
+static UMockdevIoctlData *resolve(UMockdevIoctlData *data, size_t offset, size_t len)
+{
+    return umockdev_ioctl_data_resolve(data, offset, len, NULL);
+}
+
+/* A control transfer: setup packet then the data stage (IN data is
+ * written after the setup packet).  Returns bytes transferred or -errno. */
+static long control(struct usb_testbed *t, const uint8_t *setup, uint8_t *data)
+{
+    struct usb_setup s = { setup[0], setup[1], (uint16_t)(setup[2] | setup[3] << 8),
+                           (uint16_t)(setup[4] | setup[5] << 8), (uint16_t)(setup[6] | setup[7] << 8) };
+    size_t len = s.length;
+    enum usb_result r = usb_model_control(t->model, &s, data, &len);
+    if (t->trace)
+        fprintf(stderr, "usb: %02x %02x %04x %04x %04x -> %d len %zu\n", s.request_type, s.request, s.value,
+                s.index, s.length, (int)r, len);
+    switch (r) {
+    case USB_OK:
+        return (long)len;
+    case USB_STALL:
+        return -EPIPE;
+    default:
+        return -EPROTO;
+    }
+}
+
+static gboolean submit_urb(struct usb_testbed *t, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
+{
+    UMockdevIoctlData *urbd = resolve(arg, 0, sizeof(struct usbdevfs_urb));
+    if (!urbd)
+        return complete(client, -1, EFAULT);
+    struct usbdevfs_urb *urb = (struct usbdevfs_urb *)urbd->data;
+    UMockdevIoctlData *buf = urb->buffer_length > 0
+                                 ? resolve(urbd, offsetof(struct usbdevfs_urb, buffer), (size_t)urb->buffer_length)
+                                 : NULL;
+    long res = -EINVAL;
+    if (urb->type == USBDEVFS_URB_TYPE_CONTROL && buf && urb->buffer_length >= 8) {
+        res = control(t, buf->data, buf->data + 8);
+    } else if (urb->type == USBDEVFS_URB_TYPE_BULK && t->model->bulk) {
+        size_t len = (size_t)urb->buffer_length;
+        uint8_t empty[1];
+        enum usb_result r = t->model->bulk(t->model, urb->endpoint, buf ? buf->data : empty, &len);
+        res = r == USB_OK ? (long)len : r == USB_STALL ? -EPIPE : -EPROTO;
+    }
+    if (res == -EINVAL)
+        return complete(client, -1, EINVAL);
+    if (t->npending == MAX_PENDING)
+        return complete(client, -1, ENOMEM);
+    urb->status = res < 0 ? (int)res : 0;
+    urb->actual_length = res < 0 ? 0 : (int)res;
+    t->pending[t->npending++] = urbd->client_addr;
+    return complete(client, 0, 0);
+}
+
+static gboolean reap_urb(struct usb_testbed *t, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
+{
+    if (t->npending == 0)
+        return complete(client, -1, t->model->gone ? ENODEV : EAGAIN);
+    UMockdevIoctlData *out = resolve(arg, 0, sizeof(void *));
+    if (!out)
+        return complete(client, -1, EFAULT);
+    memcpy(out->data, &t->pending[0], sizeof(void *));
+    memmove(t->pending, t->pending + 1, (size_t)--t->npending * sizeof(t->pending[0]));
+    return complete(client, 0, 0);
+}
+
+static gboolean sync_control(struct usb_testbed *t, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
+{
+    UMockdevIoctlData *ctrl = resolve(arg, 0, sizeof(struct usbdevfs_ctrltransfer));
+    if (!ctrl)
+        return complete(client, -1, EFAULT);
+    struct usbdevfs_ctrltransfer *c = (struct usbdevfs_ctrltransfer *)ctrl->data;
+    uint8_t setup[8] = { c->bRequestType, c->bRequest, (uint8_t)c->wValue, (uint8_t)(c->wValue >> 8),
+                         (uint8_t)c->wIndex, (uint8_t)(c->wIndex >> 8), (uint8_t)c->wLength,
+                         (uint8_t)(c->wLength >> 8) };
+    UMockdevIoctlData *buf = c->wLength ? resolve(ctrl, offsetof(struct usbdevfs_ctrltransfer, data), c->wLength)
+                                        : NULL;
+    uint8_t none[1];
+    long res = control(t, setup, buf ? buf->data : none);
+    return res < 0 ? complete(client, -1, (int)-res) : complete(client, res, 0);
+}
+
+static gboolean on_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *client, gpointer user)
+{
+    struct usb_testbed *t = user;
+    unsigned long request = umockdev_ioctl_client_get_request(client);
+    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
+    if (!t->model)
+        return complete(client, -1, ENODEV);
+    if (request == USBDEVFS_REAPURBNDELAY || request == USBDEVFS_REAPURB)
+        return reap_urb(t, client, arg);
+    if (t->model->gone)
+        return complete(client, -1, ENODEV);
+    switch (request) {
+    case USBDEVFS_GET_CAPABILITIES: {
+        uint32_t caps = USBDEVFS_CAP_NO_PACKET_SIZE_LIM;
+        UMockdevIoctlData *out = resolve(arg, 0, sizeof(caps));
+        if (!out)
+            return complete(client, -1, EFAULT);
+        memcpy(out->data, &caps, sizeof(caps));
+        return complete(client, 0, 0);
+    }
+    case USBDEVFS_SETINTERFACE: {
+        UMockdevIoctlData *in = resolve(arg, 0, sizeof(struct usbdevfs_setinterface));
+        if (!in)
+            return complete(client, -1, EFAULT);
+        struct usbdevfs_setinterface *si = (struct usbdevfs_setinterface *)in->data;
+        if (t->trace)
+            fprintf(stderr, "usb: set interface %u alt %u\n", si->interface, si->altsetting);
+        if (t->model->set_alt)
+            t->model->set_alt(t->model, (int)si->interface, (int)si->altsetting);
+        return complete(client, 0, 0);
+    }
+    case USBDEVFS_CLAIMINTERFACE:
+    case USBDEVFS_RELEASEINTERFACE:
+    case USBDEVFS_SETCONFIGURATION:
+    case USBDEVFS_RESET:
+    case USBDEVFS_CLEAR_HALT:
+        return complete(client, 0, 0);
+    case USBDEVFS_SUBMITURB:
+        return submit_urb(t, client, arg);
+    case USBDEVFS_DISCARDURB:
+        return complete(client, -1, EINVAL); /* every URB completes at once */
+    case USBDEVFS_CONTROL:
+        return sync_control(t, client, arg);
+    default:
+        return complete(client, -1, ENOTTY);
+    }
+}
+
+struct usb_testbed *usb_testbed_new(struct mf_err *err)
+{
+    struct usb_testbed *t = calloc(1, sizeof(*t));
+    if (!t) {
+        mf_fail(err, MF_E_FAIL, "Out of memory.");
+        return NULL;
+    }
+    t->tb = umockdev_testbed_new();
+    t->root = umockdev_testbed_get_root_dir(t->tb);
+    t->handler = umockdev_ioctl_base_new();
+    g_signal_connect(t->handler, "handle-ioctl", G_CALLBACK(on_ioctl), t);
+    t->devnum = 1; /* the root hub's */
+    t->trace = getenv("MCUFLASH_SIM_USB_TRACE") != NULL;
+    return t;
+}
+
+void usb_testbed_unplug(struct usb_testbed *t)
+{
+    if (!t->syspath[0])
+        return;
+    umockdev_testbed_detach_ioctl(t->tb, t->devnode, NULL);
+    umockdev_testbed_remove_device(t->tb, t->syspath);
+    char path[512];
+    snprintf(path, sizeof(path), "%s%s", t->root, t->devnode);
+    remove(path);
+    t->syspath[0] = '\0';
+    t->model = NULL;
+    t->npending = 0;
+}
+
+/* mkdir -p of the directories leading to path. */
+static void make_parents(const char *path)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s", path);
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(dir, 0755);
+            *p = '/';
+        }
+}
+
+int usb_testbed_plug(struct usb_testbed *t, const char *port, struct usb_model *m, struct mf_err *err)
+{
+    usb_testbed_unplug(t);
+    unsigned bus = (unsigned)atoi(port);
+    if (bus == 0 || !strchr(port, '-') || strchr(port, '.'))
+        return mf_fail(err, MF_E_USAGE, "USB port \"%s\" is not a root-hub port like 1-1.", port);
+    t->devnum++;
+    char name[64], busnum[16], devnum[16], vid[8], pid[8];
+    snprintf(name, sizeof(name), "usb%u/%s", bus, port);
+    snprintf(busnum, sizeof(busnum), "%u", bus);
+    snprintf(devnum, sizeof(devnum), "%d", t->devnum);
+    snprintf(vid, sizeof(vid), "%04x", m->vid);
+    snprintf(pid, sizeof(pid), "%04x", m->pid);
+    snprintf(t->devnode, sizeof(t->devnode), "/dev/bus/usb/%03u/%03d", bus, t->devnum);
+    gchar *syspath = umockdev_testbed_add_device(
+        t->tb, "usb", name, NULL,
+        "idVendor", vid, "idProduct", pid, "busnum", busnum, "devnum", devnum, "speed", "12",
+        "bConfigurationValue", "1", "bNumConfigurations", "1",
+        "manufacturer", m->strings[1] ? m->strings[1] : "", "product", m->strings[2] ? m->strings[2] : "",
+        "serial", m->serial ? m->serial : "", NULL,
+        "DEVNAME", t->devnode, "DEVTYPE", "usb_device", "BUSNUM", busnum, "DEVNUM", devnum,
+        "ID_VENDOR_ID", vid, "ID_MODEL_ID", pid, NULL);
+    if (!syspath)
+        return mf_fail(err, MF_E_FAIL, "The USB device at port %s could not be added to the testbed.", port);
+    snprintf(t->syspath, sizeof(t->syspath), "%s", syspath);
+    g_free(syspath);
+    umockdev_testbed_set_attribute_binary(t->tb, t->syspath, "descriptors", m->descriptors,
+                                          (int)m->descriptors_len);
+    /* libusb opens the node before its first request: it must exist. */
+    char node[512];
+    snprintf(node, sizeof(node), "%s%s", t->root, t->devnode);
+    make_parents(node);
+    FILE *f = fopen(node, "w");
+    if (f)
+        fclose(f);
+    GError *gerr = NULL;
+    if (!umockdev_testbed_attach_ioctl(t->tb, t->devnode, t->handler, &gerr)) {
+        mf_fail(err, MF_E_FAIL, "The USB device node %s could not be emulated: %s.", t->devnode,
+                gerr ? gerr->message : "unknown error");
+        g_clear_error(&gerr);
+        return -1;
+    }
+    t->model = m;
+    t->npending = 0;
+    return 0;
+}
+
+const char *usb_testbed_root(const struct usb_testbed *t)
+{
+    return t->root;
+}
+
+int usb_testbed_child_env(const struct usb_testbed *t, struct mf_err *err)
+{
+    const char *old = getenv("LD_PRELOAD");
+    char preload[1024];
+    if (old && strstr(old, PRELOAD_LIB))
+        snprintf(preload, sizeof(preload), "%s", old);
+    else
+        snprintf(preload, sizeof(preload), "%s%s%s", PRELOAD_LIB, old && *old ? ":" : "", old ? old : "");
+    if (setenv("LD_PRELOAD", preload, 1) || setenv("UMOCKDEV_DIR", t->root, 1))
+        return mf_fail(err, MF_E_FAIL, "The environment for USB emulation could not be set.");
+    return 0;
+}
+
+void usb_testbed_iterate(struct usb_testbed *t, int timeout_ms)
+{
+    GMainContext *ctx = g_main_context_default();
+    gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    do {
+        while (g_main_context_iteration(ctx, FALSE))
+            ;
+        /* A device that left the bus disappears once its last answer is out. */
+        if (t->model && t->model->gone && t->npending == 0)
+            usb_testbed_unplug(t);
+        if (g_get_monotonic_time() >= end)
+            break;
+        g_usleep(1000);
+    } while (1);
+}
+
+void usb_testbed_free(struct usb_testbed *t)
+{
+    if (!t)
+        return;
+    usb_testbed_unplug(t);
+    g_object_unref(t->handler);
+    g_object_unref(t->tb);
+    g_free(t->root);
+    free(t);
+}
+
+#else /* built without umockdev */
+
+bool usb_testbed_available(void)
+{
+    return false;
+}
+
+#endif
