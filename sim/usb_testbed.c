@@ -154,6 +154,9 @@ static gboolean on_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *client, g
             t->model->set_alt(t->model, (int)si->interface, (int)si->altsetting);
         return complete(client, 0, 0);
     }
+    case USBDEVFS_GETDRIVER: /* no kernel driver is bound to the interface */
+        return complete(client, -1, ENODATA);
+    case USBDEVFS_DISCONNECT_CLAIM:
     case USBDEVFS_CLAIMINTERFACE:
     case USBDEVFS_RELEASEINTERFACE:
     case USBDEVFS_SETCONFIGURATION:
