@@ -56,6 +56,7 @@ struct dfuse_dev {
     const struct dfuse_chip *chip;
     uint8_t *mem;
     uint32_t size;
+    bool own_mem;
     char layout[160];
     int alt;
     uint8_t state, status;
@@ -346,12 +347,17 @@ struct dfuse_dev *dfuse_new(const struct dfuse_opts *o)
     d->chip = chip;
     for (int i = 0; i < 4; i++)
         d->size += chip->runs[i].count * chip->runs[i].size;
-    d->mem = malloc(d->size);
-    if (!d->mem) {
-        free(d);
-        return NULL;
+    if (o->flash && o->flash_size >= d->size) {
+        d->mem = o->flash;
+    } else {
+        d->mem = malloc(d->size);
+        if (!d->mem) {
+            free(d);
+            return NULL;
+        }
+        memset(d->mem, 0xff, d->size);
+        d->own_mem = true;
     }
-    memset(d->mem, 0xff, d->size);
     d->state = ST_DFU_IDLE;
     d->pointer = FLASH_BASE;
     make_layout(d);
@@ -370,7 +376,7 @@ struct dfuse_dev *dfuse_new(const struct dfuse_opts *o)
 
 void dfuse_free(struct dfuse_dev *d)
 {
-    if (d)
+    if (d && d->own_mem)
         free(d->mem);
     free(d);
 }

@@ -22,6 +22,10 @@ struct dfuse_opts {
     /* The device answers the status request after the leave download
      * (before dropping off) instead of vanishing at once. */
     bool leave_answers;
+    /* The chip's flash from 0x08000000, owned by the caller (the virtual
+     * board's); NULL: the model keeps its own, erased at start. */
+    uint8_t *flash;
+    uint32_t flash_size;
 };
 
 /* What the device was asked to do, for the harness's report. */

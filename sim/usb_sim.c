@@ -141,7 +141,7 @@ int sim_usb_main(int argc, char **argv)
         return usage("no DfuSe model for this MCU; models: %s.", dfuse_chip_names());
     struct mf_err err = { 0 };
     struct usb_testbed *tb = usb_testbed_new(&err);
-    if (!tb || usb_testbed_plug(tb, o.port, dfuse_usb(d), &err) || usb_testbed_child_env(tb, &err)) {
+    if (!tb || usb_testbed_plug(tb, o.port, dfuse_usb(d), NULL, &err) || usb_testbed_child_env(tb, &err)) {
         fprintf(stderr, "mcuflash-sim usb: %s\n", err.msg);
         usb_testbed_free(tb);
         dfuse_free(d);

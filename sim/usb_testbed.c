@@ -21,6 +21,8 @@ struct usb_testbed {
     UMockdevIoctlBase *handler;
     char *root;
     char syspath[256];     /* of the plugged device; "" when none */
+    char intfpath[320];    /* of its first interface, when it has a tty; "" else */
+    char ttypath[320];     /* of its tty; "" when none */
     char devnode[64];      /* "/dev/bus/usb/001/002" */
     int devnum;
     struct usb_model *model;
@@ -195,6 +197,13 @@ void usb_testbed_unplug(struct usb_testbed *t)
     if (!t->syspath[0])
         return;
     umockdev_testbed_detach_ioctl(t->tb, t->devnode, NULL);
+    /* Children first: each leaves its bus or class link behind otherwise,
+     * and the next plug could not add it again. */
+    if (t->ttypath[0])
+        umockdev_testbed_remove_device(t->tb, t->ttypath);
+    if (t->intfpath[0])
+        umockdev_testbed_remove_device(t->tb, t->intfpath);
+    t->ttypath[0] = t->intfpath[0] = '\0';
     umockdev_testbed_remove_device(t->tb, t->syspath);
     char path[512];
     snprintf(path, sizeof(path), "%s%s", t->root, t->devnode);
@@ -217,7 +226,26 @@ static void make_parents(const char *path)
         }
 }
 
-int usb_testbed_plug(struct usb_testbed *t, const char *port, struct usb_model *m, struct mf_err *err)
+/* The first interface and the tty below it, named by path: umockdev takes
+ * a parent only when the calling process runs under its preload. */
+static void add_tty(struct usb_testbed *t, const char *name, const char *tty)
+{
+    char intf[128], node[128];
+    snprintf(intf, sizeof(intf), "%s/%s:1.0", name, strrchr(name, '/') + 1);
+    gchar *ip = umockdev_testbed_add_device(t->tb, "usb", intf, NULL, "bInterfaceClass", "02",
+                                            "bInterfaceNumber", "00", NULL, "DEVTYPE", "usb_interface", NULL);
+    snprintf(t->intfpath, sizeof(t->intfpath), "%s", ip ? ip : "");
+    g_free(ip);
+    const char *base = strrchr(tty, '/') ? strrchr(tty, '/') + 1 : tty;
+    snprintf(intf + strlen(intf), sizeof(intf) - strlen(intf), "/tty/%s", base);
+    snprintf(node, sizeof(node), "/dev/%s", tty);
+    gchar *tp = umockdev_testbed_add_device(t->tb, "tty", intf, NULL, NULL, "DEVNAME", node, NULL);
+    snprintf(t->ttypath, sizeof(t->ttypath), "%s", tp ? tp : "");
+    g_free(tp);
+}
+
+int usb_testbed_plug(struct usb_testbed *t, const char *port, struct usb_model *m, const char *tty,
+                     struct mf_err *err)
 {
     usb_testbed_unplug(t);
     unsigned bus = (unsigned)atoi(port);
@@ -245,6 +273,8 @@ int usb_testbed_plug(struct usb_testbed *t, const char *port, struct usb_model *
     g_free(syspath);
     umockdev_testbed_set_attribute_binary(t->tb, t->syspath, "descriptors", m->descriptors,
                                           (int)m->descriptors_len);
+    if (tty)
+        add_tty(t, name, tty);
     /* libusb opens the node before its first request: it must exist. */
     char node[512];
     snprintf(node, sizeof(node), "%s%s", t->root, t->devnode);
@@ -262,6 +292,11 @@ int usb_testbed_plug(struct usb_testbed *t, const char *port, struct usb_model *
     t->model = m;
     t->npending = 0;
     return 0;
+}
+
+const struct usb_model *usb_testbed_model(const struct usb_testbed *t)
+{
+    return t->model;
 }
 
 const char *usb_testbed_root(const struct usb_testbed *t)
@@ -309,11 +344,38 @@ void usb_testbed_free(struct usb_testbed *t)
     free(t);
 }
 
-#else /* built without umockdev */
+#else /* built without umockdev: nothing can be emulated */
 
 bool usb_testbed_available(void)
 {
     return false;
 }
+
+struct usb_testbed *usb_testbed_new(struct mf_err *err)
+{
+    mf_fail(err, MF_E_FAIL, "USB devices cannot be emulated: built without umockdev.");
+    return NULL;
+}
+
+void usb_testbed_free(struct usb_testbed *tb) {}
+int usb_testbed_plug(struct usb_testbed *tb, const char *port, struct usb_model *m, const char *tty,
+                     struct mf_err *err)
+{
+    return mf_fail(err, MF_E_FAIL, "USB devices cannot be emulated: built without umockdev.");
+}
+void usb_testbed_unplug(struct usb_testbed *tb) {}
+const struct usb_model *usb_testbed_model(const struct usb_testbed *tb)
+{
+    return NULL;
+}
+const char *usb_testbed_root(const struct usb_testbed *tb)
+{
+    return NULL;
+}
+int usb_testbed_child_env(const struct usb_testbed *tb, struct mf_err *err)
+{
+    return mf_fail(err, MF_E_FAIL, "USB devices cannot be emulated: built without umockdev.");
+}
+void usb_testbed_iterate(struct usb_testbed *tb, int timeout_ms) {}
 
 #endif

@@ -50,6 +50,17 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* The device node of a tty's sysfs directory: its uevent's DEVNAME (relative
+ * to /dev), else /dev/ and the directory's name. */
+static void tty_node(const char *dir, char *out, size_t cap)
+{
+    char line[128];
+    read_attr(dir, "uevent", line, sizeof(line)); /* the first line */
+    const char *name = !strncmp(line, "DEVNAME=", 8) && line[8] ? line + 8 : base_name(dir);
+    if (!join(out, cap, "/dev/", name))
+        out[0] = '\0';
+}
+
 /* The tty of a USB device directory: ACM ("PORT:1.0/tty/ttyACM0") or a
  * serial converter ("PORT:1.0/ttyUSB0/tty/ttyUSB0"). */
 static void find_tty(const char *dir, const char *port, char *out, size_t cap)
@@ -61,7 +72,7 @@ static void find_tty(const char *dir, const char *port, char *out, size_t cap)
         glob_t g;
         snprintf(pattern, sizeof(pattern), patterns[i], dir, port);
         if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0)
-            snprintf(out, cap, "/dev/%s", base_name(g.gl_pathv[0]));
+            tty_node(g.gl_pathv[0], out, cap);
         globfree(&g);
     }
 }
