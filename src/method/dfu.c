@@ -249,9 +249,12 @@ static int dfu_open(struct mf_job *j, struct mf_err *err)
         struct usbdev_id id;
         if (!board_dfu_ids(j->o->board, &id.vid, &id.pid)) {
             const struct board *b = j->o->board;
-            return mf_fail(err, MF_E_USAGE, "Board %s has no USB DFU bootloader; nothing was done; flash it through "
-                           "%s.", b->name, b->spi_bus || b->sdio_bus ? "its SD card (--route sdcard)"
-                                                                     : "Katapult (--route katapult)");
+            if (b->spi_bus || b->sdio_bus)
+                return mf_fail(err, MF_E_USAGE, "Board %s has no USB DFU bootloader; nothing was done; its SD card "
+                               "works without touching the board: 'mcuflash flash --route sdcard --board %s -f %s %s'.",
+                               b->name, b->name, j->o->firmware_path, j->o->target.device);
+            return mf_fail(err, MF_E_USAGE, "Board %s has no USB DFU bootloader; nothing was done; install Katapult "
+                           "and flash it with --route katapult.", b->name);
         }
     }
     if (usb_target(j) ? find_waiting(j, s, err) : enter_from_klipper(j, s, err))
