@@ -16,6 +16,7 @@ share/bash-completion/completions/mcuflash
 share/bash-completion/completions/mcuflash-sim
 $doc/examples/boards.cfg
 $doc/README.md
+lib/udev/rules.d/60-mcuflash.rules
 EOF
 for f in "$root"/docs/*.md; do
     echo "$doc/docs/${f##*/}"
