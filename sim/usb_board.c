@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "board/board.h"
 #include "sim.h"
+#include "usb_dfu_lpc.h"
 #include "usb_dfuse.h"
 #include "usb_testbed.h"
 
@@ -27,7 +29,8 @@ struct sim_usb {
     char tty[64];            /* the CDC device's tty as shown ("pts/7") */
     enum sim_mode cdc_mode;  /* what the CDC device was shown for */
     struct usb_model cdc;
-    struct dfuse_dev *dfu;
+    struct dfuse_dev *dfu;   /* the STM32 ROM, or */
+    struct lpc_dfu *lpc;     /* the LPC176x DFU bootloader */
     char product[64], serial[32];
 };
 
@@ -81,13 +84,28 @@ static void make_cdc(struct sim_usb *u, const struct sim *s)
     u->cdc.strings[3] = u->cdc.serial = u->serial;
 }
 
+/* An LPC176x board whose definition names the LPC17xx DFU bootloader. */
+static bool has_lpc_dfu(const struct sim *s)
+{
+    uint16_t vid, pid;
+    return s->board && board_dfu_ids(s->board, &vid, &pid) && vid == 0x1d50 && pid == 0x6015 && s->mcu.type &&
+           s->mcu.type->family == FAMILY_LPC176X;
+}
+
+static bool dfu_left(const struct sim_usb *u)
+{
+    return u->dfu ? dfuse_stats(u->dfu)->left : u->lpc ? lpc_dfu_stats(u->lpc)->left : false;
+}
+
 static void show(struct sim *s, enum shown what)
 {
     struct sim_usb *u = s->usb;
     struct mf_err err = { 0 };
-    usb_testbed_unplug(u->tb);
+    usb_testbed_unplug(u->tb, u->port);
     dfuse_free(u->dfu);
+    lpc_dfu_free(u->lpc);
     u->dfu = NULL;
+    u->lpc = NULL;
     u->shown = SHOWN_NONE;
     int rc = 0;
     if (what == SHOWN_CDC) {
@@ -96,6 +114,9 @@ static void show(struct sim *s, enum shown what)
         make_cdc(u, s);
         u->cdc_mode = s->mode;
         rc = usb_testbed_plug(u->tb, u->port, &u->cdc, u->tty, &err);
+    } else if (what == SHOWN_DFU && has_lpc_dfu(s)) {
+        u->lpc = lpc_dfu_new(s->flash.mem, s->flash.mem_size, s->timing.realistic);
+        rc = u->lpc ? usb_testbed_plug(u->tb, u->port, lpc_dfu_usb(u->lpc), NULL, &err) : -1;
     } else if (what == SHOWN_DFU) {
         u->dfuse.mcu = s->mcu.type->name;
         u->dfuse.realistic = s->timing.realistic;
@@ -127,9 +148,9 @@ void sim_usb_step(struct sim *s)
     if (!u)
         return;
     usb_testbed_iterate(u->tb, 0);
-    if (u->shown == SHOWN_DFU && dfuse_stats(u->dfu)->left) {
+    if (u->shown == SHOWN_DFU && dfu_left(u)) {
         /* The ROM jumped: the device is gone once its last answer is out. */
-        if (usb_testbed_model(u->tb))
+        if (usb_testbed_model(u->tb, u->port))
             return;
         show(s, SHOWN_NONE);
         sim_rom_dfu_leave(s);
@@ -156,6 +177,8 @@ bool sim_usb_rom_dfu(const struct sim *s)
     const struct sim_usb *u = s->usb;
     if (!u || u->no_dfu || !s->mcu.type)
         return false;
+    if (has_lpc_dfu(s))
+        return true;
     struct dfuse_opts probe = { .mcu = s->mcu.type->name };
     struct dfuse_dev *d = dfuse_new(&probe);
     dfuse_free(d);
@@ -194,6 +217,7 @@ void sim_usb_stop(struct sim *s)
         return;
     usb_testbed_free(u->tb);
     dfuse_free(u->dfu);
+    lpc_dfu_free(u->lpc);
     free(u);
     s->usb = NULL;
 }

@@ -6,17 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "usb_dfu_core.h"
 
 #define KIB 1024u
-
-/* DFU class requests and states (DFU 1.1 section 6.1). */
-enum { DFU_DETACH, DFU_DNLOAD, DFU_UPLOAD, DFU_GETSTATUS, DFU_CLRSTATUS, DFU_GETSTATE, DFU_ABORT };
-enum {
-    ST_DFU_IDLE = 2, ST_DNLOAD_SYNC, ST_DNBUSY, ST_DNLOAD_IDLE, ST_MANIFEST_SYNC, ST_MANIFEST,
-    ST_MANIFEST_WAIT_RESET, ST_UPLOAD_IDLE, ST_ERROR,
-};
-enum { ERR_OK = 0x00, ERR_TARGET = 0x01, ERR_PROG = 0x06, ERR_ADDRESS = 0x08, ERR_STALLEDPKT = 0x0f };
 
 /* DfuSe commands: the first byte of a block-0 download. */
 enum { CMD_GET = 0x00, CMD_SET_ADDRESS = 0x21, CMD_ERASE = 0x41, CMD_READ_UNPROTECT = 0x92 };
@@ -59,14 +52,12 @@ struct dfuse_dev {
     bool own_mem;
     char layout[160];
     int alt;
-    uint8_t state, status;
+    struct dfu_core dfu;
     uint32_t pointer;
     /* The last download, carried out on the next status request. */
     uint16_t block;
     uint8_t buf[4096];
     size_t buf_len;
-    struct timespec busy_until;
-    uint32_t poll_ms;
     struct dfuse_stats stats;
 };
 
@@ -108,28 +99,12 @@ static bool in_flash(const struct dfuse_dev *d, uint32_t addr, size_t len)
 
 static void busy_for(struct dfuse_dev *d, uint32_t us)
 {
-    d->poll_ms = d->o.realistic ? (us + 999) / 1000 : 0;
-    clock_gettime(CLOCK_MONOTONIC, &d->busy_until);
-    if (!d->o.realistic)
-        return;
-    d->busy_until.tv_sec += us / 1000000;
-    d->busy_until.tv_nsec += (long)(us % 1000000) * 1000;
-    if (d->busy_until.tv_nsec >= 1000000000)
-        d->busy_until.tv_sec++, d->busy_until.tv_nsec -= 1000000000;
-}
-
-static bool still_busy(const struct dfuse_dev *d)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec < d->busy_until.tv_sec ||
-           (now.tv_sec == d->busy_until.tv_sec && now.tv_nsec < d->busy_until.tv_nsec);
+    dfu_core_busy_for(&d->dfu, us);
 }
 
 static void fail(struct dfuse_dev *d, uint8_t status)
 {
-    d->status = status;
-    d->state = ST_ERROR;
+    dfu_core_fail(&d->dfu, status);
 }
 
 static void run_command(struct dfuse_dev *d)
@@ -156,7 +131,7 @@ static void run_command(struct dfuse_dev *d)
     } else {
         return fail(d, ERR_STALLEDPKT);
     }
-    d->state = ST_DNBUSY;
+    d->dfu.state = ST_DNBUSY;
 }
 
 static void program(struct dfuse_dev *d)
@@ -174,13 +149,13 @@ static void program(struct dfuse_dev *d)
     d->stats.writes++;
     d->stats.bytes_written += (uint32_t)d->buf_len;
     busy_for(d, (uint32_t)((d->buf_len * d->chip->program_us_per_kib + KIB - 1) / KIB));
-    d->state = ST_DNBUSY;
+    d->dfu.state = ST_DNBUSY;
 }
 
 /* GETSTATUS: the pending download is carried out now, as the ROM does. */
 static enum usb_result get_status(struct dfuse_dev *d, uint8_t *data, size_t *len)
 {
-    switch (d->state) {
+    switch (d->dfu.state) {
     case ST_DNLOAD_SYNC:
         if (d->block == 0)
             run_command(d);
@@ -188,8 +163,8 @@ static enum usb_result get_status(struct dfuse_dev *d, uint8_t *data, size_t *le
             program(d);
         break;
     case ST_DNBUSY:
-        if (!still_busy(d))
-            d->state = ST_DNLOAD_IDLE, d->poll_ms = 0;
+        if (!dfu_core_busy(&d->dfu))
+            d->dfu.state = ST_DNLOAD_IDLE, d->dfu.poll_ms = 0;
         break;
     case ST_MANIFEST_SYNC:
         /* The ROM jumps to the address pointer; the application's USB
@@ -199,26 +174,23 @@ static enum usb_result get_status(struct dfuse_dev *d, uint8_t *data, size_t *le
         d->usb.gone = true;
         if (!d->o.leave_answers)
             return USB_GONE;
-        d->state = ST_MANIFEST;
+        d->dfu.state = ST_MANIFEST;
         break;
     default:
         break;
     }
-    uint8_t r[6] = { d->status, (uint8_t)d->poll_ms, (uint8_t)(d->poll_ms >> 8), (uint8_t)(d->poll_ms >> 16),
-                     d->state, 0 };
-    *len = *len < 6 ? *len : 6;
-    memcpy(data, r, *len);
+    dfu_core_status(&d->dfu, data, len);
     return USB_OK;
 }
 
 static enum usb_result download(struct dfuse_dev *d, const struct usb_setup *s, const uint8_t *data, size_t len)
 {
-    if (d->state != ST_DFU_IDLE && d->state != ST_DNLOAD_IDLE) {
+    if (d->dfu.state != ST_DFU_IDLE && d->dfu.state != ST_DNLOAD_IDLE) {
         fail(d, ERR_STALLEDPKT);
         return USB_STALL;
     }
     if (len == 0) {
-        d->state = ST_MANIFEST_SYNC;
+        d->dfu.state = ST_MANIFEST_SYNC;
         return USB_OK;
     }
     if (len > sizeof(d->buf) || len > d->chip->transfer_size || s->value == 1 || (s->value == 0 && len > 5)) {
@@ -228,13 +200,13 @@ static enum usb_result download(struct dfuse_dev *d, const struct usb_setup *s, 
     memcpy(d->buf, data, len);
     d->buf_len = len;
     d->block = s->value;
-    d->state = ST_DNLOAD_SYNC;
+    d->dfu.state = ST_DNLOAD_SYNC;
     return USB_OK;
 }
 
 static enum usb_result upload(struct dfuse_dev *d, const struct usb_setup *s, uint8_t *data, size_t *len)
 {
-    if (d->state != ST_DFU_IDLE && d->state != ST_UPLOAD_IDLE) {
+    if (d->dfu.state != ST_DFU_IDLE && d->dfu.state != ST_UPLOAD_IDLE) {
         fail(d, ERR_STALLEDPKT);
         return USB_STALL;
     }
@@ -242,7 +214,7 @@ static enum usb_result upload(struct dfuse_dev *d, const struct usb_setup *s, ui
         static const uint8_t cmds[] = { CMD_GET, CMD_SET_ADDRESS, CMD_ERASE, CMD_READ_UNPROTECT };
         *len = *len < sizeof(cmds) ? *len : sizeof(cmds);
         memcpy(data, cmds, *len);
-        d->state = ST_UPLOAD_IDLE;
+        d->dfu.state = ST_UPLOAD_IDLE;
         return USB_OK;
     }
     uint32_t addr = d->pointer + (uint32_t)(s->value - 2) * d->chip->transfer_size;
@@ -255,15 +227,18 @@ static enum usb_result upload(struct dfuse_dev *d, const struct usb_setup *s, ui
         *len = left; /* a short packet ends the upload */
     memcpy(data, d->mem + (addr - FLASH_BASE), *len);
     d->stats.uploads++;
-    d->state = *len < s->length ? ST_DFU_IDLE : ST_UPLOAD_IDLE;
+    d->dfu.state = *len < s->length ? ST_DFU_IDLE : ST_UPLOAD_IDLE;
     return USB_OK;
 }
 
 static enum usb_result dfuse_control(struct usb_model *m, const struct usb_setup *s, uint8_t *data, size_t *len)
 {
     struct dfuse_dev *d = m->state;
+    enum usb_result r;
     if ((s->request_type & USB_TYPE_MASK) != USB_TYPE_CLASS)
         return USB_STALL;
+    if (dfu_core_request(&d->dfu, s, data, len, &r))
+        return r;
     switch (s->request) {
     case DFU_DNLOAD:
         return download(d, s, data, *len);
@@ -271,21 +246,6 @@ static enum usb_result dfuse_control(struct usb_model *m, const struct usb_setup
         return upload(d, s, data, len);
     case DFU_GETSTATUS:
         return get_status(d, data, len);
-    case DFU_CLRSTATUS:
-        if (d->state == ST_ERROR)
-            d->state = ST_DFU_IDLE, d->status = ERR_OK;
-        *len = 0;
-        return USB_OK;
-    case DFU_GETSTATE:
-        if (*len < 1)
-            return USB_STALL;
-        data[0] = d->state, *len = 1;
-        return USB_OK;
-    case DFU_ABORT:
-        if (d->state != ST_ERROR)
-            d->state = ST_DFU_IDLE;
-        *len = 0;
-        return USB_OK;
     default: /* DETACH means nothing to a device already in DFU mode */
         fail(d, ERR_STALLEDPKT);
         return USB_STALL;
@@ -296,8 +256,8 @@ static void dfuse_set_alt(struct usb_model *m, int interface, int alt)
 {
     struct dfuse_dev *d = m->state;
     d->alt = alt;
-    d->state = ST_DFU_IDLE;
-    d->status = ERR_OK;
+    d->dfu.state = ST_DFU_IDLE;
+    d->dfu.status = ERR_OK;
 }
 
 /* "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg" */
@@ -345,6 +305,7 @@ struct dfuse_dev *dfuse_new(const struct dfuse_opts *o)
         return NULL;
     d->o = *o;
     d->chip = chip;
+    d->dfu.realistic = o->realistic;
     for (int i = 0; i < 4; i++)
         d->size += chip->runs[i].count * chip->runs[i].size;
     if (o->flash && o->flash_size >= d->size) {
@@ -358,7 +319,7 @@ struct dfuse_dev *dfuse_new(const struct dfuse_opts *o)
         memset(d->mem, 0xff, d->size);
         d->own_mem = true;
     }
-    d->state = ST_DFU_IDLE;
+    d->dfu.state = ST_DFU_IDLE;
     d->pointer = FLASH_BASE;
     make_layout(d);
     make_descriptors(d);

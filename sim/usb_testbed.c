@@ -16,20 +16,31 @@
 #define PRELOAD_LIB "libumockdev-preload.so.0"
 #define MAX_PENDING 64
 
-struct usb_testbed {
-    UMockdevTestbed *tb;
+#define MAX_DEVICES 4
+
+struct usb_testbed;
+
+/* One device on the bus and its node's requests. */
+struct usb_slot {
+    struct usb_testbed *owner;
     UMockdevIoctlBase *handler;
-    char *root;
-    char syspath[256];     /* of the plugged device; "" when none */
+    char port[32];         /* "" when free */
+    char syspath[256];     /* of the plugged device */
     char intfpath[320];    /* of its first interface, when it has a tty; "" else */
     char ttypath[320];     /* of its tty; "" when none */
     char devnode[64];      /* "/dev/bus/usb/001/002" */
-    int devnum;
     struct usb_model *model;
     /* Completed URBs not yet reaped: their addresses in the client. */
     gulong pending[MAX_PENDING];
     int npending;
+};
+
+struct usb_testbed {
+    UMockdevTestbed *tb;
+    char *root;
+    int devnum;            /* the last one given */
     bool trace;            /* MCUFLASH_SIM_USB_TRACE: each request to stderr */
+    struct usb_slot slot[MAX_DEVICES];
 };
 
 bool usb_testbed_available(void)
@@ -50,13 +61,13 @@ static UMockdevIoctlData *resolve(UMockdevIoctlData *data, size_t offset, size_t
 
 /* A control transfer: setup packet then the data stage (IN data is
  * written after the setup packet).  Returns bytes transferred or -errno. */
-static long control(struct usb_testbed *t, const uint8_t *setup, uint8_t *data)
+static long control(struct usb_slot *t, const uint8_t *setup, uint8_t *data)
 {
     struct usb_setup s = { setup[0], setup[1], (uint16_t)(setup[2] | setup[3] << 8),
                            (uint16_t)(setup[4] | setup[5] << 8), (uint16_t)(setup[6] | setup[7] << 8) };
     size_t len = s.length;
     enum usb_result r = usb_model_control(t->model, &s, data, &len);
-    if (t->trace)
+    if (t->owner->trace)
         fprintf(stderr, "usb: %02x %02x %04x %04x %04x -> %d len %zu\n", s.request_type, s.request, s.value,
                 s.index, s.length, (int)r, len);
     switch (r) {
@@ -69,7 +80,7 @@ static long control(struct usb_testbed *t, const uint8_t *setup, uint8_t *data)
     }
 }
 
-static gboolean submit_urb(struct usb_testbed *t, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
+static gboolean submit_urb(struct usb_slot *t, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
 {
     UMockdevIoctlData *urbd = resolve(arg, 0, sizeof(struct usbdevfs_urb));
     if (!urbd)
@@ -97,7 +108,7 @@ static gboolean submit_urb(struct usb_testbed *t, UMockdevIoctlClient *client, U
     return complete(client, 0, 0);
 }
 
-static gboolean reap_urb(struct usb_testbed *t, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
+static gboolean reap_urb(struct usb_slot *t, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
 {
     if (t->npending == 0)
         return complete(client, -1, t->model->gone ? ENODEV : EAGAIN);
@@ -109,7 +120,7 @@ static gboolean reap_urb(struct usb_testbed *t, UMockdevIoctlClient *client, UMo
     return complete(client, 0, 0);
 }
 
-static gboolean sync_control(struct usb_testbed *t, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
+static gboolean sync_control(struct usb_slot *t, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
 {
     UMockdevIoctlData *ctrl = resolve(arg, 0, sizeof(struct usbdevfs_ctrltransfer));
     if (!ctrl)
@@ -127,7 +138,7 @@ static gboolean sync_control(struct usb_testbed *t, UMockdevIoctlClient *client,
 
 static gboolean on_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *client, gpointer user)
 {
-    struct usb_testbed *t = user;
+    struct usb_slot *t = user;
     unsigned long request = umockdev_ioctl_client_get_request(client);
     UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
     if (!t->model)
@@ -150,7 +161,7 @@ static gboolean on_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *client, g
         if (!in)
             return complete(client, -1, EFAULT);
         struct usbdevfs_setinterface *si = (struct usbdevfs_setinterface *)in->data;
-        if (t->trace)
+        if (t->owner->trace)
             fprintf(stderr, "usb: set interface %u alt %u\n", si->interface, si->altsetting);
         if (t->model->set_alt)
             t->model->set_alt(t->model, (int)si->interface, (int)si->altsetting);
@@ -185,32 +196,50 @@ struct usb_testbed *usb_testbed_new(struct mf_err *err)
     }
     t->tb = umockdev_testbed_new();
     t->root = umockdev_testbed_get_root_dir(t->tb);
-    t->handler = umockdev_ioctl_base_new();
-    g_signal_connect(t->handler, "handle-ioctl", G_CALLBACK(on_ioctl), t);
+    for (int i = 0; i < MAX_DEVICES; i++) {
+        t->slot[i].owner = t;
+        t->slot[i].handler = umockdev_ioctl_base_new();
+        g_signal_connect(t->slot[i].handler, "handle-ioctl", G_CALLBACK(on_ioctl), &t->slot[i]);
+    }
     t->devnum = 1; /* the root hub's */
     t->trace = getenv("MCUFLASH_SIM_USB_TRACE") != NULL;
     return t;
 }
 
-void usb_testbed_unplug(struct usb_testbed *t)
+static void unplug_slot(struct usb_slot *d)
 {
-    if (!t->syspath[0])
+    UMockdevTestbed *tb = d->owner->tb;
+    if (!d->port[0])
         return;
-    umockdev_testbed_detach_ioctl(t->tb, t->devnode, NULL);
+    umockdev_testbed_detach_ioctl(tb, d->devnode, NULL);
     /* Children first: each leaves its bus or class link behind otherwise,
      * and the next plug could not add it again. */
-    if (t->ttypath[0])
-        umockdev_testbed_remove_device(t->tb, t->ttypath);
-    if (t->intfpath[0])
-        umockdev_testbed_remove_device(t->tb, t->intfpath);
-    t->ttypath[0] = t->intfpath[0] = '\0';
-    umockdev_testbed_remove_device(t->tb, t->syspath);
+    if (d->ttypath[0])
+        umockdev_testbed_remove_device(tb, d->ttypath);
+    if (d->intfpath[0])
+        umockdev_testbed_remove_device(tb, d->intfpath);
+    umockdev_testbed_remove_device(tb, d->syspath);
     char path[512];
-    snprintf(path, sizeof(path), "%s%s", t->root, t->devnode);
+    snprintf(path, sizeof(path), "%s%s", d->owner->root, d->devnode);
     remove(path);
-    t->syspath[0] = '\0';
-    t->model = NULL;
-    t->npending = 0;
+    d->port[0] = d->ttypath[0] = d->intfpath[0] = '\0';
+    d->model = NULL;
+    d->npending = 0;
+}
+
+static struct usb_slot *slot_at(struct usb_testbed *t, const char *port)
+{
+    for (int i = 0; i < MAX_DEVICES; i++)
+        if (t->slot[i].port[0] && !strcmp(t->slot[i].port, port))
+            return &t->slot[i];
+    return NULL;
+}
+
+void usb_testbed_unplug(struct usb_testbed *t, const char *port)
+{
+    struct usb_slot *d = slot_at(t, port);
+    if (d)
+        unplug_slot(d);
 }
 
 /* mkdir -p of the directories leading to path. */
@@ -228,39 +257,45 @@ static void make_parents(const char *path)
 
 /* The first interface and the tty below it, named by path: umockdev takes
  * a parent only when the calling process runs under its preload. */
-static void add_tty(struct usb_testbed *t, const char *name, const char *tty)
+static void add_tty(struct usb_slot *t, const char *name, const char *tty)
 {
     char intf[128], node[128];
     snprintf(intf, sizeof(intf), "%s/%s:1.0", name, strrchr(name, '/') + 1);
-    gchar *ip = umockdev_testbed_add_device(t->tb, "usb", intf, NULL, "bInterfaceClass", "02",
+    gchar *ip = umockdev_testbed_add_device(t->owner->tb, "usb", intf, NULL, "bInterfaceClass", "02",
                                             "bInterfaceNumber", "00", NULL, "DEVTYPE", "usb_interface", NULL);
     snprintf(t->intfpath, sizeof(t->intfpath), "%s", ip ? ip : "");
     g_free(ip);
     const char *base = strrchr(tty, '/') ? strrchr(tty, '/') + 1 : tty;
     snprintf(intf + strlen(intf), sizeof(intf) - strlen(intf), "/tty/%s", base);
     snprintf(node, sizeof(node), "/dev/%s", tty);
-    gchar *tp = umockdev_testbed_add_device(t->tb, "tty", intf, NULL, NULL, "DEVNAME", node, NULL);
+    gchar *tp = umockdev_testbed_add_device(t->owner->tb, "tty", intf, NULL, NULL, "DEVNAME", node, NULL);
     snprintf(t->ttypath, sizeof(t->ttypath), "%s", tp ? tp : "");
     g_free(tp);
 }
 
-int usb_testbed_plug(struct usb_testbed *t, const char *port, struct usb_model *m, const char *tty,
+int usb_testbed_plug(struct usb_testbed *tb, const char *port, struct usb_model *m, const char *tty,
                      struct mf_err *err)
 {
-    usb_testbed_unplug(t);
+    usb_testbed_unplug(tb, port);
     unsigned bus = (unsigned)atoi(port);
-    if (bus == 0 || !strchr(port, '-') || strchr(port, '.'))
+    if (bus == 0 || !strchr(port, '-') || strchr(port, '.') || strlen(port) >= sizeof(tb->slot[0].port))
         return mf_fail(err, MF_E_USAGE, "USB port \"%s\" is not a root-hub port like 1-1.", port);
-    t->devnum++;
+    struct usb_slot *t = NULL;
+    for (int i = 0; i < MAX_DEVICES && !t; i++)
+        if (!tb->slot[i].port[0])
+            t = &tb->slot[i];
+    if (!t)
+        return mf_fail(err, MF_E_USAGE, "At most %d USB devices can be emulated at once.", MAX_DEVICES);
+    int number = ++tb->devnum;
     char name[64], busnum[16], devnum[16], vid[8], pid[8];
     snprintf(name, sizeof(name), "usb%u/%s", bus, port);
     snprintf(busnum, sizeof(busnum), "%u", bus);
-    snprintf(devnum, sizeof(devnum), "%d", t->devnum);
+    snprintf(devnum, sizeof(devnum), "%d", number);
     snprintf(vid, sizeof(vid), "%04x", m->vid);
     snprintf(pid, sizeof(pid), "%04x", m->pid);
-    snprintf(t->devnode, sizeof(t->devnode), "/dev/bus/usb/%03u/%03d", bus, t->devnum);
+    snprintf(t->devnode, sizeof(t->devnode), "/dev/bus/usb/%03u/%03d", bus, number);
     gchar *syspath = umockdev_testbed_add_device(
-        t->tb, "usb", name, NULL,
+        tb->tb, "usb", name, NULL,
         "idVendor", vid, "idProduct", pid, "busnum", busnum, "devnum", devnum, "speed", "12",
         "bConfigurationValue", "1", "bNumConfigurations", "1",
         "manufacturer", m->strings[1] ? m->strings[1] : "", "product", m->strings[2] ? m->strings[2] : "",
@@ -271,22 +306,24 @@ int usb_testbed_plug(struct usb_testbed *t, const char *port, struct usb_model *
         return mf_fail(err, MF_E_FAIL, "The USB device at port %s could not be added to the testbed.", port);
     snprintf(t->syspath, sizeof(t->syspath), "%s", syspath);
     g_free(syspath);
-    umockdev_testbed_set_attribute_binary(t->tb, t->syspath, "descriptors", m->descriptors,
+    snprintf(t->port, sizeof(t->port), "%s", port);
+    umockdev_testbed_set_attribute_binary(tb->tb, t->syspath, "descriptors", m->descriptors,
                                           (int)m->descriptors_len);
     if (tty)
         add_tty(t, name, tty);
     /* libusb opens the node before its first request: it must exist. */
     char node[512];
-    snprintf(node, sizeof(node), "%s%s", t->root, t->devnode);
+    snprintf(node, sizeof(node), "%s%s", tb->root, t->devnode);
     make_parents(node);
     FILE *f = fopen(node, "w");
     if (f)
         fclose(f);
     GError *gerr = NULL;
-    if (!umockdev_testbed_attach_ioctl(t->tb, t->devnode, t->handler, &gerr)) {
+    if (!umockdev_testbed_attach_ioctl(tb->tb, t->devnode, t->handler, &gerr)) {
         mf_fail(err, MF_E_FAIL, "The USB device node %s could not be emulated: %s.", t->devnode,
                 gerr ? gerr->message : "unknown error");
         g_clear_error(&gerr);
+        unplug_slot(t);
         return -1;
     }
     t->model = m;
@@ -294,9 +331,10 @@ int usb_testbed_plug(struct usb_testbed *t, const char *port, struct usb_model *
     return 0;
 }
 
-const struct usb_model *usb_testbed_model(const struct usb_testbed *t)
+const struct usb_model *usb_testbed_model(struct usb_testbed *t, const char *port)
 {
-    return t->model;
+    struct usb_slot *d = slot_at(t, port);
+    return d ? d->model : NULL;
 }
 
 const char *usb_testbed_root(const struct usb_testbed *t)
@@ -325,8 +363,9 @@ void usb_testbed_iterate(struct usb_testbed *t, int timeout_ms)
         while (g_main_context_iteration(ctx, FALSE))
             ;
         /* A device that left the bus disappears once its last answer is out. */
-        if (t->model && t->model->gone && t->npending == 0)
-            usb_testbed_unplug(t);
+        for (int i = 0; i < MAX_DEVICES; i++)
+            if (t->slot[i].model && t->slot[i].model->gone && t->slot[i].npending == 0)
+                unplug_slot(&t->slot[i]);
         if (g_get_monotonic_time() >= end)
             break;
         g_usleep(1000);
@@ -337,8 +376,10 @@ void usb_testbed_free(struct usb_testbed *t)
 {
     if (!t)
         return;
-    usb_testbed_unplug(t);
-    g_object_unref(t->handler);
+    for (int i = 0; i < MAX_DEVICES; i++) {
+        unplug_slot(&t->slot[i]);
+        g_object_unref(t->slot[i].handler);
+    }
     g_object_unref(t->tb);
     g_free(t->root);
     free(t);
@@ -363,8 +404,8 @@ int usb_testbed_plug(struct usb_testbed *tb, const char *port, struct usb_model 
 {
     return mf_fail(err, MF_E_FAIL, "USB devices cannot be emulated: built without umockdev.");
 }
-void usb_testbed_unplug(struct usb_testbed *tb) {}
-const struct usb_model *usb_testbed_model(const struct usb_testbed *tb)
+void usb_testbed_unplug(struct usb_testbed *tb, const char *port) {}
+const struct usb_model *usb_testbed_model(struct usb_testbed *tb, const char *port)
 {
     return NULL;
 }

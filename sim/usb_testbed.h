@@ -22,18 +22,19 @@ bool usb_testbed_available(void);
 struct usb_testbed *usb_testbed_new(struct mf_err *err);
 void usb_testbed_free(struct usb_testbed *tb);
 
-/* Plug the model in at port ("1-1", "1-4": a root-hub port of bus 1). Each
+/* Plug the model in at port ("1-1", "1-4": a root-hub port of bus 1), in
+ * place of what was there; up to four devices at once.  Each
  * plug gets the next device number, as a re-enumeration does.  tty, when
  * not NULL, is the device node of the serial port the device brings (as
  * below /dev: "pts/7"), shown in sysfs under its first interface as a CDC
  * ACM port's is. */
 int usb_testbed_plug(struct usb_testbed *tb, const char *port, struct usb_model *m, const char *tty,
                      struct mf_err *err);
-/* What is plugged in now (NULL: nothing). */
-const struct usb_model *usb_testbed_model(const struct usb_testbed *tb);
-/* Pull whatever is plugged in out (also done by itself once the model
- * reports it left the bus). */
-void usb_testbed_unplug(struct usb_testbed *tb);
+/* What is plugged in at port now (NULL: nothing). */
+const struct usb_model *usb_testbed_model(struct usb_testbed *tb, const char *port);
+/* Pull the device at port out (also done by itself once its model reports
+ * it left the bus). */
+void usb_testbed_unplug(struct usb_testbed *tb, const char *port);
 
 /* The testbed's root directory (UMOCKDEV_DIR). */
 const char *usb_testbed_root(const struct usb_testbed *tb);

@@ -1,11 +1,15 @@
-/* The DFU route: the STM32 ROM bootloader (DfuSe, 0483:df11), reached
- * from running Klipper by the 1200-baud touch and found again on the same
- * USB port, or already waiting there (target usb:PORT or usb:VID:PID).
- * Only the pages the image touches are erased; everything written is read
- * back and compared before the ROM is asked to start it.  A board whose
+/* The DFU route: the STM32 ROM bootloader (DfuSe, 0483:df11) or a plain
+ * DFU 1.1 bootloader (the LPC176x one, 1d50:6015), reached from running
+ * Klipper by the 1200-baud touch and found again on the same USB port, or
+ * already waiting there (target usb:PORT or usb:VID:PID).
+ * DfuSe: only the pages the image touches are erased; everything written is
+ * read back and compared before the ROM is asked to start it.  A board whose
  * read-back differs stays in its bootloader, where it can be flashed again.
  * The ROM leaves DFU by dropping off the bus: that is success, proven by
- * the new Klipper answering with the image's own dictionary. */
+ * the new Klipper answering with the image's own dictionary.
+ * Plain DFU: the image goes down block by block, manifestation resets the
+ * board; the bootloader cannot read back, so the new Klipper's dictionary
+ * is the only proof, and it is required. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +46,7 @@ struct dfu_route {
     struct dfu_dev dfu;
     struct dfu_layout layout;
     uint32_t addr;                  /* where the image goes */
+    bool plain;                     /* plain DFU 1.1: no layout, no read-back, no leave command */
     bool erased;                    /* dfuse_program got as far as erasing */
     uint64_t entered_us;            /* when the board entered DFU here (0: it was there) */
 };
@@ -206,9 +211,14 @@ static int open_device(struct mf_job *j, struct dfu_route *s, struct mf_err *err
     char name[256];
     if (usbdev_set_alt(s->usb, 0, err) < 0 || dfu_attach(&s->dfu, s->usb, 0, err) < 0)
         return -1;
-    if (s->dfu.version != 0x011a)
-        return mf_fail(err, MF_E_PROTOCOL, "The DFU device at port %s speaks plain DFU %x.%02x, not ST's DfuSe; "
-                       "nothing was written.", s->dev.port, s->dfu.version >> 8, s->dfu.version & 0xff);
+    if (s->dfu.version != 0x011a) {
+        s->plain = true;
+        snprintf(j->r->bootloader, sizeof(j->r->bootloader), "DFU bootloader %04x:%04x at port %s (DFU %x.%02x, "
+                 "%u-byte transfers)", s->dev.vid, s->dev.pid, s->dev.port, s->dfu.version >> 8,
+                 s->dfu.version & 0xff, s->dfu.transfer_size);
+        mf_job_note(j, "bootloader", "In the %s.", j->r->bootloader);
+        return 0;
+    }
     usbdev_alt_name(s->usb, 0, name, sizeof(name));
     if (dfu_layout_parse(name, &s->layout, err) < 0)
         return -1;
@@ -233,6 +243,14 @@ static int choose_address(struct mf_job *j, struct dfu_route *s, struct mf_err *
         return mf_fail(err, MF_E_INPUT, "%s has no vector table that says where it goes, and DFU writes to an "
                        "address; nothing was written; give a Klipper build (klipper.bin or klipper.elf).",
                        j->o->firmware_path);
+    /* A plain DFU bootloader writes where it starts the application: the
+     * shared image check has held the image against that address. */
+    if (s->plain) {
+        if (!b || !b->napp_addresses)
+            return mf_fail(err, MF_E_USAGE, "A plain DFU bootloader writes at its own application address, which "
+                           "only the board definition knows; nothing was written; give --board NAME.");
+        return 0;
+    }
     if (dfu_layout_check_write(&s->layout, s->addr, (uint32_t)fw->card.size, err) < 0)
         return mf_wrap(err, "%s (%zu bytes at 0x%08X) does not fit the device's memory: ", j->o->firmware_path,
                        fw->card.size, (unsigned)s->addr);
@@ -272,10 +290,39 @@ static void on_progress(const char *phase, size_t done, size_t total, void *ctx)
     mf_progress_update(j->o->progress, !strcmp(phase, "write") ? "upload" : phase, done, total);
 }
 
+static void plain_progress(size_t done, size_t total, void *ctx)
+{
+    struct mf_job *j = ctx;
+    mf_progress_update(j->o->progress, "upload", done, total);
+}
+
+/* Plain DFU: the whole image, then manifestation, which resets the board. */
+static int plain_write(struct mf_job *j, struct dfu_route *s, struct mf_err *err)
+{
+    const struct fw_image *im = &j->fw.card;
+    mf_job_note(j, "upload", "Writing %zu bytes in %u-byte blocks; this bootloader cannot read back, so the "
+                "firmware that starts proves the write.", im->size, s->dfu.transfer_size);
+    uint64_t t0 = mf_now_us();
+    s->erased = true; /* the bootloader erases as the blocks arrive */
+    if (dfu_make_idle(&s->dfu, err) < 0 ||
+        dfu_download_image(&s->dfu, im->data, im->size, plain_progress, j, err) < 0) {
+        struct mf_err why = *err;
+        return mf_fail(err, why.code, "%.400s The board stays in its DFU bootloader with an incomplete image; run "
+                       "'%s' again (target usb:%s).", why.msg, j->again_cmd, s->dev.port);
+    }
+    j->r->upload_seconds = (double)(mf_now_us() - t0) / 1e6;
+    j->r->bytes = im->size;
+    mf_job_note(j, "uploaded", "Wrote %zu bytes; the bootloader is starting them (%.1f s).", im->size,
+                j->r->upload_seconds);
+    return 0;
+}
+
 static int dfu_write(struct mf_job *j, struct mf_err *err)
 {
     struct dfu_route *s = state(j);
     const struct fw_image *im = &j->fw.card;
+    if (s->plain)
+        return plain_write(j, s, err);
     mf_job_note(j, "upload", "Erasing and writing %zu bytes at 0x%08X in %u-byte blocks.", im->size,
                 (unsigned)s->addr, s->dfu.transfer_size);
     uint64_t t0 = mf_now_us();
@@ -321,8 +368,9 @@ static int dfu_leave(struct mf_job *j, bool written, struct mf_err *err)
         return 0;
     int rc = 0;
     /* Start the new image only when all of it was read back identical; an
-     * untouched board goes back to the firmware it had. */
-    if (written || !s->erased) {
+     * untouched board goes back to the firmware it had.  A plain DFU
+     * bootloader started it itself at the end of the download. */
+    if (!s->plain && (written || !s->erased)) {
         mf_job_note(j, "start", written ? "Starting the new firmware." : "Nothing was written; starting the "
                     "firmware the board had again.");
         rc = dfuse_leave(&s->dfu, s->addr, written ? err : &(struct mf_err){ 0 });
@@ -343,9 +391,12 @@ static int dfu_judge(struct mf_job *j, int running, struct mf_err *err)
     if (running < 0) {
         char why[sizeof(err->msg)];
         memcpy(why, err->msg, sizeof(why));
-        return mf_fail(err, MF_E_DEVICE, "The ROM bootloader wrote the firmware, read it back identical and started "
-                       "it, but the board did not come back as Klipper (%.300s) Check the build's 'make menuconfig' "
-                       "(bootloader offset, communication interface), then run '%s'.", why, j->check_cmd);
+        bool plain = state(j) && state(j)->plain;
+        return mf_fail(err, MF_E_DEVICE, "The %s, but the board did not come back as Klipper (%.300s) Check the "
+                       "build's 'make menuconfig' (bootloader offset, communication interface), then run '%s'.",
+                       plain ? "DFU bootloader took the firmware and started it"
+                             : "ROM bootloader wrote the firmware, read it back identical and started it",
+                       why, j->check_cmd);
     }
     if (running == 1) {
         r->verdict = MF_FLASHED;
@@ -353,8 +404,8 @@ static int dfu_judge(struct mf_job *j, int running, struct mf_err *err)
         return 0;
     }
     r->verdict = MF_OLD_RUNNING;
-    snprintf(r->advice, sizeof(r->advice), "The board runs %s, not the new build, although the image was read back "
-             "identical at 0x%08X; check that the board starts its application there, and run '%s'.",
+    snprintf(r->advice, sizeof(r->advice), "The board runs %s, not the new build, although the bootloader took the "
+             "image for 0x%08X; check that the board starts its application there, and run '%s'.",
              r->running_after, state(j) ? (unsigned)state(j)->addr : 0u, j->check_cmd);
     return mf_fail(err, MF_E_NOT_FLASHED, "%s", r->advice);
 }

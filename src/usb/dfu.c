@@ -170,18 +170,23 @@ int dfu_download_image(struct dfu_dev *d, const uint8_t *image, size_t len,
     }
     if (dfu_download(d, block, NULL, 0, err))
         return -1;
-    /* Manifestation: the device may reset at once, or report its end. */
-    int rc = dfu_get_status(d);
-    if (rc == USBDEV_GONE || rc == USBDEV_ERROR)
-        return 0;
-    if (rc != USBDEV_OK)
-        return device_gone(d, rc, "manifestation", err);
-    if (d->last.status)
-        return mf_fail(err, MF_E_PROTOCOL, "The DFU device at port %s reported \"%s\" at the end of the download.",
-                       usbdev_info(d->usb)->port, dfu_status_text(d->last.status));
-    if (d->last.state == DFU_MANIFEST || d->last.state == DFU_MANIFEST_SYNC) {
-        if (dfu_poll(d, 30000, "manifestation", err))
-            return err->code == MF_E_DEVICE ? 0 : -1; /* gone mid-manifestation: it reset into the image */
+    /* Manifestation: the device reports it while it lasts, or resets into
+     * the new firmware at once; a device that drops off has done its part. */
+    uint64_t end = now_ms() + 30000;
+    for (;;) {
+        int rc = dfu_get_status(d);
+        if (rc == USBDEV_GONE || rc == USBDEV_ERROR)
+            return 0;
+        if (rc != USBDEV_OK)
+            return device_gone(d, rc, "manifestation", err);
+        if (d->last.status)
+            return mf_fail(err, MF_E_PROTOCOL, "The DFU device at port %s reported \"%s\" at the end of the "
+                           "download.", usbdev_info(d->usb)->port, dfu_status_text(d->last.status));
+        if (d->last.state != DFU_MANIFEST && d->last.state != DFU_MANIFEST_SYNC)
+            return 0;
+        if (now_ms() >= end)
+            return mf_fail(err, MF_E_DEVICE, "The DFU device at port %s was still busy with manifestation after "
+                           "30 s.", usbdev_info(d->usb)->port);
+        sleep_ms(d->last.poll_ms ? d->last.poll_ms : 1);
     }
-    return 0;
 }

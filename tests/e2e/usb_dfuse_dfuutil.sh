@@ -52,6 +52,6 @@ expect_out '0 erases, 0 blocks written'
 
 # --- usage ----------------------------------------------------------------------
 expect_rc 2 usbsim --mcu stm32f103xe -- true
-expect_out 'no DfuSe model for this MCU'
+expect_out 'no bootloader model for this MCU'
 expect_rc 2 usbsim --mcu stm32f407xx
 finish
