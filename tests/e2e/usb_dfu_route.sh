@@ -80,6 +80,15 @@ expect_usb 2 lpc "$MCUFLASH" flash --route dfu --board generic-lpc1768 -f "$T/lp
 expect_out "has no USB DFU bootloader; nothing was done; its SD card works without touching the board: 'mcuflash flash --route sdcard --board generic-lpc1768 -f $T/lpc\.bin $T/lpc'"
 [ "$(mode lpc)" = klipper ] && pass || fail "the LPC board was touched"
 
+# --- a board whose outputs float in DFU: warned before the touch ----------------------
+OCT=btt-octopus-f429-v1
+make_fw "$T/oct.bin" $OCT v-oct
+start_sim oct --board $OCT --usb 1-1
+expect_usb 0 oct "$MCUFLASH" flash --route dfu --board $OCT -f "$T/oct.bin" "$T/oct"
+expect_out "Warning: on board $OCT heaters and fans may switch on while the chip is in its ROM bootloader"
+expect_out "\(\"Internal Flash\", 1024-byte transfers\)"
+runs "$T/oct" v-oct
+
 # --- not a USB device ----------------------------------------------------------------
 start_sim uart --board $PRO --link uart:250000
 expect_rc 2 "$MCUFLASH" flash --route dfu --board $PRO -f "$T/v2.bin" "$T/uart"
