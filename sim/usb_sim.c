@@ -60,8 +60,12 @@ static int parse(int argc, char **argv, struct usb_sim_opts *o)
             o->command = argv + i + 1;
             break;
         }
-        if (!strcmp(a, "--leave-answers") || !strcmp(a, "--read-only-node")) {
-            *(a[2] == 'l' ? &o->dfuse.leave_answers : &o->read_only_node) = true;
+        if (!strcmp(a, "--leave-answers")) {
+            o->dfuse.leave_answers = true;
+            continue;
+        }
+        if (!strcmp(a, "--read-only-node")) {
+            o->read_only_node = true;
             continue;
         }
         if (i + 1 >= argc)

@@ -350,7 +350,13 @@ int usb_testbed_child_env(const struct usb_testbed *t, struct mf_err *err)
         snprintf(preload, sizeof(preload), "%s", old);
     else
         snprintf(preload, sizeof(preload), "%s%s%s", PRELOAD_LIB, old && *old ? ":" : "", old ? old : "");
-    if (setenv("LD_PRELOAD", preload, 1) || setenv("UMOCKDEV_DIR", t->root, 1))
+    /* A program built with AddressSanitizer refuses to run when another
+     * library is preloaded before its runtime, unless told it is fine. */
+    const char *asan = getenv("ASAN_OPTIONS");
+    char asan_opts[1024];
+    snprintf(asan_opts, sizeof(asan_opts), "%s%sverify_asan_link_order=0", asan ? asan : "", asan && *asan ? ":" : "");
+    if (setenv("LD_PRELOAD", preload, 1) || setenv("UMOCKDEV_DIR", t->root, 1) ||
+        setenv("ASAN_OPTIONS", asan_opts, 1))
         return mf_fail(err, MF_E_FAIL, "The environment for USB emulation could not be set.");
     return 0;
 }

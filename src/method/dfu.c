@@ -164,7 +164,7 @@ static int enter_from_klipper(struct mf_job *j, struct dfu_route *s, struct mf_e
             mf_job_note(j, "warning", "Warning: on board %s heaters and fans may switch on while the chip is in its "
                         "ROM bootloader; mcuflash keeps that time short, but disconnect the heaters if you can.",
                         o->board->name);
-    mf_job_note(j, "enter", "Asking the firmware to start the ROM bootloader (1200-baud touch).");
+    mf_job_note(j, "enter", "Asking the firmware to start its USB bootloader (1200-baud touch).");
     if (bootentry_usb_touch(o->target.device, err) < 0)
         return -1;
     s->entered_us = mf_now_us();
@@ -378,7 +378,7 @@ static int dfu_leave(struct mf_job *j, bool written, struct mf_err *err)
     usbdev_close(s->usb);
     s->usb = NULL;
     if (s->entered_us)
-        mf_job_note(j, "dfu-time", "The board spent %.1f s in its ROM bootloader.",
+        mf_job_note(j, "dfu-time", "The board spent %.1f s in its bootloader.",
                     (double)(mf_now_us() - s->entered_us) / 1e6);
     if (written && rc == 0)
         follow_to_klipper(j, s);

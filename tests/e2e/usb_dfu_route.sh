@@ -22,7 +22,7 @@ expect_out "1200-baud touch"
 expect_out "In the STM32 ROM DfuSe 0483:df11 at port 1-1 \(\"Internal Flash\", 1024-byte transfers\)"
 expect_out "Erasing and writing 32768 bytes at 0x08008000"
 expect_out "read them back: identical"
-expect_out "spent [0-9.]+ s in its ROM bootloader"
+expect_out "spent [0-9.]+ s in its bootloader"
 expect_last "^Flashed: the board now runs v2-dfu\.$"
 runs "$T/pro" v2-dfu
 [ "$(mode pro)" = klipper ] && pass || fail "pro is not back in Klipper"

@@ -9,7 +9,9 @@ on_usb() {
     name=$1; shift
     tb=$(field "$name" .usb_testbed)
     [ -n "$tb" ] && [ "$tb" != null ] || { echo "board $name has no USB bus"; return 99; }
-    LD_PRELOAD=$UMOCKDEV_PRELOAD UMOCKDEV_DIR=$tb "$@"
+    # A build with AddressSanitizer wants its runtime loaded first otherwise.
+    LD_PRELOAD=$UMOCKDEV_PRELOAD UMOCKDEV_DIR=$tb \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
 }
 # expect_usb RC NAME CMD...: expect_rc on board NAME's bus.
 expect_usb() { want=$1 name=$2; shift 2; expect_rc "$want" on_usb "$name" "$@"; }
