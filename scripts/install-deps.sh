@@ -8,10 +8,13 @@ pkgs="build-essential cmake ninja-build pkg-config zlib1g-dev libjansson-dev lib
 # For the tests: mtools and jq read what the tests make, groff-base checks the
 # man pages, zsh and fish run the shell completion, clang builds the fuzzers,
 # llvm gives their sanitizers llvm-symbolizer for readable stacks; debhelper,
-# fakeroot and lintian build and check the Debian package.
+# fakeroot and lintian build and check the Debian package; umockdev emulates
+# the USB bootloaders for the tests (mcuflash-sim builds its emulated USB bus
+# where libumockdev-dev is there) and dfu-util checks the DfuSe model.
 case "${1:-}" in
     --build) ;;
-    "") pkgs="$pkgs mtools jq groff-base zsh fish clang libclang-rt-14-dev llvm debhelper fakeroot lintian" ;;
+    "") pkgs="$pkgs mtools jq groff-base zsh fish clang libclang-rt-14-dev llvm debhelper fakeroot lintian
+              umockdev libumockdev-dev dfu-util" ;;
     *) echo "usage: scripts/install-deps.sh [--build]" >&2; exit 2 ;;
 esac
 missing=""

@@ -19,6 +19,7 @@ share/fish/vendor_completions.d/mcuflash.fish
 share/fish/vendor_completions.d/mcuflash-sim.fish
 $doc/examples/boards.cfg
 $doc/README.md
+lib/udev/rules.d/60-mcuflash.rules
 EOF
 for f in "$root"/docs/*.md; do
     echo "$doc/docs/${f##*/}"

@@ -9,11 +9,12 @@
 
 #include "appimage.h"
 #include "sim.h"
+#include "usb_board.h"
 #include "util/clock.h"
 
 const char *sim_mode_name(enum sim_mode m)
 {
-    static const char *const names[] = { "klipper", "katapult", "crashed", "silent" };
+    static const char *const names[] = { "klipper", "katapult", "crashed", "silent", "dfu" };
     return names[m];
 }
 
@@ -64,6 +65,11 @@ static void start_application(struct sim *s)
 /* Katapult's bootentry_check(): a request, or no application, keeps it. */
 void sim_choose_firmware(struct sim *s)
 {
+    if (s->enter_rom_dfu) {
+        s->enter_rom_dfu = false;
+        s->mode = MODE_DFU;
+        return;
+    }
     if (!s->opt.katapult)
         return; /* the SD-card bootloader (if any) has had its say */
     if (s->enter_katapult || !app_present(&s->flash)) {
@@ -79,6 +85,14 @@ void sim_request_bootloader(struct sim *s)
     /* Klipper sets Katapult's request code and resets; without Katapult the
      * board just boots again (as an LPC176x with its stock SD bootloader). */
     s->enter_katapult = s->opt.katapult;
+    /* Klipper's STM32 code jumps to the ROM's DFU bootloader instead. */
+    s->enter_rom_dfu = !s->opt.katapult && sim_usb_rom_dfu(s);
+    sim_reset(s, false);
+}
+
+void sim_rom_dfu_leave(struct sim *s)
+{
+    start_application(s);
     sim_reset(s, false);
 }
 

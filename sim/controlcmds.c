@@ -9,6 +9,7 @@
 #include "appimage.h"
 #include "board/board.h"
 #include "sim.h"
+#include "usb_board.h"
 
 static const char *state_name(enum board_state st)
 {
@@ -104,6 +105,7 @@ static void status(struct sim *s, char *reply, size_t cap)
     if (s->port.kind == SIM_LINK_CAN)
         can_status(s, o);
     json_object_set_new(o, "mode", json_string(sim_mode_name(s->mode)));
+    json_object_set_new(o, "usb_testbed", sim_usb_root(s) ? json_string(sim_usb_root(s)) : json_null());
     json_object_set_new(o, "katapult", katapult_json(s));
     json_object_set_new(o, "timing", json_string(s->timing.realistic ? "realistic" : "none"));
     json_object_set_new(o, "seq", json_integer(m->next_seq & KL_SEQ_MASK));

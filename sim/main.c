@@ -7,6 +7,7 @@
 
 #include "printer.h"
 #include "sim.h"
+#include "usb_sim.h"
 
 int main(int argc, char **argv)
 {
@@ -16,6 +17,8 @@ int main(int argc, char **argv)
         return sim_canbus_main(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "printer"))
         return sim_printer_main(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "usb"))
+        return sim_usb_main(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "make-firmware"))
         return sim_make_firmware_main(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "--version")) {

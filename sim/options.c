@@ -15,6 +15,7 @@ void sim_usage(FILE *out)
             "                    [--board-file FILE]... [--flash-state FILE] [--card IMAGE]\n"
             "                    [--link usb|uart:BAUD] [--timing none|realistic] [--faults SPEC]\n"
             "                    [--control SOCKET] [--version-string V] [--empty-flash]\n"
+            "                    [--usb PORT[,weak-cell=ADDR][,leave-answers][,no-dfu]]\n"
             "                    [--link can:BUS --canbus-uuid HEX12 [--canbus-frequency N]]\n"
             "                    [--bootloader katapult [--katapult-proto 1.0.0|1.1.0] [--katapult-version V]\n"
             "                     [--katapult-start ADDR]]\n"
@@ -188,6 +189,8 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_er
             dest = &o->faults;
         else if (!strcmp(a, "--control"))
             dest = &o->control;
+        else if (!strcmp(a, "--usb"))
+            dest = &o->usb;
         else if (!strcmp(a, "--version-string"))
             dest = &o->version;
         else if (!strcmp(a, "--flash-state"))

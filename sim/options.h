@@ -36,6 +36,7 @@ struct sim_options {
     bool realistic;         /* --timing realistic */
     const char *faults;
     const char *control;
+    const char *usb;        /* --usb SPEC: on an emulated USB bus (usb_board.h) */
     const char *version;
 };
 

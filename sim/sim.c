@@ -13,6 +13,7 @@
 #include "board/board.h"
 #include "dictgen.h"
 #include "mcutypes.h"
+#include "usb_board.h"
 #include "util/clock.h"
 
 #define RETRY_LINK_US 1000000
@@ -103,7 +104,7 @@ static void come_up(struct sim *s)
     uint64_t now = mf_now_us();
     sim_choose_firmware(s);
     /* A crashed MCU never brings its USB device up. */
-    bool stays_away = s->mode == MODE_CRASHED && s->port.kind == SIM_LINK_USB;
+    bool stays_away = (s->mode == MODE_CRASHED || s->mode == MODE_DFU) && s->port.kind == SIM_LINK_USB;
     if (stays_away)
         port_down(&s->port);
     else if (!port_is_up(&s->port)) {
@@ -290,6 +291,8 @@ static int poll_timeout_ms(const struct sim *s)
         next = min_u64(next, wire_next_ns(&s->to_host));
     if (mcu_on(s) && s->port.kind == SIM_LINK_USB)
         next = min_u64(next, now + SIM_TOUCH_POLL_MS * 1000000ull);
+    if (sim_usb_poll_ms(s) >= 0)
+        next = min_u64(next, now + (uint64_t)sim_usb_poll_ms(s) * 1000000ull);
     if (next == UINT64_MAX)
         return 1000;
     if (next <= now)
@@ -323,6 +326,7 @@ static void step(struct sim *s)
     sim_watch_entry(s);
     feed_firmware(s);
     write_host(s);
+    sim_usb_step(s);
 }
 
 /* --- start and stop --- */
@@ -460,12 +464,15 @@ static int start(struct sim *s, struct mf_err *err)
         return -1;
     if (s->opt.control && control_open(&s->control, s->opt.control, sim_control_exec, s, err) < 0)
         return -1;
+    if (sim_usb_start(s, err) < 0)
+        return -1;
     return power_on(s, err);
 }
 
 static int stop(struct sim *s, struct mf_err *err)
 {
     int rc = 0;
+    sim_usb_stop(s);
     port_close(&s->port);
     control_close(&s->control);
     wire_clear(&s->to_mcu);

@@ -29,6 +29,7 @@ enum sim_mode {
     MODE_KATAPULT,  /* the Katapult bootloader */
     MODE_CRASHED,   /* an application linked for another address: nothing answers */
     MODE_SILENT,    /* firmware that is not Klipper: nothing answers */
+    MODE_DFU,       /* the chip's ROM DFU bootloader, on the emulated USB bus (usb_board.h) */
 };
 
 struct board;
@@ -43,6 +44,8 @@ struct sim {
     enum sim_mode mode;
     struct sim_katapult katapult; /* with --bootloader katapult */
     bool enter_katapult;          /* the next boot stays in Katapult (request code set) */
+    bool enter_rom_dfu;           /* the next boot goes to the ROM's DFU bootloader */
+    struct sim_usb *usb;          /* with --usb */
     struct sim_timing timing;
     struct sim_mcu mcu;
     struct sim_cardslot slot;
@@ -97,6 +100,8 @@ void sim_take_identity(struct sim *s);
 /* A bootloader request (1200-baud touch, UART string, CAN admin frame,
  * double-tap): into Katapult, or without one a plain reboot. */
 void sim_request_bootloader(struct sim *s);
+/* The ROM's DFU bootloader jumped to the application. */
+void sim_rom_dfu_leave(struct sim *s);
 /* Requests that do not come through the MCU's parser, and COMPLETE's jump. */
 void sim_watch_entry(struct sim *s);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "link/link.h"
@@ -51,6 +52,32 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* The device node of a tty's sysfs directory: its uevent's DEVNAME (relative
+ * to /dev), else /dev/ and the directory's name. */
+static void tty_node(const char *dir, char *out, size_t cap)
+{
+    char line[128];
+    read_attr(dir, "uevent", line, sizeof(line)); /* the first line */
+    const char *name = !strncmp(line, "DEVNAME=", 8) && line[8] ? line + 8 : base_name(dir);
+    if (!join(out, cap, "/dev/", name))
+        out[0] = '\0';
+}
+
+static void *dir_open(const char *path)
+{
+    return opendir(path);
+}
+
+static struct dirent *dir_read(void *dir)
+{
+    return readdir(dir);
+}
+
+static void dir_close(void *dir)
+{
+    closedir(dir);
+}
+
 /* The tty of a USB device directory: ACM ("PORT:1.0/tty/ttyACM0") or a
  * serial converter ("PORT:1.0/ttyUSB0/tty/ttyUSB0"). */
 static void find_tty(const char *dir, const char *port, char *out, size_t cap)
@@ -59,10 +86,13 @@ static void find_tty(const char *dir, const char *port, char *out, size_t cap)
     out[0] = '\0';
     for (size_t i = 0; i < 2 && !out[0]; i++) {
         char pattern[PATH_MAX];
-        glob_t g;
+        /* The public directory calls, not glibc's internal ones, so that a
+         * sysfs stood in by a preloaded library (umockdev) is read too. */
+        glob_t g = { .gl_opendir = dir_open, .gl_readdir = dir_read, .gl_closedir = dir_close, .gl_stat = stat,
+                     .gl_lstat = lstat };
         snprintf(pattern, sizeof(pattern), patterns[i], dir, port);
-        if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0)
-            snprintf(out, cap, "/dev/%s", base_name(g.gl_pathv[0]));
+        if (glob(pattern, GLOB_ALTDIRFUNC, NULL, &g) == 0 && g.gl_pathc > 0)
+            tty_node(g.gl_pathv[0], out, cap);
         globfree(&g);
     }
 }

@@ -11,6 +11,7 @@
 static const struct mf_route *const routes[] = {
     &mf_route_sdcard,
     &mf_route_katapult,
+    &mf_route_dfu,
 };
 
 void mf_flash_opts_init(struct mf_flash_opts *o)
@@ -63,6 +64,10 @@ static const struct mf_route *choose_route(const struct mf_flash_opts *o, struct
             snprintf(r->route_why, sizeof(r->route_why), "asked for with --route");
         return rt;
     }
+    if (o->target.device && !strncmp(o->target.device, "usb:", 4)) {
+        snprintf(r->route_why, sizeof(r->route_why), "the target is a USB bootloader device");
+        return &mf_route_dfu;
+    }
     if (o->target.can_uuid) {
         snprintf(r->route_why, sizeof(r->route_why), "a CAN node is flashed through Katapult");
         return &mf_route_katapult;
@@ -75,6 +80,10 @@ static const struct mf_route *choose_route(const struct mf_flash_opts *o, struct
     if (o->board && (o->board->spi_bus || o->board->sdio_bus)) {
         snprintf(r->route_why, sizeof(r->route_why), "board %s has its SD card wired to the MCU", o->board->name);
         return &mf_route_sdcard;
+    }
+    if (o->board && o->board->has_dfu) {
+        snprintf(r->route_why, sizeof(r->route_why), "board %s has a USB DFU bootloader", o->board->name);
+        return &mf_route_dfu;
     }
     /* Without a board definition only Katapult can work: the firmware is
      * asked to jump to it, and if it is not there mcuflash says so. */

@@ -54,7 +54,7 @@ struct mf_job {
     void *state;         /* the route's own */
 };
 
-extern const struct mf_route mf_route_sdcard, mf_route_katapult;
+extern const struct mf_route mf_route_sdcard, mf_route_katapult, mf_route_dfu;
 
 /* Shared steps (method/verify.c). */
 
