@@ -6,7 +6,8 @@
 
 bool mf_target_text_is_name(const char *text)
 {
-    return *text && !strchr(text, '/') && access(text, F_OK) < 0;
+    /* usb:PORT and usb:VID:PID name a USB device, not an MCU. */
+    return *text && !strchr(text, '/') && !strchr(text, ':') && access(text, F_OK) < 0;
 }
 
 void mf_target_from_mcu(const struct printer_mcu *m, struct mf_target *t)
