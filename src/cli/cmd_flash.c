@@ -16,21 +16,24 @@
 #include "cli/output.h"
 #include "link/link.h"
 #include "method/flash.h"
-#include "util/interrupt.h"
 #include "method/identify.h"
 #include "method/mcutarget.h"
 #include "printer/service.h"
+#include "util/interrupt.h"
 
 static void flash_usage(FILE *out)
 {
     fprintf(out,
             "usage: mcuflash flash [-h] [-c] [-s] [-b BAUD] [-f FIRMWARE] [-d DICT] [--board NAME]\n"
             "                      [--board-file FILE] [--route ROUTE] [--wait[=SECONDS]] [--json]\n"
-            "                      [--config FILE] (DEVICE | MCU | --canbus-uuid UUID [--canbus-interface IFACE])\n\n"
-            "Flash a Klipper board through the route it supports - its SD card, or the Katapult\n"
-            "bootloader over USB, UART or CAN - entered from the running firmware; read back what\n"
-            "was written, start it, and verify that the new firmware runs.  MCU is the name of an\n"
-            "[mcu] section of printer.cfg ('mcu', 'toolhead'): it is reached as Klipper reaches it.\n\n"
+            "                      [--config FILE]\n"
+            "                      [DEVICE | MCU | usb:PORT | usb:VID:PID | --canbus-uuid UUID [--canbus-interface IFACE]]\n\n"
+            "Flash a Klipper board through the route it supports - its SD card, the Katapult\n"
+            "bootloader over USB, UART or CAN, or a USB DFU bootloader - entered from the running\n"
+            "firmware; read back what was written, start it, and verify that the new firmware\n"
+            "runs.  MCU is the name of an [mcu] section of printer.cfg ('mcu', 'toolhead'): it is\n"
+            "reached as Klipper reaches it.  usb:PORT (e.g. usb:1-1.3) or usb:VID:PID names a\n"
+            "board already in its DFU bootloader; with no target, the one such board there is.\n\n"
             "  -c                 only verify what runs now (no writing)\n"
             "  -s                 SD card route: clock the card at 4 MHz instead of 400 kHz (SPI)\n"
             "  -b BAUD            serial baud rate for UART boards (default 250000)\n"
@@ -40,7 +43,7 @@ static void flash_usage(FILE *out)
             "      --board NAME   the board definition ('mcuflash boards'); the SD card route\n"
             "                     needs it for the card's wiring\n"
             "      --board-file F extra board definitions\n"
-            "      --route ROUTE  sdcard or katapult (default: the one the board supports)\n"
+            "      --route ROUTE  sdcard, katapult or dfu (default: the one the board supports)\n"
             "      --canbus-uuid UUID       flash this CAN node (12 hex digits, as in printer.cfg)\n"
             "      --canbus-interface IFACE the CAN interface (default can0)\n"
             "      --config FILE  printer.cfg, where an MCU name is looked up (default\n"
@@ -188,14 +191,16 @@ static int flash_front_end(int argc, char **argv, const struct cli_flash_shape *
     }
     if (sdcard)
         board = argv[optind + 1];
-    else if (o.target.can_uuid ? npos != 0 : npos != 1) {
-        mf_fail(&err, MF_E_USAGE, "flash needs one target: a serial DEVICE, or --canbus-uuid UUID for a CAN node "
-                "(got %d argument%s%s); nothing was done; see 'mcuflash flash --help'.", npos, npos == 1 ? "" : "s",
-                o.target.can_uuid ? " besides --canbus-uuid" : "");
+    else if (o.target.can_uuid ? npos != 0 : npos > 1) {
+        mf_fail(&err, MF_E_USAGE, "flash needs one target: a serial DEVICE, an MCU name, usb:PORT or usb:VID:PID, "
+                "or --canbus-uuid UUID for a CAN node (got %d argument%s%s); nothing was done; see 'mcuflash flash "
+                "--help'.", npos, npos == 1 ? "" : "s", o.target.can_uuid ? " besides --canbus-uuid" : "");
         return cli_report_error(&err, json);
     }
+    /* No target: the one USB bootloader device waiting (refused when there
+     * are several, or none). */
     if (!o.target.can_uuid)
-        o.target.device = argv[optind];
+        o.target.device = npos ? argv[optind] : "usb:";
     /* An MCU of printer.cfg: reached as Klipper reaches it, -b still wins. */
     if (o.target.device && mf_target_text_is_name(o.target.device)) {
         uint32_t baud = o.target.baud;

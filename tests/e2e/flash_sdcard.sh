@@ -21,8 +21,10 @@ expect_rc 2 "$MCUFLASH" flash --route sdcard -f "$T/v2.bin" "$T/mini"
 expect_out "needs the board definition.*--board NAME"
 expect_rc 2 "$MCUFLASH" flash --route floppy --board $MINI -f "$T/v2.bin" "$T/mini"
 expect_out "no route called 'floppy'.*sdcard"
+# No target: the one board waiting in a USB DFU bootloader; an STM32F103
+# has none.
 expect_rc 2 "$MCUFLASH" flash --board $MINI -f "$T/v2.bin"
-expect_out "needs one target"
+expect_out "has no USB DFU bootloader; nothing was done"
 expect_rc 2 "$MCUFLASH" flash --board $MINI -f "$T/v2.bin" "$T/mini" extra
 expect_out "needs one target"
 expect_rc 2 "$MCUFLASH" flash --canbus-uuid 12345 --board $MINI -f "$T/v2.bin"
