@@ -58,6 +58,7 @@ struct dfuse_dev {
     uint16_t block;
     uint8_t buf[4096];
     size_t buf_len;
+    bool stall_pending;      /* stall_after_erase: the next poll stalls */
     struct dfuse_stats stats;
 };
 
@@ -123,6 +124,7 @@ static void run_command(struct dfuse_dev *d)
             return fail(d, ERR_TARGET);
         memset(d->mem + (start - FLASH_BASE), 0xff, run->size);
         d->stats.erases++;
+        d->stall_pending = d->o.stall_after_erase;
         busy_for(d, run->erase_ms * 1000);
     } else if (b[0] == CMD_ERASE && d->buf_len == 1) {
         memset(d->mem, 0xff, d->size);
@@ -163,6 +165,10 @@ static enum usb_result get_status(struct dfuse_dev *d, uint8_t *data, size_t *le
             program(d);
         break;
     case ST_DNBUSY:
+        if (d->stall_pending) {
+            d->stall_pending = false;
+            return USB_STALL;
+        }
         if (!dfu_core_busy(&d->dfu))
             d->dfu.state = ST_DNLOAD_IDLE, d->dfu.poll_ms = 0;
         break;

@@ -22,6 +22,9 @@ struct dfuse_opts {
     /* The device answers the status request after the leave download
      * (before dropping off) instead of vanishing at once. */
     bool leave_answers;
+    /* The first status poll after each erase stalls the pipe, as STM32L4
+     * ROMs do. */
+    bool stall_after_erase;
     /* The chip's flash from 0x08000000, owned by the caller (the virtual
      * board's); NULL: the model keeps its own, erased at start. */
     uint8_t *flash;

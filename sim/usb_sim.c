@@ -1,7 +1,8 @@
 /* mcuflash-sim usb: a USB bootloader device for a command run under it.
  *
  *   mcuflash-sim usb --mcu MCU [--port 1-1]... [--timing none|realistic]
- *                    [--weak-cell ADDR] [--leave-answers] [--read-only-node]
+ *                    [--weak-cell ADDR] [--leave-answers] [--stall-after-erase]
+ *                    [--read-only-node]
  *                    [--flash-out FILE] -- COMMAND [ARG]...
  *
  * The device is the STM32 ROM's DfuSe bootloader, or for an lpc176x MCU
@@ -46,7 +47,8 @@ static int usage(const char *fmt, const char *arg)
     fprintf(stderr, "mcuflash-sim usb: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nusage: mcuflash-sim usb --mcu MCU [--port 1-1]... [--timing none|realistic] "
-                    "[--weak-cell ADDR] [--leave-answers] [--read-only-node] [--flash-out FILE] -- COMMAND "
+                    "[--weak-cell ADDR] [--leave-answers] [--stall-after-erase] [--read-only-node] [--flash-out FILE] -- "
+                    "COMMAND "
                     "[ARG]...\n");
     return MF_E_USAGE;
 }
@@ -62,6 +64,10 @@ static int parse(int argc, char **argv, struct usb_sim_opts *o)
         }
         if (!strcmp(a, "--leave-answers")) {
             o->dfuse.leave_answers = true;
+            continue;
+        }
+        if (!strcmp(a, "--stall-after-erase")) {
+            o->dfuse.stall_after_erase = true;
             continue;
         }
         if (!strcmp(a, "--read-only-node")) {

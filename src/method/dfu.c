@@ -361,6 +361,17 @@ static void follow_to_klipper(struct mf_job *j, struct dfu_route *s)
     j->o = &s->back_opts;
 }
 
+/* Where the firmware the board had starts: the board's application
+ * address, else the start of the ROM's flash (the image refused may have
+ * been built for another address). */
+static uint32_t old_firmware_address(const struct mf_job *j, const struct dfu_route *s)
+{
+    const struct board *b = j->o->board;
+    if (b && b->napp_addresses)
+        return b->app_addresses[0];
+    return s->layout.count ? s->layout.seg[0].start : s->addr;
+}
+
 static int dfu_leave(struct mf_job *j, bool written, struct mf_err *err)
 {
     struct dfu_route *s = state(j);
@@ -373,7 +384,8 @@ static int dfu_leave(struct mf_job *j, bool written, struct mf_err *err)
     if (!s->plain && (written || !s->erased)) {
         mf_job_note(j, "start", written ? "Starting the new firmware." : "Nothing was written; starting the "
                     "firmware the board had again.");
-        rc = dfuse_leave(&s->dfu, s->addr, written ? err : &(struct mf_err){ 0 });
+        rc = dfuse_leave(&s->dfu, written ? s->addr : old_firmware_address(j, s),
+                         written ? err : &(struct mf_err){ 0 });
     }
     usbdev_close(s->usb);
     s->usb = NULL;

@@ -4,7 +4,8 @@
  * parent half checks the flash the model ends with and its report.
  * Programming with read-back and leave, a weak flash cell found by the
  * read-back, a range past the flash refused before any erase, the chip's
- * real erase times polled through, and a device that answers the leave. */
+ * real erase times polled through, a device that answers the leave, and
+ * one that stalls the first status poll after each erase. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,7 @@ static int child(const char *what)
     make_image(image, sizeof(image));
     if (open_dfuse(&s))
         return check_report(what);
-    if (!strcmp(what, "program") || !strcmp(what, "leave-answers")) {
+    if (!strcmp(what, "program") || !strcmp(what, "leave-answers") || !strcmp(what, "stall")) {
         CHECK_EQ(dfuse_program(&s.dfu, &s.layout, APP, image, sizeof(image), NULL, NULL, &err), 0);
         CHECK_EQ(dfuse_leave(&s.dfu, APP, &err), 0);
     } else if (!strcmp(what, "weak")) {
@@ -171,6 +172,12 @@ static void test_realistic(void)
     CHECK(log_has("3 erases, 6 blocks written (6000 bytes), 6 blocks read; still in DFU"));
 }
 
+static void test_stall_after_erase(void)
+{
+    CHECK_EQ(run("stm32f407xx", "--stall-after-erase", "stall"), 0);
+    CHECK(log_has("3 erases, 40 blocks written (40000 bytes), 40 blocks read; left DFU to 0x08008000"));
+}
+
 static void test_leave_answers(void)
 {
     CHECK_EQ(run("stm32f407xx", "--leave-answers", "leave-answers"), 0);
@@ -194,6 +201,7 @@ int main(int argc, char **argv)
     test_past_end();
     test_realistic();
     test_leave_answers();
+    test_stall_after_erase();
     remove(flash_path);
     remove(log_path);
     return check_report("test_usb_dfuse");
