@@ -270,7 +270,8 @@ static int dfu_open(struct mf_job *j, struct mf_err *err)
             if (b->spi_bus || b->sdio_bus)
                 return mf_fail(err, MF_E_USAGE, "Board %s has no USB DFU bootloader; nothing was done; its SD card "
                                "works without touching the board: 'mcuflash flash --route sdcard --board %s -f %s %s'.",
-                               b->name, b->name, j->o->firmware_path, j->o->target.device);
+                               b->name, b->name, j->o->firmware_path,
+                               usb_target(j) ? "SERIAL-DEVICE" : j->o->target.device);
             return mf_fail(err, MF_E_USAGE, "Board %s has no USB DFU bootloader; nothing was done; install Katapult "
                            "and flash it with --route katapult.", b->name);
         }
