@@ -236,11 +236,13 @@ int sim_printer_main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strlen(dir) >= sizeof(vp.dir) || (mkdir(dir, 0755) < 0 && errno != EEXIST) ||
-        !realpath(dir, vp.dir)) {
+    /* realpath needs PATH_MAX bytes; the folder must leave room for file names. */
+    char real[PATH_MAX];
+    if ((mkdir(dir, 0755) < 0 && errno != EEXIST) || !realpath(dir, real) || strlen(real) >= sizeof(vp.dir)) {
         fprintf(stderr, "mcuflash-sim printer: cannot use %s as the printer's folder.\n", dir);
         return 1;
     }
+    memcpy(vp.dir, real, strlen(real) + 1);
     ssize_t n = readlink("/proc/self/exe", vp.self, sizeof(vp.self) - 1);
     if (n <= 0) {
         fprintf(stderr, "mcuflash-sim printer: cannot find its own program.\n");

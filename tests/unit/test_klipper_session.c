@@ -209,6 +209,7 @@ int main(void)
     test_faulty_link("uart-faults", "uart:250000", "corrupt=0.003,drop=0.002,lose-response=0.02,seed=12");
     char rm[300];
     snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
-    system(rm);
+    if (system(rm) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
     return check_report("klipper_session");
 }

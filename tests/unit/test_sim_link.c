@@ -98,7 +98,8 @@ static char *expected_dict(const char *mcu, const char *link, size_t *len)
     char *argv[] = { (char *)sim_binary(), "make-firmware", "--mcu", (char *)mcu, "--link", (char *)link,
                      "-o", fw, "--dict-out", out, NULL };
     int fdout = dup(1);
-    freopen("/dev/null", "w", stdout);
+    if (!freopen("/dev/null", "w", stdout))
+        perror("freopen /dev/null");
     int rc = run_sim(argv);
     fflush(stdout);
     dup2(fdout, 1);
