@@ -429,6 +429,12 @@ static bool dfu_power_cycle_helps(const struct mf_job *j)
     return false;
 }
 
+static void dfu_stopped_writing(const struct mf_job *j, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "nothing was started: the board waits in its DFU bootloader with a partly written image; "
+             "run '%s' to flash it", j->again_cmd);
+}
+
 static void dfu_release(struct mf_job *j)
 {
     struct dfu_route *s = state(j);
@@ -448,5 +454,6 @@ const struct mf_route mf_route_dfu = {
     .leave = dfu_leave,
     .judge = dfu_judge,
     .power_cycle_helps = dfu_power_cycle_helps,
+    .stopped_writing = dfu_stopped_writing,
     .release = dfu_release,
 };

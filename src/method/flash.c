@@ -144,7 +144,10 @@ static int stopped(const struct mf_job *j, enum phase ph, struct mf_err *err)
         snprintf(state, sizeof(state), "nothing was written");
         break;
     case PHASE_WRITE:
-        j->route->stopped_writing(j, state, sizeof(state));
+        if (j->route->stopped_writing)
+            j->route->stopped_writing(j, state, sizeof(state));
+        else
+            snprintf(state, sizeof(state), "the write was cut short and nothing was started");
         break;
     case PHASE_VERIFY:
         snprintf(state, sizeof(state), "the new firmware was written and started, but not yet verified; check it "

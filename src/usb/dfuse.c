@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/interrupt.h"
+
 enum { CMD_SET_ADDRESS = 0x21, CMD_ERASE = 0x41 };
 #define FIRST_DATA_BLOCK 2
 /* The longest a single page erase may take: ST gives 2 s typical and 4 s
@@ -50,6 +52,8 @@ int dfuse_write(struct dfu_dev *d, uint32_t addr, const uint8_t *data, size_t le
         uint16_t n = (uint16_t)(len - at < d->transfer_size ? len - at : d->transfer_size);
         /* The pointer for every block, as dfu-util does: some ROMs do not
          * advance it by block number. */
+        if (mf_interrupt_check(err) < 0)
+            return -1;
         if (dfuse_set_address(d, addr + (uint32_t)at, err) ||
             dfu_download(d, FIRST_DATA_BLOCK, data + at, n, err) || dfu_poll(d, WRITE_MAX_MS, "writing", err))
             return mf_wrap(err, "at 0x%08X: ", (unsigned)(addr + at));
@@ -87,6 +91,8 @@ static int erase_touched(struct dfu_dev *d, const struct dfu_layout *l, uint32_t
     while (at < end) {
         const struct dfu_segment *s = dfu_layout_find(l, (uint32_t)at);
         uint32_t page = dfu_layout_page_start(s, (uint32_t)at);
+        if (mf_interrupt_check(err) < 0)
+            return -1;
         if (dfuse_erase_page(d, page, err))
             return mf_wrap(err, "at 0x%08X: ", page);
         at = (uint64_t)page + s->page_size;
