@@ -411,22 +411,13 @@ static int dfu_judge(struct mf_job *j, int running, struct mf_err *err)
                              : "ROM bootloader wrote the firmware, read it back identical and started it",
                        why, j->check_cmd);
     }
-    if (running == 1) {
-        r->verdict = MF_FLASHED;
-        mf_job_note(j, "verified", "The board runs the new firmware (%s).", r->running_after);
-        return 0;
-    }
+    if (running == 1)
+        return mf_judge_flashed(j);
     r->verdict = MF_OLD_RUNNING;
     snprintf(r->advice, sizeof(r->advice), "The board runs %s, not the new build, although the bootloader took the "
              "image for 0x%08X; check that the board starts its application there, and run '%s'.",
              r->running_after, state(j) ? (unsigned)state(j)->addr : 0u, j->check_cmd);
     return mf_fail(err, MF_E_NOT_FLASHED, "%s", r->advice);
-}
-
-static bool dfu_power_cycle_helps(const struct mf_job *j)
-{
-    (void)j;
-    return false;
 }
 
 static void dfu_stopped_writing(const struct mf_job *j, char *buf, size_t cap)
@@ -453,7 +444,6 @@ const struct mf_route mf_route_dfu = {
     .write = dfu_write,
     .leave = dfu_leave,
     .judge = dfu_judge,
-    .power_cycle_helps = dfu_power_cycle_helps,
     .stopped_writing = dfu_stopped_writing,
     .release = dfu_release,
 };

@@ -210,7 +210,7 @@ int mf_flash_run(const struct mf_flash_opts *o, struct mf_flash_result *r, struc
     }
     ph = PHASE_VERIFY;
     int running = mf_check_running(&j, o->reconnect_timeout_s, err);
-    if (running == 0 && o->wait_power_cycle && j.route->power_cycle_helps(&j)) {
+    if (running == 0 && o->wait_power_cycle && j.route->power_cycle_helps && j.route->power_cycle_helps(&j)) {
         running = mf_wait_power_cycle(&j, err);
         if (running < 0 && err->code != MF_E_INTERRUPTED) {
             rc = -1;

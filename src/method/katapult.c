@@ -561,11 +561,8 @@ static int katapult_judge(struct mf_job *j, int running, struct mf_err *err)
                        "(bootloader offset, communication interface); double-press reset to get back into "
                        "Katapult, then run '%s'.", why, j->check_cmd);
     }
-    if (running == 1) {
-        r->verdict = MF_FLASHED;
-        mf_job_note(j, "verified", "The board runs the new firmware (%s).", r->running_after);
-        return 0;
-    }
+    if (running == 1)
+        return mf_judge_flashed(j);
     r->verdict = MF_OLD_RUNNING;
     snprintf(r->advice, sizeof(r->advice),
              "The board runs %s, not the new build; if the image was written, Katapult did not start it. "
@@ -577,12 +574,6 @@ static void katapult_stopped_writing(const struct mf_job *j, char *buf, size_t c
 {
     snprintf(buf, cap, "nothing was started: the board waits in Katapult with a partly written image; run '%s' to "
              "flash it", j->again_cmd);
-}
-
-static bool katapult_power_cycle_helps(const struct mf_job *j)
-{
-    (void)j;
-    return false;
 }
 
 static void katapult_release(struct mf_job *j)
@@ -601,7 +592,6 @@ const struct mf_route mf_route_katapult = {
     .write = katapult_write,
     .leave = katapult_leave,
     .judge = katapult_judge,
-    .power_cycle_helps = katapult_power_cycle_helps,
     .stopped_writing = katapult_stopped_writing,
     .release = katapult_release,
 };

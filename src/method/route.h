@@ -38,7 +38,8 @@ struct mf_route {
     /* The state a stop on request (Ctrl-C) while writing leaves the card
      * and the board in, after leave(written = false). */
     void (*stopped_writing)(const struct mf_job *j, char *buf, size_t cap);
-    /* Whether a power cycle may still flash it (then --wait applies). */
+    /* Whether a power cycle may still flash it (then --wait applies);
+     * NULL: never. */
     bool (*power_cycle_helps)(const struct mf_job *j);
     void (*release)(struct mf_job *j);
 };
@@ -66,6 +67,9 @@ int mf_check_running(struct mf_job *j, int timeout_s, struct mf_err *err);
 /* Ask the user to power-cycle the board and watch it restart: 1 it runs the
  * new firmware, 0 it restarted with the old one, -1 timeout. */
 int mf_wait_power_cycle(struct mf_job *j, struct mf_err *err);
+
+/* The verdict when the new firmware runs: set it and say so. */
+int mf_judge_flashed(struct mf_job *j);
 
 /* A step worth telling the user about. */
 void mf_job_note(struct mf_job *j, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -306,8 +306,7 @@ static int sdcard_judge(struct mf_job *j, int running, struct mf_err *err)
      * and left it did not run (the same build may have been running). */
     inspect_card(j, &cs, running == 1 && !s->renames);
     if (running == 1 && !(s->renames && cs.checked && cs.pending)) {
-        r->verdict = MF_FLASHED;
-        mf_job_note(j, "verified", "The board runs the new firmware (%s).", r->running_after);
+        mf_judge_flashed(j);
         if (cs.checked && s->renames && cs.current && !cs.current_ours)
             mf_job_note(j, "warning", "Note: %s on the card does not match the uploaded image.",
                         j->o->board->current_firmware_path);
