@@ -108,12 +108,12 @@ void sim_watch_entry(struct sim *s)
         return;
     }
     struct can_node *node = &s->port.can;
-    if (s->port.kind == SIM_LINK_CAN && node->id_conflict) {
+    if (port_has_node(&s->port) && node->id_conflict) {
         node->id_conflict = false;
         if (sim_running(s, MODE_KLIPPER))
             sim_mcu_force_shutdown(&s->mcu, "Another CAN node assigned this ID");
     }
-    bool can_request = s->port.kind == SIM_LINK_CAN && node->bootloader_requested;
+    bool can_request = port_has_node(&s->port) && node->bootloader_requested;
     node->bootloader_requested = false;
     /* Katapult's check_reboot() does nothing: only Klipper reacts. */
     if (sim_running(s, MODE_KLIPPER) && (can_request || port_touched_1200(&s->port)))

@@ -68,6 +68,13 @@ int cannode_join(struct can_node *n, struct mf_err *err)
     return 0;
 }
 
+void cannode_attach(struct can_node *n, int fd, uint32_t bitrate)
+{
+    cannode_leave(n);
+    n->fd = fd;
+    n->bitrate = bitrate;
+}
+
 void cannode_leave(struct can_node *n)
 {
     if (n->fd >= 0)

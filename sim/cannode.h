@@ -38,6 +38,9 @@ struct can_node {
 void cannode_init(struct can_node *n, const char *bus, const uint8_t uuid[CAN_UUID_LEN]);
 /* Join the bus (connect and read its hello); MF_E_DEVICE if it is not there. */
 int cannode_join(struct can_node *n, struct mf_err *err);
+/* Take fd as the node's bus end (a USB to CAN bridge's own node, whose
+ * frames its router carries: usbcan.h); the node owns fd from now on. */
+void cannode_attach(struct can_node *n, int fd, uint32_t bitrate);
 void cannode_leave(struct can_node *n);
 /* Power and firmware: an offline node ignores the bus; going offline or
  * online forgets the node id, as a reset does. */

@@ -60,13 +60,13 @@ static json_t *katapult_json(const struct sim *s)
     if (!s->opt.katapult)
         return json_null();
     const struct sim_katapult *k = &s->katapult;
-    return json_pack("{s:s,s:s,s:I,s:i,s:I,s:I,s:I,s:I,s:b,s:s,s:I,s:I}", "proto",
+    return json_pack("{s:s,s:s,s:I,s:i,s:I,s:I,s:I,s:I,s:b,s:s,s:I,s:I,s:I}", "proto",
                      k->build.proto == KATAPULT_PROTO_1_0_0 ? "1.0.0" : "1.1.0", "version", k->build.version,
                      "start_address", (json_int_t)k->build.start, "block_size", KATAPULT_BLOCK_SIZE,
                      "blocks_written", (json_int_t)k->blocks_written, "blocks_read", (json_int_t)k->blocks_read,
                      "erases", (json_int_t)k->erases, "completes", (json_int_t)k->completes, "app_valid",
                      app_present(&s->flash), "flash_family", k->fam->name, "nacks", (json_int_t)k->nacks,
-                     "errors", (json_int_t)k->errors);
+                     "errors", (json_int_t)k->errors, "completed_at_us", (json_int_t)k->completed_at_us);
 }
 
 /* The CAN side of a board on a virtual bus. */
@@ -92,6 +92,8 @@ static void status(struct sim *s, char *reply, size_t cap)
         snprintf(link, sizeof(link), "usb");
     else if (s->opt.link == SIM_LINK_CAN)
         snprintf(link, sizeof(link), "can");
+    else if (s->opt.link == SIM_LINK_USBCAN)
+        snprintf(link, sizeof(link), "usb-can");
     else
         snprintf(link, sizeof(link), "uart:%u", s->opt.baud);
     json_t *o = json_object();
@@ -102,8 +104,13 @@ static void status(struct sim *s, char *reply, size_t cap)
     json_object_set_new(o, "link", json_string(link));
     json_object_set_new(o, "path", json_string(s->port.pty.path));
     json_object_set_new(o, "device", json_string(s->port.kind == SIM_LINK_CAN ? "" : s->port.pty.slave_name));
-    if (s->port.kind == SIM_LINK_CAN)
+    if (s->port.kind == SIM_LINK_CAN || s->port.kind == SIM_LINK_USBCAN)
         can_status(s, o);
+    if (s->port.kind == SIM_LINK_USBCAN) {
+        json_object_set_new(o, "host_interface", json_string(s->port.bridge.iface));
+        json_object_set_new(o, "host_interface_up", json_boolean(usbcan_is_up(&s->port.bridge)));
+        json_object_set_new(o, "chip_id", json_string(s->opt.chip_id));
+    }
     json_object_set_new(o, "mode", json_string(sim_mode_name(s->mode)));
     json_object_set_new(o, "usb_testbed", sim_usb_root(s) ? json_string(sim_usb_root(s)) : json_null());
     json_object_set_new(o, "katapult", katapult_json(s));

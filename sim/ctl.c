@@ -53,6 +53,20 @@ static int read_reply(int fd, char *buf, size_t cap)
     return 0;
 }
 
+int sim_ctl_query(const char *socket_path, const char *command, char *reply, size_t cap)
+{
+    char line[CONTROL_LINE_MAX];
+    int len = snprintf(line, sizeof(line), "%s\n", command);
+    if (len < 0 || (size_t)len >= sizeof(line))
+        return -1;
+    int fd = ctl_connect(socket_path);
+    if (fd < 0)
+        return -1;
+    int rc = write(fd, line, (size_t)len) == len && read_reply(fd, reply, cap) == 0 ? 0 : -1;
+    close(fd);
+    return rc;
+}
+
 int sim_ctl_main(int argc, char **argv)
 {
     if (argc < 2) {

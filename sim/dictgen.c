@@ -142,6 +142,11 @@ static void add_config(const struct dictgen_params *p, json_t *config)
         json_object_set_new(config, "CANBUS_FREQUENCY", json_integer(p->can_frequency));
         json_object_set_new(config, "RECEIVE_WINDOW", json_integer(CAN_RECEIVE_WINDOW));
         json_object_set_new(config, "RESERVE_PINS_CAN", json_string(t->reserve_can));
+        if (p->usb_can_bridge) {
+            /* generic/usb_canbus.c: on USB to the host, and says so */
+            json_object_set_new(config, "CANBUS_BRIDGE", json_integer(1));
+            json_object_set_new(config, "RESERVE_PINS_USB", json_string(t->reserve_usb));
+        }
     } else if (p->serial_baud) {
         json_object_set_new(config, "SERIAL_BAUD", json_integer(p->serial_baud));
         json_object_set_new(config, "RECEIVE_WINDOW", json_integer(UART_RECEIVE_WINDOW));

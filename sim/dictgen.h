@@ -5,6 +5,7 @@
 #ifndef SIM_DICTGEN_H
 #define SIM_DICTGEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,7 @@ struct dictgen_params {
     const char *version;   /* NULL: SIM_DEFAULT_VERSION */
     uint32_t serial_baud;  /* a UART build at this baud (0: not UART) */
     uint32_t can_frequency; /* a CAN build for this bus frequency (0: not CAN) */
+    bool usb_can_bridge;   /* with can_frequency: a "USB to CAN bus bridge" build */
 };
 
 /* The JSON text (no trailing newline), malloc'ed; NULL if out of memory. */

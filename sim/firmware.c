@@ -168,8 +168,8 @@ static int parse_fw_options(int argc, char **argv, struct fw_options *o, struct 
                        "written.");
     if (o->nboard_files && !o->board)
         return mf_fail(err, MF_E_USAGE, "--board-file goes with --board; nothing was written.");
-    if (o->canbus_frequency && o->link != SIM_LINK_CAN)
-        return mf_fail(err, MF_E_USAGE, "--canbus-frequency goes with --link can; nothing was written.");
+    if (o->canbus_frequency && o->link != SIM_LINK_CAN && o->link != SIM_LINK_USBCAN)
+        return mf_fail(err, MF_E_USAGE, "--canbus-frequency goes with --link can or usb-can; nothing was written.");
     if (o->canbus_frequency)
         o->baud = o->canbus_frequency;
     if (o->version && sim_check_version(o->version, err) < 0)
@@ -266,7 +266,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: mcuflash-sim make-firmware (--board NAME | --mcu TYPE | --dict FILE) -o FILE\n"
             "                    [--app-address ADDR] [--board-file FILE]... [--version-string V]\n"
-            "                    [--bootloader katapult] [--link usb|uart:BAUD|can]\n"
+            "                    [--bootloader katapult] [--link usb|uart:BAUD|can|usb-can]\n"
             "                    [--canbus-frequency N] [--size BYTES] [--seed N] [--dict-out FILE]\n"
             "\n"
             "Write a fake klipper.bin: a vector table linked for ADDR (--app-address), where\n"

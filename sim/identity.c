@@ -45,7 +45,9 @@ int sim_identity_json(const char *mcu, const char *dict_path, const char *versio
     if (!t)
         return mf_fail(err, MF_E_USAGE, "Unknown MCU type '%s'; nothing was started. Known types: %s.", mcu,
                        mcu_type_names());
-    struct dictgen_params p = { t, version, link == SIM_LINK_UART ? baud : 0, link == SIM_LINK_CAN ? baud : 0 };
+    bool can = link == SIM_LINK_CAN || link == SIM_LINK_USBCAN;
+    struct dictgen_params p = { t, version, link == SIM_LINK_UART ? baud : 0, can ? baud : 0,
+                                link == SIM_LINK_USBCAN };
     *json = dictgen_json(&p, len);
     if (!*json)
         return mf_fail(err, MF_E_FAIL, "Out of memory while generating the dictionary; nothing was started.");

@@ -211,6 +211,7 @@ static void cmd_complete(struct sim_katapult *k, uint64_t now_us)
     uint8_t payload[4];
     ack(k, CMD_COMPLETE, payload, 1);
     k->completes++;
+    k->completed_at_us = now_us;
     k->complete = true;
     k->start_app_at_us = now_us + KATAPULT_COMPLETE_DELAY_US;
 }

@@ -61,6 +61,7 @@ struct sim_katapult {
     /* Counters since the board started. */
     uint64_t sends;         /* SEND_BLOCK frames */
     uint64_t blocks_written, blocks_read, erases, completes, nacks, errors;
+    uint64_t completed_at_us; /* the last COMPLETE, on the host's monotonic clock (0: none) */
 };
 
 void katapult_init(struct sim_katapult *k, const struct katapult_build *b, const struct flash_family *fam,

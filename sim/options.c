@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "link/canbus.h"
 #include "mcutypes.h"
 
 void sim_usage(FILE *out)
@@ -17,13 +18,14 @@ void sim_usage(FILE *out)
             "                    [--control SOCKET] [--version-string V] [--empty-flash]\n"
             "                    [--usb PORT[,weak-cell=ADDR][,leave-answers][,no-dfu]]\n"
             "                    [--link can:BUS --canbus-uuid HEX12 [--canbus-frequency N]]\n"
+            "                    [--link usb-can:BUS --host-interface PATH [--chip-id HEX] [--canbus-frequency N]]\n"
             "                    [--bootloader katapult [--katapult-proto 1.0.0|1.1.0] [--katapult-version V]\n"
             "                     [--katapult-start ADDR]]\n"
             "       mcuflash-sim canbus --path PATH [--bitrate N] [--timing none|realistic]\n"
             "       mcuflash-sim ctl SOCKET COMMAND...\n"
             "       mcuflash-sim make-firmware (--board NAME | --mcu TYPE | --dict FILE) [--board-file FILE]...\n"
             "                    [--app-address ADDR] [--bootloader katapult] [--version-string V]\n"
-            "                    [--link usb|uart:BAUD|can] [--canbus-frequency N] [--size BYTES] [--seed N]\n"
+            "                    [--link usb|uart:BAUD|can|usb-can] [--canbus-frequency N] [--size BYTES] [--seed N]\n"
             "                    -o FILE [--dict-out FILE]\n"
             "\n"
             "A virtual Klipper board on a pseudo-terminal; see docs/sim.md.\n"
@@ -51,6 +53,12 @@ int sim_parse_link_bus(const char *text, enum sim_link_kind *kind, uint32_t *bau
         *bus = text[3] ? text + 4 : NULL;
         return 0;
     }
+    if (!strcmp(text, "usb-can") || (!strncmp(text, "usb-can:", 8) && text[8])) {
+        *kind = SIM_LINK_USBCAN;
+        *baud = SIM_CAN_DEFAULT_FREQUENCY;
+        *bus = text[7] ? text + 8 : NULL;
+        return 0;
+    }
     if (!strncmp(text, "uart:", 5)) {
         char *end;
         unsigned long b = strtoul(text + 5, &end, 10);
@@ -61,8 +69,8 @@ int sim_parse_link_bus(const char *text, enum sim_link_kind *kind, uint32_t *bau
         }
     }
     return mf_fail(err, MF_E_USAGE,
-                   "--link must be usb or uart:BAUD (e.g. uart:250000), or can:PATH for a board on a virtual CAN bus, "
-                   "not '%s'; nothing was started.",
+                   "--link must be usb or uart:BAUD (e.g. uart:250000), can:PATH for a board on a virtual CAN bus, "
+                   "or usb-can:PATH for a USB to CAN bridge on one, not '%s'; nothing was started.",
                    text);
 }
 
@@ -137,8 +145,38 @@ static int parse_u32(const char *opt, const char *v, uint32_t min, uint32_t max,
     return 0;
 }
 
+int sim_bridge_uuid(const char *chip_id, uint8_t uuid[6], struct mf_err *err)
+{
+    if (strlen(chip_id) > 32 || canbus_uuid_from_usb_serial(chip_id, uuid) < 0)
+        return mf_fail(err, MF_E_USAGE, "--chip-id needs 1 to 16 bytes as hex digits (e.g. %s), not '%s'; nothing "
+                       "was started.", SIM_BRIDGE_CHIP_ID, chip_id);
+    return 0;
+}
+
+/* A USB to CAN bridge: its UUID is its chip id's, as Klipper's bridge
+ * builds compute it, so the host finds it by its USB serial number. */
+static int check_bridge(struct sim_options *o, struct mf_err *err)
+{
+    if (o->link != SIM_LINK_USBCAN)
+        return o->host_interface ? mf_fail(err, MF_E_USAGE, "--host-interface goes with --link usb-can:PATH; "
+                                                            "nothing was started.")
+                                 : 0;
+    if (o->have_uuid)
+        return mf_fail(err, MF_E_USAGE, "A USB to CAN bridge takes its UUID from its chip id (--chip-id), not "
+                                        "--canbus-uuid; nothing was started.");
+    if (!o->can_bus || !o->host_interface)
+        return mf_fail(err, MF_E_USAGE, "A USB to CAN bridge needs the bus it sits on (--link usb-can:PATH) and "
+                                        "where the host's interface appears (--host-interface PATH); nothing was "
+                                        "started.");
+    if (!o->chip_id)
+        o->chip_id = SIM_BRIDGE_CHIP_ID;
+    return sim_bridge_uuid(o->chip_id, o->can_uuid, err);
+}
+
 static int check_can(const struct sim_options *o, struct mf_err *err)
 {
+    if (o->link == SIM_LINK_USBCAN)
+        return 0;
     if (o->link != SIM_LINK_CAN)
         return o->have_uuid ? mf_fail(err, MF_E_USAGE, "--canbus-uuid goes with --link can:PATH; nothing was "
                                                        "started.")
@@ -199,6 +237,10 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_er
             dest = &o->katapult_proto;
         else if (!strcmp(a, "--katapult-version"))
             dest = &o->katapult_version;
+        else if (!strcmp(a, "--host-interface"))
+            dest = &o->host_interface;
+        else if (!strcmp(a, "--chip-id"))
+            dest = &o->chip_id;
         else if (!strcmp(a, "--empty-flash")) {
             o->empty_flash = true;
             continue;
@@ -214,7 +256,7 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_er
         } else if (!strcmp(a, "--link")) {
             if (sim_parse_link_bus(v, &o->link, &o->baud, &o->can_bus, err) < 0)
                 return -1;
-            if (o->link == SIM_LINK_CAN && can_frequency)
+            if ((o->link == SIM_LINK_CAN || o->link == SIM_LINK_USBCAN) && can_frequency)
                 o->baud = can_frequency;
         } else if (!strcmp(a, "--canbus-uuid")) {
             if (sim_parse_uuid(v, o->can_uuid, err) < 0)
@@ -223,7 +265,7 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_er
         } else if (!strcmp(a, "--canbus-frequency")) {
             if (parse_u32(a, v, 10000, 8000000, &can_frequency, err) < 0)
                 return -1;
-            if (o->link == SIM_LINK_CAN)
+            if (o->link == SIM_LINK_CAN || o->link == SIM_LINK_USBCAN)
                 o->baud = can_frequency;
         } else if (!strcmp(a, "--katapult-start")) {
             if (parse_u32(a, v, 0, UINT32_MAX, &o->katapult_start, err) < 0)
@@ -245,7 +287,7 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_er
         return mf_fail(err, MF_E_USAGE, "--path is required (where the device link appears); nothing was started.");
     if (o->version && sim_check_version(o->version, err) < 0)
         return -1;
-    if (check_can(o, err) < 0 || check_katapult(o, err) < 0)
+    if (check_can(o, err) < 0 || check_bridge(o, err) < 0 || check_katapult(o, err) < 0)
         return -1;
     return check_identity(o, err);
 }

@@ -1,13 +1,15 @@
 /* `mcuflash-sim printer --dir DIR`: the boards of a typical Klipper printer
  * brought up at once, each a mcuflash-sim of its own: a main board on USB
- * with an SD card and Katapult, a UART board with Katapult, and two CAN
- * toolheads with Katapult on a virtual CAN bus.  Once all run, DIR holds
- * the printer.cfg that reaches them (its MCUs in an included file), as
- * Klipper's would; it is written last, so its presence says the printer is
- * up.  SIGTERM or SIGINT stops every board and the bus.
- *
- * There is no USB to CAN bridge among them: the bus is a host interface
- * of its own.
+ * with an SD card and Katapult, a UART board with Katapult, a USB to CAN
+ * bridge with Katapult, and two CAN toolheads with Katapult on the bus
+ * behind it.  The bridge sits on an emulated USB bus (umockdev), where its
+ * serial number gives its UUID as a real bridge's does; it serves the
+ * host's CAN interface DIR/can0, which is gone while it is in Katapult.
+ * Once all run, DIR holds the printer.cfg that reaches them (its MCUs in an
+ * included file), as Klipper's would, and usb.env, the environment under
+ * which a program sees the emulated USB bus; printer.cfg is written last,
+ * so its presence says the printer is up.  SIGTERM or SIGINT stops every
+ * board and the bus.
  */
 #include "printer.h"
 
@@ -25,24 +27,36 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "link/canbus.h"
+#include "sim.h"
+
 extern char **environ;
 
-/* The printer: one line per board.  link "can" puts it on DIR/can0. */
+/* The printer: one line per board.  link "can" puts it on the CAN bus
+ * behind the bridge; "usb-can" is that bridge. */
 struct vp_board {
     const char *name;      /* its printer.cfg name and file names in DIR */
     const char *what;      /* --board NAME or --mcu TYPE */
     const char *value;
-    const char *link;      /* usb, uart:BAUD, can */
-    const char *canbus_uuid;
+    const char *link;      /* usb, uart:BAUD, can, usb-can */
+    const char *canbus_uuid; /* can: its UUID; usb-can: its chip id (the UUID follows) */
     bool card;
 };
 
 static const struct vp_board vp_boards[] = {
     { "mcu", "--board", "btt-octopus-f446-v1", "usb", NULL, true },
     { "uartboard", "--board", "btt-skr-mini-v3", "uart:250000", NULL, false },
+    { "bridge", "--mcu", "stm32g0b1xx", "usb-can", SIM_BRIDGE_CHIP_ID, false },
     { "toolhead", "--mcu", "stm32g0b1xx", "can", "0a1b2c3d4e5f", false },
     { "toolhead2", "--mcu", "stm32g0b1xx", "can", "112233445566", false },
 };
+#define VP_BRIDGE_USB_PORT "1-1"
+/* The bus the toolheads and the bridge sit on, and the host's interface
+ * the bridge serves (what printer.cfg names). */
+#define VP_WIRE "canbus"
+#define VP_IFACE "can0"
 #define VP_NBOARDS (sizeof(vp_boards) / sizeof(vp_boards[0]))
 #define VP_CARD_SECTORS "131072" /* 64 MiB */
 #define VP_START_POLLS 200       /* of 50 ms */
@@ -59,10 +73,11 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: mcuflash-sim printer --dir DIR [--timing none|realistic] [--version-string V]\n\n"
                  "Run a virtual printer: a main board on USB with an SD card (DIR/mcu, card DIR/mcu.img),\n"
-                 "a UART board (DIR/uartboard), two CAN toolheads on the virtual bus DIR/can0, all with\n"
-                 "Katapult, each with its control socket DIR/NAME.ctl.  When all run, DIR/printer.cfg\n"
-                 "(and DIR/mcus.cfg, which it includes) says how Klipper reaches them.  Runs until\n"
-                 "SIGTERM or SIGINT.\n\n"
+                 "a UART board (DIR/uartboard), a USB to CAN bridge on an emulated USB bus serving the\n"
+                 "host's CAN interface DIR/can0, two CAN toolheads behind it, all with Katapult, each\n"
+                 "with its control socket DIR/NAME.ctl.  When all run, DIR/printer.cfg (and DIR/mcus.cfg,\n"
+                 "which it includes) says how Klipper reaches them, and DIR/usb.env the environment in\n"
+                 "which a program sees the bridge on USB.  Runs until SIGTERM or SIGINT.\n\n"
                  "  --dir DIR             where the devices, sockets, card and printer.cfg go\n"
                  "  --timing MODE         none (default) or realistic, for every board and the bus\n"
                  "  --version-string V    the version every board's firmware reports\n"
@@ -96,6 +111,7 @@ static bool wait_path(const char *path)
 
 struct vp {
     char self[PATH_MAX], dir[PATH_MAX - 64];
+    char bridge_uuid[2 * CANBUS_UUID_LEN + 1];
     const char *timing, *version;
     pid_t pids[VP_NBOARDS + 1];
     size_t npids;
@@ -116,9 +132,11 @@ static int start_board(struct vp *vp, const struct vp_board *b)
     snprintf(dev, sizeof(dev), "%s/%s", vp->dir, b->name);
     snprintf(ctl, sizeof(ctl), "%s/%s.ctl", vp->dir, b->name);
     snprintf(card, sizeof(card), "%s/%s.img", vp->dir, b->name);
-    bool can = !strcmp(b->link, "can");
-    if (can)
-        snprintf(link, sizeof(link), "can:%s/can0", vp->dir);
+    bool can = !strcmp(b->link, "can"), bridge = !strcmp(b->link, "usb-can");
+    char iface[PATH_MAX];
+    snprintf(iface, sizeof(iface), "%s/%s", vp->dir, VP_IFACE);
+    if (can || bridge)
+        snprintf(link, sizeof(link), "%s:%s/%s", b->link, vp->dir, VP_WIRE);
     else
         snprintf(link, sizeof(link), "%s", b->link);
     if (b->card) {
@@ -153,12 +171,21 @@ static int start_board(struct vp *vp, const struct vp_board *b)
         argv[n++] = "--path";
         argv[n++] = dev;
     }
+    if (bridge) {
+        argv[n++] = "--host-interface";
+        argv[n++] = iface;
+        argv[n++] = "--chip-id";
+        argv[n++] = (char *)b->canbus_uuid;
+        argv[n++] = "--usb";
+        argv[n++] = VP_BRIDGE_USB_PORT;
+    }
     if (b->card) {
         argv[n++] = "--card";
         argv[n++] = card;
     }
     argv[n] = NULL;
-    if (spawn(vp, argv) < 0 || !wait_path(ctl) || (!can && !wait_path(dev))) {
+    /* The bridge's Klipper has no serial port: the host's interface shows it runs. */
+    if (spawn(vp, argv) < 0 || !wait_path(ctl) || (!can && !wait_path(bridge ? iface : dev))) {
         fprintf(stderr, "mcuflash-sim printer: board %s did not start.\n", b->name);
         return -1;
     }
@@ -181,7 +208,8 @@ static int write_config(const struct vp *vp)
         else
             fprintf(f, "\n[mcu]\n");
         if (b->canbus_uuid)
-            fprintf(f, "canbus_uuid: %s\ncanbus_interface: sim:%s/can0\n", b->canbus_uuid, vp->dir);
+            fprintf(f, "canbus_uuid: %s\ncanbus_interface: sim:%s/%s\n",
+                    strcmp(b->link, "usb-can") ? b->canbus_uuid : vp->bridge_uuid, vp->dir, VP_IFACE);
         else
             fprintf(f, "serial: %s/%s\n", vp->dir, b->name);
         if (!strncmp(b->link, "uart:", 5))
@@ -199,6 +227,23 @@ static int write_config(const struct vp *vp)
     return rename(tmp, path);
 }
 
+/* usb.env: where the bridge's emulated USB bus is, for umockdev's preload. */
+static int write_usb_env(const struct vp *vp)
+{
+    char ctl[PATH_MAX], path[PATH_MAX], reply[8192];
+    snprintf(ctl, sizeof(ctl), "%s/bridge.ctl", vp->dir);
+    snprintf(path, sizeof(path), "%s/usb.env", vp->dir);
+    json_t *st = sim_ctl_query(ctl, "status", reply, sizeof(reply)) == 0 ? json_loads(reply, 0, NULL) : NULL;
+    const char *tb = json_string_value(json_object_get(st, "usb_testbed"));
+    FILE *f = tb ? fopen(path, "w") : NULL;
+    if (f)
+        fprintf(f, "# The virtual printer's USB to CAN bridge is on an emulated USB bus: run mcuflash\n"
+                   "# with these set (env $(grep -v '^#' usb.env) mcuflash ...) to see it there.\n"
+                   "LD_PRELOAD=libumockdev-preload.so.0\nUMOCKDEV_DIR=%s\n", tb);
+    json_decref(st);
+    return f && fclose(f) == 0 ? 0 : -1;
+}
+
 static void stop_all(struct vp *vp)
 {
     for (size_t i = vp->npids; i-- > 0;)
@@ -207,6 +252,8 @@ static void stop_all(struct vp *vp)
         waitpid(vp->pids[i], NULL, 0);
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/printer.cfg", vp->dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/usb.env", vp->dir);
     unlink(path);
 }
 
@@ -253,13 +300,21 @@ int sim_printer_main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
+    uint8_t uuid[CANBUS_UUID_LEN];
+    canbus_uuid_from_usb_serial(SIM_BRIDGE_CHIP_ID, uuid);
+    canbus_uuid_format(uuid, vp.bridge_uuid);
     char bus[PATH_MAX];
-    snprintf(bus, sizeof(bus), "%s/can0", vp.dir);
+    snprintf(bus, sizeof(bus), "%s/%s", vp.dir, VP_WIRE);
     unlink(bus);
     char *bus_argv[] = { vp.self, "canbus", "--path", bus, "--timing", (char *)vp.timing, NULL };
     int rc = spawn(&vp, bus_argv) == 0 && wait_path(bus) ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < VP_NBOARDS; i++)
         rc = start_board(&vp, &vp_boards[i]);
+    if (rc == 0 && write_usb_env(&vp) < 0) {
+        fprintf(stderr, "mcuflash-sim printer: cannot write %s/usb.env (the bridge's USB bus is unknown).\n",
+                vp.dir);
+        rc = -1;
+    }
     if (rc == 0 && write_config(&vp) < 0) {
         fprintf(stderr, "mcuflash-sim printer: cannot write %s/printer.cfg.\n", vp.dir);
         rc = -1;

@@ -17,7 +17,7 @@
 #include "util/clock.h"
 
 #define RETRY_LINK_US 1000000
-#define POLL_MAX (2 + 1 + CONTROL_MAX_CLIENTS)
+#define POLL_MAX (2 + 1 + CONTROL_MAX_CLIENTS + 3 + USBCAN_HOSTS_MAX)
 
 static volatile sig_atomic_t got_signal;
 static int signal_pipe[2] = { -1, -1 };
@@ -103,8 +103,10 @@ static void come_up(struct sim *s)
 {
     uint64_t now = mf_now_us();
     sim_choose_firmware(s);
+    /* A bridge's Katapult is a USB serial port; its Klipper, the host's CAN interface. */
+    port_use_serial(&s->port, s->mode == MODE_KATAPULT);
     /* A crashed MCU never brings its USB device up. */
-    bool stays_away = (s->mode == MODE_CRASHED || s->mode == MODE_DFU) && s->port.kind == SIM_LINK_USB;
+    bool stays_away = (s->mode == MODE_CRASHED || s->mode == MODE_DFU) && sim_on_usb(s);
     if (stays_away)
         port_down(&s->port);
     else if (!port_is_up(&s->port)) {
@@ -121,7 +123,7 @@ static void come_up(struct sim *s)
     s->mcu.rx_limit = timing_rx_buffer(&s->timing);
     s->katapult.rx_limit = timing_rx_buffer(&s->timing);
     s->boots++;
-    if (s->port.kind == SIM_LINK_CAN)
+    if (port_has_node(&s->port))
         cannode_set_online(&s->port.can, s->mode == MODE_KLIPPER || s->mode == MODE_KATAPULT,
                            s->mode == MODE_KATAPULT ? CAN_APP_KATAPULT : CAN_APP_KLIPPER);
     if (s->mode == MODE_KATAPULT)
@@ -168,7 +170,7 @@ void sim_reset(struct sim *s, bool power_cycle)
             sdcard_power_cycle(s->slot.card);
     }
     /* USB re-enumerates (the device disappears); a UART port stays. */
-    go_away(s, BOARD_RESETTING, s->opt.link == SIM_LINK_USB);
+    go_away(s, BOARD_RESETTING, sim_on_usb(s));
     s->up_at_us += run_bootloader(s);
 }
 
@@ -309,6 +311,7 @@ static void step(struct sim *s)
     if (port_fd(&s->port) >= 0)
         pfd[n++] = (struct pollfd){ .fd = port_fd(&s->port),
                                     .events = (short)(POLLIN | (s->host_blocked ? POLLOUT : 0)) };
+    n += port_extra_pollfds(&s->port, pfd + n, POLL_MAX - n);
     size_t ctl_first = n;
     n += control_pollfds(&s->control, pfd + n, POLL_MAX - n);
     if (poll(pfd, (nfds_t)n, poll_timeout_ms(s)) < 0 && errno != EINTR)
@@ -322,6 +325,7 @@ static void step(struct sim *s)
         come_up(s);
     if (mcu_on(s))
         sim_mcu_tick(&s->mcu, mf_now_us());
+    port_route(&s->port);
     read_host(s);
     sim_watch_entry(s);
     feed_firmware(s);
@@ -445,7 +449,8 @@ static int power_on(struct sim *s, struct mf_err *err)
 
 static int start(struct sim *s, struct mf_err *err)
 {
-    s->timing = (struct sim_timing){ s->opt.realistic, s->opt.link, s->opt.baud };
+    /* A bridge's own traffic goes over USB, as a USB board's. */
+    s->timing = (struct sim_timing){ s->opt.realistic, sim_on_usb(s) ? SIM_LINK_USB : s->opt.link, s->opt.baud };
     wire_init(&s->to_mcu, &s->timing);
     wire_init(&s->to_host, &s->timing);
     faults_init(&s->faults);

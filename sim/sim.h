@@ -68,6 +68,9 @@ int sim_ctl_main(int argc, char **argv);
 int sim_make_firmware_main(int argc, char **argv);
 int sim_canbus_main(int argc, char **argv);
 
+/* One command to a board's control socket; its reply line in reply. */
+int sim_ctl_query(const char *socket_path, const char *command, char *reply, size_t cap);
+
 /* Load the board database (with extra files) and find a board the
  * simulator can model; *db must be freed by the caller (also on failure). */
 int sim_find_board(const char *name, const char *const *files, size_t n, struct board_db **db,
@@ -88,6 +91,11 @@ void sim_plug(struct sim *s);
 /* What runs and how the board gets into its bootloader (bootentry.c). */
 #define SIM_TOUCH_POLL_MS 20 /* how often a USB board running Klipper looks at its line coding */
 const char *sim_mode_name(enum sim_mode m);
+/* On USB: a USB board or a USB to CAN bridge. */
+static inline bool sim_on_usb(const struct sim *s)
+{
+    return s->opt.link == SIM_LINK_USB || s->opt.link == SIM_LINK_USBCAN;
+}
 static inline bool sim_running(const struct sim *s, enum sim_mode mode)
 {
     return s->state == BOARD_RUNNING && s->mode == mode;

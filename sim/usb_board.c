@@ -14,11 +14,12 @@
 #define KLIPPER_VID 0x1d50
 #define KLIPPER_PID 0x614e
 #define KATAPULT_PID 0x6177
+#define GSUSB_PID 0x606f /* Klipper's USB to CAN bus bridge (Linux gs_usb) */
 /* A plugged DFU device is served at this pace; a CDC device only shows in sysfs. */
 #define DFU_POLL_MS 1
 #define CDC_POLL_MS 50
 
-enum shown { SHOWN_NONE, SHOWN_CDC, SHOWN_DFU };
+enum shown { SHOWN_NONE, SHOWN_CDC, SHOWN_DFU, SHOWN_BRIDGE };
 
 struct sim_usb {
     char port[32];
@@ -31,7 +32,7 @@ struct sim_usb {
     struct usb_model cdc;
     struct dfuse_dev *dfu;   /* the STM32 ROM, or */
     struct lpc_dfu *lpc;     /* the LPC176x DFU bootloader */
-    char product[64], serial[32];
+    char product[64], serial[40];
 };
 
 static int parse_spec(struct sim_usb *u, const char *spec, struct mf_err *err)
@@ -60,6 +61,25 @@ static int parse_spec(struct sim_usb *u, const char *spec, struct mf_err *err)
     return 0;
 }
 
+/* The firmware's own USB device: Klipper's ids with pid, its device
+ * class bytes, the configuration, and the strings Klipper gives it
+ * (manufacturer, the MCU as product, the chip id as serial number). */
+static void make_app_device(struct sim_usb *u, const struct sim *s, uint16_t pid, const uint8_t class[3],
+                            const uint8_t *config, size_t config_len, const char *manufacturer)
+{
+    uint8_t device[18] = { 18, 1, 0x00, 0x02, class[0], class[1], class[2], 64, KLIPPER_VID & 0xff, KLIPPER_VID >> 8,
+                           (uint8_t)pid, (uint8_t)(pid >> 8), 0x00, 0x01, 1, 2, 3, 1 };
+    memset(&u->cdc, 0, sizeof(u->cdc));
+    memcpy(u->cdc.descriptors, device, sizeof(device));
+    memcpy(u->cdc.descriptors + sizeof(device), config, config_len);
+    u->cdc.descriptors_len = sizeof(device) + config_len;
+    u->cdc.vid = KLIPPER_VID, u->cdc.pid = pid;
+    snprintf(u->product, sizeof(u->product), "%s", s->mcu.type ? s->mcu.type->name : "stm32");
+    u->cdc.strings[1] = manufacturer;
+    u->cdc.strings[2] = u->product;
+    u->cdc.strings[3] = u->cdc.serial = u->serial;
+}
+
 /* The board running Klipper or Katapult: a CDC ACM device (communication
  * and data interfaces, no endpoints needed for enumeration). */
 static void make_cdc(struct sim_usb *u, const struct sim *s)
@@ -69,19 +89,25 @@ static void make_cdc(struct sim_usb *u, const struct sim *s)
         9, 4, 0, 0, 0, 0x02, 0x02, 0x00, 0,
         9, 4, 1, 0, 0, 0x0a, 0x00, 0x00, 0,
     };
+    static const uint8_t class[3] = { 0xef, 0x02, 0x01 };
     bool katapult = s->mode == MODE_KATAPULT;
-    uint16_t pid = katapult ? KATAPULT_PID : KLIPPER_PID;
-    uint8_t device[18] = { 18, 1, 0x00, 0x02, 0xef, 0x02, 0x01, 64, KLIPPER_VID & 0xff, KLIPPER_VID >> 8,
-                           (uint8_t)pid, (uint8_t)(pid >> 8), 0x00, 0x01, 1, 2, 3, 1 };
-    memset(&u->cdc, 0, sizeof(u->cdc));
-    memcpy(u->cdc.descriptors, device, sizeof(device));
-    memcpy(u->cdc.descriptors + sizeof(device), config, sizeof(config));
-    u->cdc.descriptors_len = sizeof(device) + sizeof(config);
-    u->cdc.vid = KLIPPER_VID, u->cdc.pid = pid;
-    snprintf(u->product, sizeof(u->product), "%s", s->mcu.type ? s->mcu.type->name : "stm32");
-    u->cdc.strings[1] = katapult ? "katapult" : "Klipper";
-    u->cdc.strings[2] = u->product;
-    u->cdc.strings[3] = u->cdc.serial = u->serial;
+    make_app_device(u, s, katapult ? KATAPULT_PID : KLIPPER_PID, class, config, sizeof(config),
+                    katapult ? "katapult" : "Klipper");
+}
+
+/* A USB to CAN bridge running Klipper (usb_canbus.c): one vendor
+ * interface with two bulk endpoints, no tty; the host's CAN interface is
+ * the board's router (usbcan.h), not this model. */
+static void make_bridge(struct sim_usb *u, const struct sim *s)
+{
+    static const uint8_t config[] = {
+        9, 2, 32, 0, 1, 1, 0, 0xc0, 50,
+        9, 4, 0, 0, 2, 0xff, 0xff, 0xff, 0,
+        7, 5, 0x04, 0x02, 64, 0, 0,
+        7, 5, 0x84, 0x02, 64, 0, 0,
+    };
+    static const uint8_t class[3] = { 0, 0, 0 };
+    make_app_device(u, s, GSUSB_PID, class, config, sizeof(config), "Klipper");
 }
 
 /* An LPC176x board whose definition names the LPC17xx DFU bootloader. */
@@ -114,6 +140,9 @@ static void show(struct sim *s, enum shown what)
         make_cdc(u, s);
         u->cdc_mode = s->mode;
         rc = usb_testbed_plug(u->tb, u->port, &u->cdc, u->tty, &err);
+    } else if (what == SHOWN_BRIDGE) {
+        make_bridge(u, s);
+        rc = usb_testbed_plug(u->tb, u->port, &u->cdc, NULL, &err);
     } else if (what == SHOWN_DFU && has_lpc_dfu(s)) {
         u->lpc = lpc_dfu_new(s->flash.mem, s->flash.mem_size, s->timing.realistic);
         rc = u->lpc ? usb_testbed_plug(u->tb, u->port, lpc_dfu_usb(u->lpc), NULL, &err) : -1;
@@ -136,8 +165,9 @@ static enum shown wanted(const struct sim *s)
 {
     if (s->state == BOARD_RUNNING && s->mode == MODE_DFU)
         return SHOWN_DFU;
-    if (s->port.kind == SIM_LINK_USB && port_is_up(&s->port) &&
-        (s->mode == MODE_KLIPPER || s->mode == MODE_KATAPULT))
+    if (s->port.kind == SIM_LINK_USBCAN && port_is_up(&s->port) && s->mode == MODE_KLIPPER)
+        return SHOWN_BRIDGE;
+    if (sim_on_usb(s) && port_is_up(&s->port) && (s->mode == MODE_KLIPPER || s->mode == MODE_KATAPULT))
         return SHOWN_CDC;
     return SHOWN_NONE;
 }
@@ -194,8 +224,8 @@ int sim_usb_start(struct sim *s, struct mf_err *err)
 {
     if (!s->opt.usb)
         return 0;
-    if (s->opt.link != SIM_LINK_USB)
-        return mf_fail(err, MF_E_USAGE, "--usb needs --link usb; nothing was started.");
+    if (!sim_on_usb(s))
+        return mf_fail(err, MF_E_USAGE, "--usb needs --link usb or usb-can; nothing was started.");
     struct sim_usb *u = calloc(1, sizeof(*u));
     if (!u)
         return mf_fail(err, MF_E_FAIL, "Out of memory.");
@@ -205,7 +235,10 @@ int sim_usb_start(struct sim *s, struct mf_err *err)
     if (!usb_testbed_available())
         return mf_fail(err, MF_E_FAIL, "This mcuflash-sim was built without umockdev, so --usb cannot emulate a USB "
                        "bus; install libumockdev-dev and rebuild; nothing was started.");
-    snprintf(u->serial, sizeof(u->serial), "%08X%08X", 0x3574364cu, (unsigned)(s->flash.mem_size ^ 0x5a5a));
+    if (s->opt.chip_id)
+        snprintf(u->serial, sizeof(u->serial), "%s", s->opt.chip_id);
+    else
+        snprintf(u->serial, sizeof(u->serial), "%08X%08X", 0x3574364cu, (unsigned)(s->flash.mem_size ^ 0x5a5a));
     u->tb = usb_testbed_new(err);
     return u->tb ? 0 : -1;
 }

@@ -195,8 +195,9 @@ static int demo_one(const char *sim, const char *dir, const struct demo_scene *s
 }
 
 /* The printer-wide scene: `mcuflash-sim printer` brings up a main board,
- * a UART board and two CAN toolheads; `mcuflash update` flashes them all
- * in one planned run, as a user would after updating Klipper. */
+ * a UART board, a USB to CAN bridge and two CAN toolheads behind it;
+ * `mcuflash update` flashes them all in one planned run, as a user would
+ * after updating Klipper. */
 static const struct {
     const char *name, *what, *value, *link;
 } printer_images[] = {
@@ -204,7 +205,34 @@ static const struct {
     { "uartboard", "--board", "btt-skr-mini-v3", "uart:250000" },
     { "toolhead", "--mcu", "stm32g0b1xx", "can" },
     { "toolhead2", "--mcu", "stm32g0b1xx", "can" },
+    { "bridge", "--mcu", "stm32g0b1xx", "usb-can" },
 };
+
+/* The printer's usb.env (KEY=VALUE lines) into the environment, so that the
+ * update sees the bridge on its emulated USB bus. */
+static int take_usb_env(const char *dir, struct mf_err *err)
+{
+    char path[PATH_MAX], line[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/usb.env", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return mf_fail(err, MF_E_FAIL, "The virtual printer wrote no %s; the demo cannot see its USB bus.", path);
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *eq = strchr(line, '=');
+        if (line[0] == '#' || !eq)
+            continue;
+        *eq = '\0';
+        setenv(line, eq + 1, 1);
+    }
+    fclose(f);
+    /* An AddressSanitizer build refuses a preload ahead of its runtime otherwise. */
+    char asan[512];
+    const char *was = getenv("ASAN_OPTIONS");
+    snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", was ? was : "", was && *was ? ":" : "");
+    setenv("ASAN_OPTIONS", asan, 1);
+    return 0;
+}
 #define PRINTER_NIMAGES (sizeof(printer_images) / sizeof(printer_images[0]))
 
 static int demo_printer(const char *sim, const char *dir, struct mf_err *err)
@@ -213,8 +241,8 @@ static int demo_printer(const char *sim, const char *dir, struct mf_err *err)
     char fw[PRINTER_NIMAGES][PATH_MAX], farg[PRINTER_NIMAGES][PATH_MAX + 64];
     snprintf(pdir, sizeof(pdir), "%s/printer", dir);
     snprintf(cfg, sizeof(cfg), "%s/printer.cfg", pdir);
-    printf("\n== A whole printer after a Klipper update: a main board on USB, a UART board and two CAN "
-           "toolheads, all with Katapult, updated in one run\n");
+    printf("\n== A whole printer after a Klipper update: a main board on USB, a UART board, a USB to CAN bridge "
+           "and two CAN toolheads behind it, all with Katapult, updated in one run\n");
     printf("$ mcuflash-sim printer --dir %s --timing realistic\n", pdir);
     fflush(stdout);
     char *vp_argv[] = { (char *)sim, "printer", "--dir", pdir, "--timing", "realistic", "--version-string",
@@ -223,6 +251,8 @@ static int demo_printer(const char *sim, const char *dir, struct mf_err *err)
     if (spawn(sim, vp_argv, &vp_pid, err) < 0)
         return -1;
     int rc = wait_for(cfg, err);
+    if (rc == 0)
+        rc = take_usb_env(pdir, err);
     char *up_argv[8 + 2 * PRINTER_NIMAGES] = { self, "update", "--config", cfg, "--no-service" };
     int n = 5;
     for (size_t i = 0; rc == 0 && i < PRINTER_NIMAGES; i++) {

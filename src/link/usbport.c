@@ -17,6 +17,8 @@
 #define POLL_US 50000u
 /* A device back on the port may add its tty interface a little later. */
 #define TTY_SETTLE_US 1000000u
+/* USB devices looked at by usbport_find: more than any host has. */
+#define USBPORT_FIND_MAX 256
 
 /* sysfs_root "/" means the real tree. */
 static void sysfs_path(const char *root, const char *rest, char *out, size_t cap)
@@ -118,23 +120,34 @@ int usbport_read(const char *sysfs_root, const char *port, struct usb_port_info 
     return 1;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* opendir and readdir rather than scandir: an emulated sysfs (umockdev's
+ * preload, in the tests) redirects opendir, and scandir bypasses it. */
 int usbport_find(const char *sysfs_root, usbport_match_fn match, void *ctx, struct usb_port_info *info)
 {
-    char dir[PATH_MAX];
+    char dir[PATH_MAX], *ports[USBPORT_FIND_MAX];
+    size_t n = 0;
     sysfs_path(sysfs_root, "/sys/bus/usb/devices", dir, sizeof(dir));
-    struct dirent **names;
-    int n = scandir(dir, &names, NULL, alphasort);
-    int found = 0;
-    for (int i = 0; i < n; i++) {
-        const char *port = names[i]->d_name;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && n < USBPORT_FIND_MAX && (e = readdir(d));) {
+        const char *port = e->d_name;
         /* Devices are "1-1.3"; interfaces ("1-1.3:1.0") and hubs' roots ("usb1") are not. */
-        if (!found && isdigit((unsigned char)port[0]) && strchr(port, '-') && !strchr(port, ':') &&
-            usbport_read(sysfs_root, port, info) == 1 && match(info, ctx))
-            found = 1;
-        free(names[i]);
+        if (isdigit((unsigned char)port[0]) && strchr(port, '-') && !strchr(port, ':') && (ports[n] = strdup(port)))
+            n++;
     }
-    if (n >= 0)
-        free(names);
+    if (d)
+        closedir(d);
+    qsort(ports, n, sizeof(ports[0]), by_name);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!found && usbport_read(sysfs_root, ports[i], info) == 1 && match(info, ctx))
+            found = 1;
+        free(ports[i]);
+    }
     return found;
 }
 

@@ -41,12 +41,26 @@ static bool named_serial(const struct printer_mcus *m, const char *tty)
     return false;
 }
 
+static bool named_uuid(const struct printer_mcus *m, const char *uuid);
+
+/* A USB to CAN bridge printer.cfg names as a CAN node (running Klipper or
+ * waiting in Katapult): its serial number, the chip id, gives the UUID. */
+static bool named_bridge(const struct printer_mcus *m, const struct usb_port_info *d)
+{
+    uint8_t uuid[CANBUS_UUID_LEN];
+    char hex[2 * CANBUS_UUID_LEN + 1];
+    if (d->vid != 0x1d50 || (d->pid != 0x606f && d->pid != 0x6177) || canbus_uuid_from_usb_serial(d->serial, uuid) < 0)
+        return false;
+    canbus_uuid_format(uuid, hex);
+    return named_uuid(m, hex);
+}
+
 /* Called for every USB device; never "matches", so the scan sees them all. */
 static bool collect_usb(const struct usb_port_info *d, void *ctx)
 {
     struct usb_scan *s = ctx;
     const char *kind = usb_kind(d);
-    if (!kind || s->n == s->cap || (d->tty[0] && named_serial(s->m, d->tty)))
+    if (!kind || s->n == s->cap || (d->tty[0] && named_serial(s->m, d->tty)) || named_bridge(s->m, d))
         return false;
     struct mf_found *f = &s->out[s->n++];
     snprintf(f->reach, sizeof(f->reach), "%s%s", d->tty[0] ? "" : "USB ", d->tty[0] ? d->tty : d->port);

@@ -93,6 +93,14 @@ static const struct mf_route *choose_route(const struct mf_flash_opts *o, struct
     return &mf_route_katapult;
 }
 
+const char *mf_flash_route_name(const struct mf_flash_opts *o)
+{
+    struct mf_flash_result r;
+    struct mf_err err;
+    const struct mf_route *rt = choose_route(o, &r, &err);
+    return rt ? rt->name : o->route;
+}
+
 static void append(char *buf, size_t cap, size_t *n, const char *fmt, const char *arg)
 {
     if (*n < cap)

@@ -67,6 +67,10 @@ void mf_flash_opts_init(struct mf_flash_opts *o);
  * otherwise; result is filled as far as the flow got. */
 int mf_flash_run(const struct mf_flash_opts *o, struct mf_flash_result *r, struct mf_err *err);
 
+/* The route mf_flash_run takes for these options (the one asked for, even
+ * if there is none of that name), without touching the board. */
+const char *mf_flash_route_name(const struct mf_flash_opts *o);
+
 const char *mf_verdict_name(enum mf_verdict v);
 
 #endif

@@ -9,9 +9,11 @@
 #include "link/usbport.h"
 #include "method/connect.h"
 
-/* Klipper's USB ids (as src/usb_cdc.c and the CAN bridge build use them). */
+/* Klipper's USB ids (as src/usb_cdc.c and the CAN bridge build use them),
+ * and Katapult's. */
 #define KLIPPER_VID 0x1d50
 #define BRIDGE_PID 0x606f
+#define KATAPULT_PID 0x6177
 
 const char *mf_board_state_name(enum mf_board_state s)
 {
@@ -26,15 +28,26 @@ const char *mf_board_state_name(enum mf_board_state s)
 static bool is_bridge_for(const struct usb_port_info *info, void *ctx)
 {
     uint8_t uuid[CANBUS_UUID_LEN];
-    return info->vid == KLIPPER_VID && info->pid == BRIDGE_PID && canbus_uuid_from_usb_serial(info->serial, uuid) == 0 &&
-           !memcmp(uuid, ctx, sizeof(uuid));
+    bool ids = info->vid == KLIPPER_VID && (info->pid == BRIDGE_PID || (info->pid == KATAPULT_PID && info->tty[0]));
+    return ids && canbus_uuid_from_usb_serial(info->serial, uuid) == 0 && !memcmp(uuid, ctx, sizeof(uuid));
 }
 
-bool mf_can_node_is_bridge(const char *uuid_text)
+enum mf_bridge mf_can_bridge(const uint8_t uuid[CANBUS_UUID_LEN], struct usb_port_info *info)
+{
+    struct usb_port_info found;
+    uint8_t want[CANBUS_UUID_LEN];
+    memcpy(want, uuid, sizeof(want));
+    if (usbport_find("/", is_bridge_for, want, &found) != 1)
+        return MF_BRIDGE_NONE;
+    if (info)
+        *info = found;
+    return found.pid == BRIDGE_PID ? MF_BRIDGE_KLIPPER : MF_BRIDGE_KATAPULT;
+}
+
+enum mf_bridge mf_can_bridge_of(const char *uuid_text, struct usb_port_info *info)
 {
     uint8_t uuid[CANBUS_UUID_LEN];
-    struct usb_port_info info;
-    return canbus_uuid_parse(uuid_text, uuid) == 0 && usbport_find("/", is_bridge_for, uuid, &info) == 1;
+    return canbus_uuid_parse(uuid_text, uuid) == 0 ? mf_can_bridge(uuid, info) : MF_BRIDGE_NONE;
 }
 
 static void from_session(struct mf_conn *conn, struct mf_identity *id)
@@ -101,9 +114,21 @@ static void identify_can(const struct mf_target *t, bool take, struct mf_identit
     enum canbus_app app = CANBUS_APP_UNKNOWN;
     struct mf_conn conn = { 0 };
     struct mf_err err = { 0 };
-    id->bridge = mf_can_node_is_bridge(t->can_uuid);
     if (canbus_uuid_parse(t->can_uuid, uuid) < 0) {
         snprintf(id->why, sizeof(id->why), "'%s' is not a CAN UUID (12 hex digits).", t->can_uuid);
+        return;
+    }
+    struct usb_port_info port;
+    enum mf_bridge bridge = mf_can_bridge(uuid, &port);
+    id->bridge = bridge != MF_BRIDGE_NONE;
+    if (id->bridge)
+        snprintf(id->bridge_port, sizeof(id->bridge_port), "%s", port.port);
+    if (bridge == MF_BRIDGE_KATAPULT) {
+        /* The bridge's interface went with it; Katapult is on its USB port. */
+        struct mf_target serial = { .device = port.tty, .baud = t->baud };
+        snprintf(id->why, sizeof(id->why), "The USB to CAN bridge on USB port %s does not answer on %s.", port.port,
+                 port.tty);
+        katapult_on_serial(&serial, id);
         return;
     }
     uint8_t nodeid = next_nodeid();

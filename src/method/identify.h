@@ -6,6 +6,8 @@
 
 #include <stdbool.h>
 
+#include "link/canbus.h"
+#include "link/usbport.h"
 #include "method/flash.h"
 
 enum mf_board_state {
@@ -21,6 +23,7 @@ struct mf_identity {
     bool configured;       /* Klipper has configured it */
     bool shutdown;
     bool bridge;           /* a CAN node that is a USB to CAN bridge on this host */
+    char bridge_port[32];  /* then its USB port */
     char why[768];         /* for MF_BOARD_UNREACHABLE */
 };
 
@@ -32,8 +35,19 @@ void mf_identify(const struct mf_target *t, bool take_can_node, struct mf_identi
 
 const char *mf_board_state_name(enum mf_board_state s);
 
-/* Whether the CAN node with this UUID is a USB to CAN bridge plugged into
- * this host (its USB serial number gives the UUID). */
-bool mf_can_node_is_bridge(const char *uuid);
+/* A CAN node that is a USB to CAN bridge plugged into this host: its USB
+ * serial number is its chip id, which gives its UUID as the firmware
+ * computes it.  Running Klipper it has Klipper's bridge ids (1d50:606f);
+ * waiting in Katapult, Katapult's (1d50:6177) and a serial port, and the
+ * host's CAN interface is gone with it. */
+enum mf_bridge {
+    MF_BRIDGE_NONE,      /* not a bridge on this host (or not on USB now) */
+    MF_BRIDGE_KLIPPER,
+    MF_BRIDGE_KATAPULT,
+};
+/* info (may be NULL) gets its USB port. */
+enum mf_bridge mf_can_bridge(const uint8_t uuid[CANBUS_UUID_LEN], struct usb_port_info *info);
+/* The same from the UUID's text. */
+enum mf_bridge mf_can_bridge_of(const char *uuid, struct usb_port_info *info);
 
 #endif

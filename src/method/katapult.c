@@ -14,6 +14,7 @@
 #include "link/bootentry.h"
 #include "link/canbus.h"
 #include "link/usbport.h"
+#include "method/identify.h"
 #include "method/reconnect.h"
 #include "method/route.h"
 #include "util/clock.h"
@@ -56,17 +57,6 @@ struct kp_state {
 static const char *via_name(enum kp_via v)
 {
     return v == VIA_CAN ? "CAN" : v == VIA_UART ? "UART" : "USB";
-}
-
-/* A Klipper USB to CAN bridge (USB ids 1d50:606f) whose chip id, its USB
- * serial number, gives the node's UUID as the firmware computes it. */
-#define BRIDGE_PID 0x606f
-
-static bool is_bridge_for(const struct usb_port_info *info, void *ctx)
-{
-    uint8_t uuid[CANBUS_UUID_LEN];
-    return info->vid == KLIPPER_VID && info->pid == BRIDGE_PID && canbus_uuid_from_usb_serial(info->serial, uuid) == 0 &&
-           !memcmp(uuid, ctx, sizeof(uuid));
 }
 
 static bool is_katapult_usb(const struct usb_port_info *info, void *ctx)
@@ -417,23 +407,37 @@ static int katapult_open(struct mf_job *j, struct mf_err *err)
     if (!s)
         return mf_fail(err, MF_E_FAIL, "Out of memory.");
     j->state = s;
+    int in_katapult = 0;
     if (o->target.can_uuid) {
         s->via = VIA_CAN;
         s->via_known = true;
         if (canbus_uuid_parse(o->target.can_uuid, s->uuid) < 0)
             return mf_fail(err, MF_E_USAGE, "'%s' is not a CAN UUID (12 hex digits); nothing was done.",
                            o->target.can_uuid);
-        if (canbus_open(o->target.can_iface, &s->bus, err) < 0)
-            return bridge_in_katapult_hint(err);
-        s->bridge = usbport_find("/", is_bridge_for, s->uuid, &s->port) == 1;
-        if (s->bridge)
-            mf_job_note(j, "bridge", "CAN node %s is the USB to CAN bus bridge on USB port %s: it is flashed over "
-                        "USB, and %s goes away while it is in Katapult.", o->target.can_uuid, s->port.port,
-                        o->target.can_iface);
-        if (check_interface(j, s->bridge ? VIA_USB : VIA_CAN, s->bridge, canbus_bitrate(s->bus), err) < 0)
-            return -1;
+        enum mf_bridge bridge = mf_can_bridge(s->uuid, &s->port);
+        s->bridge = bridge != MF_BRIDGE_NONE;
+        if (bridge == MF_BRIDGE_KATAPULT) {
+            /* Its interface went with it: Katapult waits on its USB port. */
+            mf_job_note(j, "bridge", "CAN node %s is the USB to CAN bus bridge on USB port %s; it waits in Katapult "
+                        "on %s, where it is flashed, and %s comes back when it runs Klipper again.",
+                        o->target.can_uuid, s->port.port, s->port.tty, o->target.can_iface);
+            s->via = VIA_USB;
+            if (check_interface(j, VIA_USB, true, 0, err) < 0 || open_serial_client(j, s, s->port.tty, err) < 0)
+                return -1;
+            in_katapult = katapult_answers(s, err) ? 1 : -1;
+        } else {
+            if (canbus_open(o->target.can_iface, &s->bus, err) < 0)
+                return bridge_in_katapult_hint(err);
+            if (s->bridge)
+                mf_job_note(j, "bridge", "CAN node %s is the USB to CAN bus bridge on USB port %s: it is flashed "
+                            "over USB, and %s goes away while it is in Katapult.", o->target.can_uuid, s->port.port,
+                            o->target.can_iface);
+            if (check_interface(j, s->bridge ? VIA_USB : VIA_CAN, s->bridge, canbus_bitrate(s->bus), err) < 0)
+                return -1;
+        }
     }
-    int in_katapult = look_at_board(j, s, err);
+    if (!in_katapult)
+        in_katapult = look_at_board(j, s, err);
     if (in_katapult < 0)
         return -1;
     if (s->via != VIA_CAN && s->via_known && check_interface(j, s->via, false, 0, err) < 0)

@@ -19,6 +19,7 @@ const char *mf_update_result_name(enum mf_update_result r)
     case MF_UPDATE_PLANNED: return "planned";
     case MF_UPDATE_FLASHED: return "flashed";
     case MF_UPDATE_FAILED: return "failed";
+    case MF_UPDATE_SKIPPED: return "skipped";
     }
     return "unknown";
 }
@@ -232,17 +233,42 @@ out:
     return rc;
 }
 
-/* CAN nodes first, the USB to CAN bridges after the nodes behind them,
- * then the boards on serial links; printer.cfg's order within each. */
+/* A bridge waiting in its bootloader has taken its CAN interface with it:
+ * it comes first.  Then CAN nodes, the USB to CAN bridges after the nodes
+ * behind them, then the boards on serial links; printer.cfg's order within
+ * each. */
+static bool bridge_down(const struct mf_update_item *it)
+{
+    return it->bridge && it->identified && it->before.state == MF_BOARD_KATAPULT;
+}
+
 static int rank(const struct mf_update_item *it)
 {
-    return !it->target.can_uuid ? 2 : it->bridge ? 1 : 0;
+    return bridge_down(it) ? 0 : !it->target.can_uuid ? 3 : it->bridge ? 2 : 1;
+}
+
+/* The bridge a CAN node is reached through: the one on its interface. */
+static void find_bridges(struct mf_update *u)
+{
+    for (size_t i = 0; i < u->n; i++) {
+        struct mf_update_item *it = &u->items[i];
+        it->behind = NULL;
+        for (size_t k = 0; k < u->n && it->target.can_uuid && !it->bridge; k++)
+            if (u->items[k].bridge && !strcmp(u->items[k].mcu.canbus_interface, it->mcu.canbus_interface))
+                it->behind = u->items[k].mcu.name;
+    }
+}
+
+static const struct mf_update_item *item_named(const struct mf_update *u, const char *name)
+{
+    for (size_t i = 0; name && i < u->n; i++)
+        if (!strcmp(u->items[i].mcu.name, name))
+            return &u->items[i];
+    return NULL;
 }
 
 void mf_update_order(struct mf_update *u)
 {
-    for (size_t i = 0; i < u->n; i++)
-        mf_target_from_mcu(&u->items[i].mcu, &u->items[i].target);
     /* Insertion sort: stable, and printers have a handful of MCUs. */
     for (size_t i = 1; i < u->n; i++) {
         struct mf_update_item it = u->items[i];
@@ -253,6 +279,7 @@ void mf_update_order(struct mf_update *u)
     }
     for (size_t i = 0; i < u->n; i++)
         mf_target_from_mcu(&u->items[i].mcu, &u->items[i].target);
+    find_bridges(u);
 }
 
 int mf_update_identify(struct mf_update *u, bool take_can_nodes, struct mf_err *err)
@@ -304,11 +331,47 @@ static int can_node_to_katapult(const struct mf_target *t, struct mf_err *err)
     return rc;
 }
 
+/* How mf_flash_run flashes the item. */
+static void item_flash_opts(const struct mf_update_item *it, const struct mf_progress *progress,
+                            struct mf_flash_opts *fo)
+{
+    mf_flash_opts_init(fo);
+    fo->target = it->target;
+    fo->board = it->board;
+    fo->route = it->route[0] ? it->route : NULL;
+    fo->firmware_path = it->image;
+    fo->firmware_given = true;
+    fo->dict_path = it->dict[0] ? it->dict : NULL;
+    fo->progress = progress;
+}
+
+/* A node behind a bridge that failed cannot be reached: it is not tried. */
+static bool skip_behind_failed_bridge(const struct mf_update_opts *o, const struct mf_update *u,
+                                      struct mf_update_item *it)
+{
+    const struct mf_update_item *b = item_named(u, it->behind);
+    if (!b || b->result != MF_UPDATE_FAILED)
+        return false;
+    it->result = MF_UPDATE_SKIPPED;
+    it->code = b->code ? b->code : MF_E_FAIL;
+    snprintf(it->error, sizeof(it->error), "Not tried: it is reached through the USB to CAN bridge %.60s, "
+             "which failed, so %.300s is gone; nothing was written to it; flash %.60s first, then run the update "
+             "again.",
+             b->mcu.name, it->mcu.canbus_interface, b->mcu.name);
+    note(o, "skip", "Not updating %s: the USB to CAN bridge %s it is reached through failed.", it->mcu.name,
+         b->mcu.name);
+    return true;
+}
+
 size_t mf_update_flash(const struct mf_update_opts *o, struct mf_update *u)
 {
     size_t failed = 0;
     for (size_t i = 0; i < u->n; i++) {
         struct mf_update_item *it = &u->items[i];
+        if (skip_behind_failed_bridge(o, u, it)) {
+            failed++;
+            continue;
+        }
         char where[600];
         mf_target_name(&it->target, where, sizeof(where));
         note(o, "update", "Updating %s (%s) with %s%s%s.", it->mcu.name, where, it->image,
@@ -316,14 +379,7 @@ size_t mf_update_flash(const struct mf_update_opts *o, struct mf_update *u)
         struct mf_flash_opts fo;
         struct mf_flash_result r;
         struct mf_err err = { 0 };
-        mf_flash_opts_init(&fo);
-        fo.target = it->target;
-        fo.board = it->board;
-        fo.route = it->route[0] ? it->route : NULL;
-        fo.firmware_path = it->image;
-        fo.firmware_given = true;
-        fo.dict_path = it->dict[0] ? it->dict : NULL;
-        fo.progress = o->progress;
+        item_flash_opts(it, o->progress, &fo);
         memset(&r, 0, sizeof(r));
         bool entered = true;
         if (it->target.can_uuid && !it->before.bridge && it->identified && it->before.state == MF_BOARD_KLIPPER) {
@@ -345,11 +401,9 @@ size_t mf_update_flash(const struct mf_update_opts *o, struct mf_update *u)
 
 const char *mf_update_route(const struct mf_update_item *it)
 {
-    if (it->route[0])
-        return it->route;
-    if (it->target.can_uuid || !it->board || it->board->katapult != BOARD_KATAPULT_UNKNOWN)
-        return "katapult";
-    return it->board->spi_bus || it->board->sdio_bus ? "sdcard" : "katapult";
+    struct mf_flash_opts fo;
+    item_flash_opts(it, NULL, &fo);
+    return mf_flash_route_name(&fo);
 }
 
 void mf_update_free(struct mf_update *u)

@@ -6,7 +6,9 @@
  * another MCU than the board reports, stops the run before any board is
  * touched.  The order is: CAN nodes behind a USB to CAN bridge, then the
  * bridge (so a bridge that fails leaves no node behind it unflashed), then
- * the rest.  A failure on one MCU does not stop the others.  The
+ * the rest.  A bridge found waiting in its bootloader has taken the CAN
+ * interface with it, so it goes first, and if it fails the nodes behind it
+ * are not tried.  Otherwise a failure on one MCU does not stop the others.  The
  * caller stops the Klipper service first and starts it again at the end,
  * also after a failure (printer/service.h).
  */
@@ -42,6 +44,7 @@ enum mf_update_result {
     MF_UPDATE_PLANNED,
     MF_UPDATE_FLASHED,
     MF_UPDATE_FAILED,
+    MF_UPDATE_SKIPPED, /* not tried: the bridge it is reached through failed */
 };
 
 struct mf_update_item {
@@ -52,6 +55,7 @@ struct mf_update_item {
     char route[16];                    /* from `route:`; "" to let flash choose */
     char image_mcu[64], image_version[128];
     bool bridge;                       /* a USB to CAN bridge (found on USB, or `bridge: yes`) */
+    const char *behind;                /* the bridge (its MCU name) a CAN node is reached through, or NULL */
     bool identified;                   /* before holds what the board said */
     struct mf_identity before;
     enum mf_update_result result;
