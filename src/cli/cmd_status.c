@@ -26,6 +26,7 @@ struct status_row {
     char routes[64];
     const char *differs;    /* "yes", "no", "-" */
     const char *found_as;   /* unnamed boards: "klipper", "katapult", "dfu", "bootsel" */
+    const char *restart;    /* printer.cfg's restart_method, "" when none */
 };
 
 static void usage(FILE *out)
@@ -34,7 +35,8 @@ static void usage(FILE *out)
                  "For every MCU of printer.cfg, and every Klipper, Katapult, DFU or BOOTSEL device on\n"
                  "USB and on the printer's CAN interfaces that printer.cfg does not name: how it is\n"
                  "reached, its MCU, the firmware it runs against the host's Klipper version, the board\n"
-                 "definitions that match, and the routes that can flash it.  Nothing is changed.\n\n"
+                 "definitions that match, the routes that can flash it, and printer.cfg's restart_method.\n"
+                 "Nothing is changed.\n\n"
                  "      --config FILE      printer.cfg (default ~/printer_data/config/printer.cfg,\n"
                  "                         else ~/printer.cfg)\n"
                  "      --klipper-dir DIR  the host's Klipper checkout (default ~/klipper)\n"
@@ -86,13 +88,13 @@ static const char *state_text(const struct status_row *r)
 
 static void print_table(const struct status_row *rows, size_t n, const char *host)
 {
-    printf("%-12s %-40s %-14s %-28s %-8s %-16s %s\n", "NAME", "REACHED AS", "MCU", "RUNS", "DIFFERS", "ROUTES",
-           "BOARDS");
+    printf("%-12s %-40s %-14s %-28s %-8s %-16s %-8s %s\n", "NAME", "REACHED AS", "MCU", "RUNS", "DIFFERS", "ROUTES",
+           "RESTART", "BOARDS");
     for (size_t i = 0; i < n; i++) {
         const struct status_row *r = &rows[i];
-        printf("%-12s %-40s %-14s %-28s %-8s %-16s %s\n", r->name[0] ? r->name : "(unnamed)", r->reach,
+        printf("%-12s %-40s %-14s %-28s %-8s %-16s %-8s %s\n", r->name[0] ? r->name : "(unnamed)", r->reach,
                r->id.mcu[0] ? r->id.mcu : "?", state_text(r), r->differs, r->routes,
-               r->boards[0] ? r->boards : "-");
+               r->restart && r->restart[0] ? r->restart : "-", r->boards[0] ? r->boards : "-");
     }
     printf("Host Klipper: %s\n", host);
     for (size_t i = 0; i < n; i++)
@@ -114,6 +116,7 @@ static void print_json(const struct status_row *rows, size_t n, const char *conf
         json_object_set_new(o, "differs", !strcmp(r->differs, "-") ? json_null()
                                                                     : json_boolean(!strcmp(r->differs, "yes")));
         json_object_set_new(o, "bridge", json_boolean(r->id.bridge));
+        json_object_set_new(o, "restart_method", r->restart && r->restart[0] ? json_string(r->restart) : json_null());
         json_object_set_new(o, "routes", json_string(r->routes));
         json_object_set_new(o, "boards", json_string(r->boards));
         json_object_set_new(o, "error", r->id.why[0] && r->id.state == MF_BOARD_UNREACHABLE ? json_string(r->id.why)
@@ -184,6 +187,7 @@ int cmd_status(int argc, char **argv)
         struct mf_target t;
         mf_target_from_mcu(&mcus.mcu[i], &t);
         rows[n].name = mcus.mcu[i].name;
+        rows[n].restart = mcus.mcu[i].restart_method;
         mf_target_name(&t, rows[n].reach, sizeof(rows[n].reach));
         mf_identify(&t, false, &rows[n].id); /* never cut a running Klipper off its CAN nodes */
         match_boards(db, &rows[n]);

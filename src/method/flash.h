@@ -20,6 +20,8 @@ struct mf_target {
     uint32_t baud;
     const char *can_iface; /* "can0", or "sim:PATH" for the virtual bus; with can_uuid */
     const char *can_uuid;  /* 12 hex digits; NULL for a serial device */
+    const char *restart_method; /* printer.cfg's for a serial MCU ("arduino", "cheetah", "command",
+                                 * "rpi_usb"); NULL: Klipper's reset command */
 };
 
 enum mf_verdict {

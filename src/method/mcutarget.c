@@ -19,6 +19,7 @@ void mf_target_from_mcu(const struct printer_mcu *m, struct mf_target *t)
         t->can_iface = m->canbus_interface;
     } else {
         t->device = m->serial;
+        t->restart_method = m->restart_method[0] ? m->restart_method : NULL;
     }
 }
 

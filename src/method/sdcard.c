@@ -10,7 +10,9 @@
 #include <time.h>
 
 #include "klipper/mcu.h"
+#include "link/resetline.h"
 #include "method/card.h"
+#include "method/connect.h"
 #include "method/route.h"
 #include "method/safewrite.h"
 #include "util/clock.h"
@@ -189,6 +191,33 @@ static int sdcard_write(struct mf_job *j, struct mf_err *err)
     return 0;
 }
 
+/* printer.cfg's restart_method arduino or cheetah: the board's reset pin
+ * hangs on the DTR line, and Klipper resets it that way. */
+static bool resets_by_line(const struct mf_job *j, enum reset_line_style *style)
+{
+    const char *m = j->o->target.restart_method;
+    if (!m || (strcmp(m, "arduino") && strcmp(m, "cheetah")))
+        return false;
+    *style = strcmp(m, "cheetah") ? RESET_LINE_ARDUINO : RESET_LINE_CHEETAH;
+    return true;
+}
+
+/* A port without modem lines cannot do that: Klipper's reset command then. */
+static void reset_by_line(struct mf_job *j, enum reset_line_style style)
+{
+    const struct mf_target *t = &j->o->target;
+    struct mf_err e;
+    if (reset_line_pulse(t->device, style, &e) == 0)
+        return;
+    mf_job_note(j, "reset", "restart_method %s: %s Resetting the board with Klipper's reset command instead.",
+                t->restart_method, e.msg);
+    struct mf_conn conn;
+    if (mf_connect(t->device, t->baud, &conn, &e) == 0) {
+        kl_mcu_reset(conn.session, &e);
+        mf_disconnect(&conn);
+    }
+}
+
 /* Unmount and reset in any case: on failure the reset leaves the board as
  * after power-on, and the card holds at most the temporary file. */
 static int sdcard_leave(struct mf_job *j, bool written, struct mf_err *err)
@@ -196,10 +225,16 @@ static int sdcard_leave(struct mf_job *j, bool written, struct mf_err *err)
     struct sd_state *s = j->state;
     if (!s || !s->card_open)
         return 0;
+    enum reset_line_style style;
+    bool by_line = resets_by_line(j, &style);
     if (written)
-        mf_job_note(j, "reset", "Resetting the board so its bootloader flashes the file.");
+        mf_job_note(j, "reset", "Resetting the board%s%s%s so its bootloader flashes the file.",
+                    by_line ? " through its DTR line (restart_method " : "", by_line ? j->o->target.restart_method : "",
+                    by_line ? ")" : "");
     s->card_open = false;
-    int rc = mf_card_close(&s->card, true, err);
+    int rc = mf_card_close(&s->card, !by_line, err);
+    if (by_line)
+        reset_by_line(j, style);
     if (written && rc == 0) {
         struct mf_err gone;
         link_wait_gone(j->o->target.device, GONE_WINDOW_MS, &gone);

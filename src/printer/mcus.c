@@ -7,6 +7,17 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Klipper's choices (klippy/mcu.py); it refuses any other. */
+static const char *const restart_methods[] = { "arduino", "cheetah", "command", "rpi_usb" };
+
+static bool known_restart_method(const char *v)
+{
+    for (size_t i = 0; i < sizeof(restart_methods) / sizeof(restart_methods[0]); i++)
+        if (!strcmp(v, restart_methods[i]))
+            return true;
+    return false;
+}
+
 static int fill(const struct pcfg_section *s, const char *name, struct printer_mcu *m, struct mf_err *err)
 {
     memset(m, 0, sizeof(*m));
@@ -42,7 +53,13 @@ static int fill(const struct pcfg_section *s, const char *name, struct printer_m
             m->canbus_uuid[i] = (char)tolower((unsigned char)uuid[i]);
     }
     snprintf(m->canbus_interface, sizeof(m->canbus_interface), "%s", iface && *iface ? iface : "can0");
-    if (restart)
+    if (restart && *restart && !known_restart_method(restart))
+        return mf_fail(err, MF_E_INPUT, "%s line %d: restart_method '%s' in [%s] is none of Klipper's (arduino, "
+                       "cheetah, command, rpi_usb); nothing was done; fix that section.",
+                       pcfg_option(s, "restart_method")->file, pcfg_option(s, "restart_method")->line, restart,
+                       s->name);
+    /* Klipper takes it only for serial MCUs: a CAN node is always reset by command. */
+    if (restart && !uuid)
         snprintf(m->restart_method, sizeof(m->restart_method), "%s", restart);
     return 0;
 }

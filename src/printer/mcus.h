@@ -16,7 +16,7 @@ struct printer_mcu {
     uint32_t baud;           /* as Klipper defaults it: 250000 */
     char canbus_uuid[13];    /* "" for a serial MCU */
     char canbus_interface[512]; /* default can0; "sim:PATH" for the virtual bus */
-    char restart_method[32]; /* "" when not given */
+    char restart_method[32]; /* arduino, cheetah, command, rpi_usb; "" when not given (or a CAN node) */
     char file[512];          /* where the section is */
     int line;
 };

@@ -59,6 +59,7 @@ expect_offers "ctl" mcuflash-sim ct
 expect_offers "--canbus-frequency
 --canbus-uuid
 --card
+--chip-id
 --control" mcuflash-sim --path "$T/x" --c
 
 # zsh and fish, with the bash completion of this tree in place of the

@@ -41,6 +41,10 @@ expect_out "'nozzle' is neither a device nor an MCU of $CFG \(its MCUs: mcu, too
 printf '[mcu broken\nserial: /dev/null\n' >"$T/cfg/mcus/zz.cfg"
 expect_rc 6 "$MCUFLASH" flash --config "$CFG" -f "$T/th.bin" toolhead
 expect_out "$T/cfg/mcus/zz.cfg.* 1"
+# So is a restart_method Klipper does not know.
+printf '[mcu spare]\nserial: /dev/null\n\nrestart_method: reboot\n' >"$T/cfg/mcus/zz.cfg"
+expect_rc 6 "$MCUFLASH" status --config "$CFG"
+expect_out "^mcuflash: $T/cfg/mcus/zz.cfg line 4: restart_method 'reboot' in \[mcu spare\] is none of Klipper's \(arduino, cheetah, command, rpi_usb\); nothing was done"
 rm "$T/cfg/mcus/zz.cfg"
 
 # Without --config, the default place in $HOME; without one there, a clear refusal.
