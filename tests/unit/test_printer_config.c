@@ -132,6 +132,44 @@ static void test_includes(void)
     pcfg_free(c);
 }
 
+/* restart_method: Klipper's four choices, kept for a serial MCU, ignored
+ * for a CAN node (Klipper resets those by command), anything else refused
+ * with its file and line. */
+static void test_restart_method(void)
+{
+    struct mf_err err;
+    struct printer_mcus m;
+    put("restart.cfg", "[mcu]\nserial: /dev/ttyUSB0\nrestart_method: cheetah\n\n[mcu usb]\nserial: /dev/ttyACM0\n\n"
+                       "[mcu can]\ncanbus_uuid: 0a1b2c3d4e5f\nrestart_method: arduino\n");
+    struct pcfg *c = load("restart.cfg", &err);
+    CHECK(c != NULL);
+    CHECK_EQ(c ? printer_mcus_from_config(c, &m, &err) : -1, 0);
+    if (c && m.n == 3) {
+        CHECK_STR(m.mcu[0].restart_method, "cheetah");
+        CHECK_STR(m.mcu[1].restart_method, "");
+        CHECK_STR(m.mcu[2].restart_method, "");
+        printer_mcus_free(&m);
+    }
+    pcfg_free(c);
+    const char *ok[] = { "arduino", "command", "rpi_usb" };
+    for (size_t i = 0; i < 3; i++) {
+        char text[128];
+        snprintf(text, sizeof(text), "[mcu]\nserial: /dev/ttyUSB0\nrestart_method: %s\n", ok[i]);
+        put("restart.cfg", text);
+        c = load("restart.cfg", &err);
+        CHECK_EQ(c ? printer_mcus_from_config(c, &m, &err) : -1, 0);
+        if (c)
+            CHECK_STR(m.mcu[0].restart_method, ok[i]);
+        printer_mcus_free(&m);
+        pcfg_free(c);
+    }
+    put("restart.cfg", "[mcu]\nserial: /dev/ttyUSB0\n\nrestart_method: Arduino\n");
+    c = load("restart.cfg", &err);
+    CHECK_EQ(c ? printer_mcus_from_config(c, &m, &err) : 0, -1);
+    CHECK(strstr(err.msg, "restart.cfg line 4") && strstr(err.msg, "'Arduino'") && strstr(err.msg, "rpi_usb"));
+    pcfg_free(c);
+}
+
 int main(void)
 {
     const char *tmp = getenv("MF_TMP") ? getenv("MF_TMP") : "/tmp";
@@ -139,6 +177,7 @@ int main(void)
     snprintf(dir, sizeof(dir), "%s/printer_config.%d", tmp, (int)getpid());
     test_syntax();
     test_includes();
+    test_restart_method();
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
