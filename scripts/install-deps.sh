@@ -2,9 +2,10 @@
 # Install the Debian packages mcuflash needs to build and test, if missing;
 # with --build, only those that building it and running the demo need.
 set -eu
-# scdoc builds the man pages; dosfstools makes the demo's card images.
+# scdoc builds the man pages; dosfstools makes the demo's card images;
+# libcurl talks to Moonraker.
 pkgs="build-essential cmake ninja-build pkg-config zlib1g-dev libjansson-dev libssl-dev
-      libusb-1.0-0-dev libelf-dev scdoc dosfstools"
+      libusb-1.0-0-dev libelf-dev libcurl4-openssl-dev scdoc dosfstools"
 # For the tests: mtools and jq read what the tests make, groff-base checks the
 # man pages, zsh and fish run the shell completion, clang builds the fuzzers,
 # llvm gives their sanitizers llvm-symbolizer for readable stacks; debhelper,

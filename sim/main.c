@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "moonraker.h"
 #include "printer.h"
 #include "sim.h"
 #include "usb_sim.h"
@@ -15,6 +16,8 @@ int main(int argc, char **argv)
         return sim_ctl_main(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "canbus"))
         return sim_canbus_main(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "moonraker"))
+        return sim_moonraker_main(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "printer"))
         return sim_printer_main(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "usb"))

@@ -199,21 +199,25 @@ static int stop_service(const struct update_cli *c, const char *unit, bool *stop
     if (st == SERVICE_INACTIVE)
         return 0;
     char text[128];
-    snprintf(text, sizeof(text), "Stopping the %s service.", unit);
+    snprintf(text, sizeof(text), "Stopping the %s service%s.", unit,
+             service_via_moonraker() ? " through Moonraker" : "");
     mf_progress_note(c->o.progress, "service", text);
     if (service_stop(unit, err) < 0)
         return mf_wrap(err, "Nothing was flashed: ");
     *stopped = true;
     if (service_state(unit) == SERVICE_ACTIVE)
-        return mf_fail(err, MF_E_DEVICE, "The %s service still runs after 'systemctl stop %s' and holds the boards; "
-                       "nothing was flashed; stop it and run the update again.", unit, unit);
+        return mf_fail(err, MF_E_DEVICE, "The %s service still runs after %s%s%s and holds the boards; nothing was "
+                       "flashed; stop it and run the update again.", unit,
+                       service_via_moonraker() ? "Moonraker stopped it" : "'systemctl stop ",
+                       service_via_moonraker() ? "" : unit, service_via_moonraker() ? "" : "'");
     return 0;
 }
 
 static int start_service(const struct update_cli *c, const char *unit, struct mf_err *err)
 {
     char text[128];
-    snprintf(text, sizeof(text), "Starting the %s service again.", unit);
+    snprintf(text, sizeof(text), "Starting the %s service again%s.", unit,
+             service_via_moonraker() ? " through Moonraker" : "");
     mf_progress_note(c->o.progress, "service", text);
     if (service_start(unit, err) < 0)
         return mf_wrap(err, "Klipper was not started again: ");
@@ -239,6 +243,7 @@ int cmd_update(int argc, char **argv)
         return cli_report_error(&err, c.json);
     }
     const char *unit = c.service ? c.service : u.service;
+    service_use_moonraker(u.moonraker);
     bool stopped = false;
     int rc = 0;
     if (c.dry_run) {

@@ -12,6 +12,7 @@
 #include "method/connect.h"
 #include "method/fwprep.h"
 #include "method/mcutarget.h"
+#include "printer/moonraker.h"
 
 const char *mf_update_result_name(enum mf_update_result r)
 {
@@ -102,6 +103,9 @@ static int load_settings(const struct mf_update_opts *o, struct mf_update *u, st
     const char *service = s ? pcfg_get(s, "klipper_service") : NULL;
     if (service && *service)
         snprintf(u->service, sizeof(u->service), "%s", service);
+    const char *moonraker = s ? pcfg_get(s, "moonraker") : NULL;
+    if (moonraker && *moonraker)
+        snprintf(u->moonraker, sizeof(u->moonraker), "%s", moonraker);
     return 0;
 }
 
@@ -181,6 +185,7 @@ int mf_update_prepare(const struct mf_update_opts *o, struct mf_update *u, struc
     struct printer_mcus m = { 0 };
     memset(u, 0, sizeof(*u));
     snprintf(u->service, sizeof(u->service), "klipper");
+    snprintf(u->moonraker, sizeof(u->moonraker), "%s", MOONRAKER_DEFAULT_URL);
     int rc = -1;
     if (printer_load(o->config_path, u->config, sizeof(u->config), &cfg, &m, err) < 0 ||
         load_settings(o, u, &settings, err) < 0 ||

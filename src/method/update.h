@@ -68,6 +68,7 @@ struct mf_update {
     char config[4096];
     char settings[4096];               /* "" when there is none */
     char service[64];                  /* the Klipper unit (`klipper_service:`, default klipper) */
+    char moonraker[512];               /* Moonraker's address (`moonraker:`; "none": not asked) */
     struct mf_update_item *items;      /* in flash order once planned */
     size_t n;
     struct board_db *db;
