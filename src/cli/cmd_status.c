@@ -98,6 +98,10 @@ static void print_table(const struct status_row *rows, size_t n, const char *hos
     }
     printf("Host Klipper: %s\n", host);
     for (size_t i = 0; i < n; i++)
+        if (rows[i].id.bridge)
+            printf("%s: the USB to CAN bridge on USB port %s; the CAN nodes on its interface are reached through "
+                   "it.\n", rows[i].name, rows[i].id.bridge_port);
+    for (size_t i = 0; i < n; i++)
         if (rows[i].id.state == MF_BOARD_UNREACHABLE && rows[i].id.why[0])
             printf("%s: %s\n", rows[i].name[0] ? rows[i].name : rows[i].reach, rows[i].id.why);
 }

@@ -142,6 +142,7 @@ static void print_plan(const struct update_cli *c, const struct mf_update *u)
                                   "bridge", it->bridge, "running", running(it), "image", it->image, "image_mcu",
                                   it->image_mcu, "image_version", it->image_version);
             json_object_set_new(o, "board", it->board ? json_string(it->board->name) : json_null());
+            json_object_set_new(o, "behind", it->behind ? json_string(it->behind) : json_null());
             json_array_append_new(arr, o);
         }
         print_event(json_pack("{s:s,s:o,s:b}", "event", "plan", "mcus", arr, "dry_run", c->dry_run));
@@ -151,8 +152,11 @@ static void print_plan(const struct update_cli *c, const struct mf_update *u)
     for (size_t i = 0; i < u->n; i++) {
         const struct mf_update_item *it = &u->items[i];
         char where[600];
+        char behind[96] = "";
+        if (it->behind)
+            snprintf(behind, sizeof(behind), " (behind the bridge %s)", it->behind);
         printf("  %zu. %s: %s%s, %s, runs %s -> %s (%s), route %s%s%s\n", i + 1, it->mcu.name,
-               mf_target_name(&it->target, where, sizeof(where)), it->bridge ? " (USB to CAN bridge)" : "",
+               mf_target_name(&it->target, where, sizeof(where)), it->bridge ? " (USB to CAN bridge)" : behind,
                or_dash(it->image_mcu), running(it), or_dash(it->image_version), it->image, mf_update_route(it),
                it->board ? ", board " : "", it->board ? it->board->name : "");
     }

@@ -66,6 +66,7 @@ expect_out "^Flashed: the board now runs v2-bridge\.$"
 expect_rc 0 on_bus "$MCUFLASH" update --config "$CFG" --no-service -f mcu="$T/mcu-v2.bin" \
     -f uartboard="$T/uartboard-v2.bin" -f bridge="$T/bridge-v3.bin" -f toolhead="$T/toolhead-v2.bin" \
     -f toolhead2="$T/toolhead2-v2.bin"
+expect_out "^  1\. toolhead: CAN node $TH1 on sim:$VP/can0 \(behind the bridge bridge\), "
 expect_out "^  3\. bridge: CAN node $BR on sim:$VP/can0 \(USB to CAN bridge\), "
 for b in mcu uartboard toolhead toolhead2; do expect_out "^$b +$old +v2-$b +flashed$"; done
 expect_out "^bridge +v2-bridge +v3-bridge +flashed$"
@@ -85,6 +86,7 @@ wait_mode bridge katapult
 expect_rc 0 on_bus "$MCUFLASH" status --config "$CFG"
 expect_out "^bridge +CAN node $BR on sim:$VP/can0 +stm32g0b1xx +in Katapult "
 expect_out "^toolhead +CAN node $TH1 on sim:$VP/can0 +\? +unreachable "
+expect_out "^bridge: the USB to CAN bridge on USB port 1-1; the CAN nodes on its interface are reached through it\.$"
 expect_no_out "^\(unnamed\)"
 
 # It refuses every write: it goes first and fails, the toolheads behind it
