@@ -8,6 +8,7 @@
 
 #include "link/canbus.h"
 #include "link/usbport.h"
+#include "method/identify.h"
 
 #define CAN_QUERY_WINDOW_MS 500
 
@@ -49,7 +50,7 @@ static bool named_bridge(const struct printer_mcus *m, const struct usb_port_inf
 {
     uint8_t uuid[CANBUS_UUID_LEN];
     char hex[2 * CANBUS_UUID_LEN + 1];
-    if (d->vid != 0x1d50 || (d->pid != 0x606f && d->pid != 0x6177) || canbus_uuid_from_usb_serial(d->serial, uuid) < 0)
+    if (!mf_usb_bridge_uuid(d, uuid))
         return false;
     canbus_uuid_format(uuid, hex);
     return named_uuid(m, hex);

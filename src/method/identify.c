@@ -25,11 +25,16 @@ const char *mf_board_state_name(enum mf_board_state s)
     return "unknown";
 }
 
+bool mf_usb_bridge_uuid(const struct usb_port_info *info, uint8_t uuid[CANBUS_UUID_LEN])
+{
+    bool ids = info->vid == KLIPPER_VID && (info->pid == BRIDGE_PID || (info->pid == KATAPULT_PID && info->tty[0]));
+    return ids && canbus_uuid_from_usb_serial(info->serial, uuid) == 0;
+}
+
 static bool is_bridge_for(const struct usb_port_info *info, void *ctx)
 {
     uint8_t uuid[CANBUS_UUID_LEN];
-    bool ids = info->vid == KLIPPER_VID && (info->pid == BRIDGE_PID || (info->pid == KATAPULT_PID && info->tty[0]));
-    return ids && canbus_uuid_from_usb_serial(info->serial, uuid) == 0 && !memcmp(uuid, ctx, sizeof(uuid));
+    return mf_usb_bridge_uuid(info, uuid) && !memcmp(uuid, ctx, sizeof(uuid));
 }
 
 enum mf_bridge mf_can_bridge(const uint8_t uuid[CANBUS_UUID_LEN], struct usb_port_info *info)
@@ -42,12 +47,6 @@ enum mf_bridge mf_can_bridge(const uint8_t uuid[CANBUS_UUID_LEN], struct usb_por
     if (info)
         *info = found;
     return found.pid == BRIDGE_PID ? MF_BRIDGE_KLIPPER : MF_BRIDGE_KATAPULT;
-}
-
-enum mf_bridge mf_can_bridge_of(const char *uuid_text, struct usb_port_info *info)
-{
-    uint8_t uuid[CANBUS_UUID_LEN];
-    return canbus_uuid_parse(uuid_text, uuid) == 0 ? mf_can_bridge(uuid, info) : MF_BRIDGE_NONE;
 }
 
 static void from_session(struct mf_conn *conn, struct mf_identity *id)

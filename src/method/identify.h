@@ -47,7 +47,8 @@ enum mf_bridge {
 };
 /* info (may be NULL) gets its USB port. */
 enum mf_bridge mf_can_bridge(const uint8_t uuid[CANBUS_UUID_LEN], struct usb_port_info *info);
-/* The same from the UUID's text. */
-enum mf_bridge mf_can_bridge_of(const char *uuid, struct usb_port_info *info);
+/* A USB device that may be such a bridge (those ids): the UUID its serial
+ * number gives. */
+bool mf_usb_bridge_uuid(const struct usb_port_info *info, uint8_t uuid[CANBUS_UUID_LEN]);
 
 #endif

@@ -274,6 +274,8 @@ static const struct mf_update_item *item_named(const struct mf_update *u, const 
 
 void mf_update_order(struct mf_update *u)
 {
+    for (size_t i = 0; i < u->n; i++)
+        mf_target_from_mcu(&u->items[i].mcu, &u->items[i].target);
     /* Insertion sort: stable, and printers have a handful of MCUs. */
     for (size_t i = 1; i < u->n; i++) {
         struct mf_update_item it = u->items[i];
