@@ -424,7 +424,11 @@ static int katapult_open(struct mf_job *j, struct mf_err *err)
             s->via = VIA_USB;
             if (check_interface(j, VIA_USB, true, 0, err) < 0 || open_serial_client(j, s, s->port.tty, err) < 0)
                 return -1;
-            in_katapult = katapult_answers(s, err) ? 1 : -1;
+            if (!katapult_answers(s, err))
+                return mf_fail(err, MF_E_DEVICE, "The USB to CAN bus bridge %s shows Katapult's USB ids on %s, but "
+                               "Katapult does not answer there; nothing was written; power-cycle the bridge and run "
+                               "'%s' again.", o->target.can_uuid, s->port.tty, j->again_cmd);
+            in_katapult = 1;
         } else {
             if (canbus_open(o->target.can_iface, &s->bus, err) < 0)
                 return bridge_in_katapult_hint(err);
