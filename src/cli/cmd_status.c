@@ -86,6 +86,21 @@ static const char *state_text(const struct status_row *r)
     return id->version[0] ? id->version : "?";
 }
 
+/* A CAN node behind a bridge that waits in Katapult: the bridge is why. */
+static void explain_bridges_down(const struct printer_mcus *m, struct status_row *rows, size_t n)
+{
+    for (size_t b = 0; b < n; b++) {
+        if (!rows[b].id.bridge || rows[b].id.state != MF_BOARD_KATAPULT)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            if (i != b && rows[i].id.state == MF_BOARD_UNREACHABLE && m->mcu[i].canbus_uuid[0] &&
+                !strcmp(m->mcu[i].canbus_interface, m->mcu[b].canbus_interface))
+                snprintf(rows[i].id.why, sizeof(rows[i].id.why), "%.300s is gone while the USB to CAN bridge %s "
+                         "waits in Katapult; flash %s ('mcuflash flash %s') and the nodes behind it come back.",
+                         m->mcu[i].canbus_interface, m->mcu[b].name, m->mcu[b].name, m->mcu[b].name);
+    }
+}
+
 static void print_table(const struct status_row *rows, size_t n, const char *host)
 {
     printf("%-12s %-40s %-14s %-28s %-8s %-16s %-8s %s\n", "NAME", "REACHED AS", "MCU", "RUNS", "DIFFERS", "ROUTES",
@@ -200,6 +215,7 @@ int cmd_status(int argc, char **argv)
                           : strcmp(rows[n].id.version, host)               ? "yes"
                                                                            : "no";
     }
+    explain_bridges_down(&mcus, rows, mcus.n);
     for (size_t i = 0; i < nfound; i++, n++) {
         rows[n].name = "";
         const char *what = found[i].what;

@@ -87,6 +87,7 @@ expect_rc 0 on_bus "$MCUFLASH" status --config "$CFG"
 expect_out "^bridge +CAN node $BR on sim:$VP/can0 +stm32g0b1xx +in Katapult "
 expect_out "^toolhead +CAN node $TH1 on sim:$VP/can0 +\? +unreachable "
 expect_out "^bridge: the USB to CAN bridge on USB port 1-1; the CAN nodes on its interface are reached through it\.$"
+expect_out "^toolhead: sim:$VP/can0 is gone while the USB to CAN bridge bridge waits in Katapult; flash bridge \('mcuflash flash bridge'\)"
 expect_no_out "^\(unnamed\)"
 
 # It refuses every write: it goes first and fails, the toolheads behind it
