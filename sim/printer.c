@@ -31,6 +31,7 @@
 
 #include "link/canbus.h"
 #include "sim.h"
+#include "usb_testbed.h"
 
 extern char **environ;
 
@@ -176,8 +177,10 @@ static int start_board(struct vp *vp, const struct vp_board *b)
         argv[n++] = iface;
         argv[n++] = "--chip-id";
         argv[n++] = (char *)b->canbus_uuid;
-        argv[n++] = "--usb";
-        argv[n++] = VP_BRIDGE_USB_PORT;
+        if (usb_testbed_available()) {
+            argv[n++] = "--usb";
+            argv[n++] = VP_BRIDGE_USB_PORT;
+        }
     }
     if (b->card) {
         argv[n++] = "--card";
@@ -235,11 +238,15 @@ static int write_usb_env(const struct vp *vp)
     snprintf(path, sizeof(path), "%s/usb.env", vp->dir);
     json_t *st = sim_ctl_query(ctl, "status", reply, sizeof(reply)) == 0 ? json_loads(reply, 0, NULL) : NULL;
     const char *tb = json_string_value(json_object_get(st, "usb_testbed"));
-    FILE *f = tb ? fopen(path, "w") : NULL;
-    if (f)
+    FILE *f = st ? fopen(path, "w") : NULL;
+    if (f && tb)
         fprintf(f, "# The virtual printer's USB to CAN bridge is on an emulated USB bus: run mcuflash\n"
                    "# with these set (env $(grep -v '^#' usb.env) mcuflash ...) to see it there.\n"
                    "LD_PRELOAD=libumockdev-preload.so.0\nUMOCKDEV_DIR=%s\n", tb);
+    else if (f)
+        fprintf(f, "# This mcuflash-sim was built without umockdev: the USB to CAN bridge is on no\n"
+                   "# emulated USB bus, so mcuflash cannot tell it from another CAN node; say\n"
+                   "# 'bridge: yes' in its section of mcuflash.cfg for the update's order.\n");
     json_decref(st);
     return f && fclose(f) == 0 ? 0 : -1;
 }
