@@ -25,7 +25,7 @@ void sim_usage(FILE *out)
             "       mcuflash-sim ctl SOCKET COMMAND...\n"
             "       mcuflash-sim make-firmware (--board NAME | --mcu TYPE | --dict FILE) [--board-file FILE]...\n"
             "                    [--app-address ADDR] [--bootloader katapult] [--version-string V]\n"
-            "                    [--link usb|uart:BAUD|can|usb-can] [--canbus-frequency N] [--size BYTES] [--seed N]\n"
+            "                    [--link usb|uart:BAUD|can] [--canbus-frequency N] [--size BYTES] [--seed N]\n"
             "                    -o FILE [--dict-out FILE]\n"
             "\n"
             "A virtual Klipper board on a pseudo-terminal; see docs/sim.md.\n"
@@ -147,8 +147,8 @@ static int parse_u32(const char *opt, const char *v, uint32_t min, uint32_t max,
 
 int sim_bridge_uuid(const char *chip_id, uint8_t uuid[6], struct mf_err *err)
 {
-    if (strlen(chip_id) > 32 || canbus_uuid_from_usb_serial(chip_id, uuid) < 0)
-        return mf_fail(err, MF_E_USAGE, "--chip-id needs 1 to 16 bytes as hex digits (e.g. %s), not '%s'; nothing "
+    if (strlen(chip_id) > 24 || canbus_uuid_from_usb_serial(chip_id, uuid) < 0)
+        return mf_fail(err, MF_E_USAGE, "--chip-id needs 1 to 12 bytes as hex digits (e.g. %s), not '%s'; nothing "
                        "was started.", SIM_BRIDGE_CHIP_ID, chip_id);
     return 0;
 }

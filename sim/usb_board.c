@@ -32,7 +32,7 @@ struct sim_usb {
     struct usb_model cdc;
     struct dfuse_dev *dfu;   /* the STM32 ROM, or */
     struct lpc_dfu *lpc;     /* the LPC176x DFU bootloader */
-    char product[64], serial[40];
+    char product[64], serial[32];
 };
 
 static int parse_spec(struct sim_usb *u, const char *spec, struct mf_err *err)
