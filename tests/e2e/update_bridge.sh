@@ -6,7 +6,7 @@
 # bootloader goes first, and when it fails the toolheads behind it are not
 # tried while the other boards still are; then the bridge is flashed where
 # it waits and the toolheads after it.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 . "$MF_TESTS/lib/e2e_printer.sh"
 VP=$T/vp
 "$MCUFLASH_SIM" printer --dir "$VP" >"$T/vp.log" 2>&1 &
