@@ -244,30 +244,16 @@ static int dfu_leave(struct mf_job *j, bool written, struct mf_err *err)
 
 static int dfu_judge(struct mf_job *j, int running, struct mf_err *err)
 {
-    struct mf_flash_result *r = j->r;
-    if (running < 0) {
-        char why[sizeof(err->msg)];
-        memcpy(why, err->msg, sizeof(why));
-        bool plain = state(j) && state(j)->plain;
-        return mf_fail(err, MF_E_DEVICE, "The %s, but the board did not come back as Klipper (%.300s) Check the "
-                       "build's 'make menuconfig' (bootloader offset, communication interface), then run '%s'.",
-                       plain ? "DFU bootloader took the firmware and started it"
-                             : "ROM bootloader wrote the firmware, read it back identical and started it",
-                       why, j->check_cmd);
-    }
-    if (running == 1)
-        return mf_judge_flashed(j);
-    r->verdict = MF_OLD_RUNNING;
-    snprintf(r->advice, sizeof(r->advice), "The board runs %s, not the new build, although the bootloader took the "
-             "image for 0x%08X; check that the board starts its application there, and run '%s'.",
-             r->running_after, state(j) ? (unsigned)state(j)->addr : 0u, j->check_cmd);
-    return mf_fail(err, MF_E_NOT_FLASHED, "%s", r->advice);
+    bool plain = state(j) && state(j)->plain;
+    return usbboot_judge(j, running,
+                         plain ? "DFU bootloader took the firmware and started it"
+                               : "ROM bootloader wrote the firmware, read it back identical and started it",
+                         state(j) ? state(j)->addr : 0, err);
 }
 
 static void dfu_stopped_writing(const struct mf_job *j, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "nothing was started: the board waits in its DFU bootloader with a partly written image; "
-             "run '%s' to flash it", j->again_cmd);
+    usbboot_stopped_writing(j, "DFU bootloader", buf, cap);
 }
 
 static void dfu_release(struct mf_job *j)

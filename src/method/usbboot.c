@@ -200,6 +200,31 @@ void usbboot_follow(struct mf_job *j, struct usbboot *b)
     j->o = &b->back_opts;
 }
 
+int usbboot_judge(struct mf_job *j, int running, const char *took, uint32_t addr, struct mf_err *err)
+{
+    struct mf_flash_result *r = j->r;
+    if (running < 0) {
+        char why[sizeof(err->msg)];
+        memcpy(why, err->msg, sizeof(why));
+        return mf_fail(err, MF_E_DEVICE, "The %s, but the board did not come back as Klipper (%.300s) Check the "
+                       "build's 'make menuconfig' (bootloader offset, communication interface), then run '%s'.",
+                       took, why, j->check_cmd);
+    }
+    if (running == 1)
+        return mf_judge_flashed(j);
+    r->verdict = MF_OLD_RUNNING;
+    snprintf(r->advice, sizeof(r->advice), "The board runs %s, not the new build, although the bootloader took the "
+             "image for 0x%08X; check that the board starts its application there, and run '%s'.",
+             r->running_after, (unsigned)addr, j->check_cmd);
+    return mf_fail(err, MF_E_NOT_FLASHED, "%s", r->advice);
+}
+
+void usbboot_stopped_writing(const struct mf_job *j, const char *where, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "nothing was started: the board waits in its %s with a partly written image; run '%s' to "
+             "flash it", where, j->again_cmd);
+}
+
 void usbboot_note_time(struct mf_job *j, const struct usbboot *b)
 {
     if (b->entered_us)

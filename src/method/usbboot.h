@@ -52,6 +52,13 @@ void usbboot_access_advice(bool denied, struct mf_err *err);
 /* After the bootloader started the new firmware: a usb: target is
  * followed to the Klipper tty that comes up on the port. */
 void usbboot_follow(struct mf_job *j, struct usbboot *b);
+/* The judge of a USB bootloader route: took says what the bootloader did
+ * ("ROM bootloader wrote the firmware, read it back identical and started
+ * it"), addr where it put the image. */
+int usbboot_judge(struct mf_job *j, int running, const char *took, uint32_t addr, struct mf_err *err);
+/* The state a stop while writing leaves: the board waits in `where`. */
+void usbboot_stopped_writing(const struct mf_job *j, const char *where, char *buf, size_t cap);
+
 void usbboot_note_time(struct mf_job *j, const struct usbboot *b);
 void usbboot_release(struct usbboot *b);
 
