@@ -146,8 +146,8 @@ static int picoboot_route_write(struct mf_job *j, struct mf_err *err)
         if (!s->erased)
             return -1;
         struct mf_err why = *err;
-        return mf_fail(err, why.code, "%.400s The board stays in BOOTSEL with an incomplete image and is not "
-                       "rebooted; run '%s' again (target usb:%s).", why.msg, j->again_cmd, s->ub.dev.port);
+        return mf_fail(err, why.code, "%.400s The board stays in BOOTSEL, not rebooted into an image that was "
+                       "not proven good; run '%s' again (target usb:%s).", why.msg, j->again_cmd, s->ub.dev.port);
     }
     j->r->upload_seconds = (double)(mf_now_us() - t0) / 1e6;
     j->r->bytes = im->size;
