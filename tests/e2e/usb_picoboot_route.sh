@@ -6,7 +6,7 @@
 # BOOTSEL (usb:VID:PID, usb:PORT, no target); images for another address,
 # UF2 family or chip refused before the touch; a read-back that differs
 # (the board stays in BOOTSEL); a touch that brings Klipper back; nothing
-# waiting.
+# waiting; a board definition (the SKR Pico).
 . "$MF_TESTS/e2e/sdcard_lib.sh"
 . "$MF_TESTS/lib/usb_e2e.sh"
 
@@ -100,4 +100,13 @@ expect_usb 0 p2350 "$MCUFLASH" flash -f "$T/rp2350.uf2" "$T/p2350"
 expect_out "In the RP2350 BOOTSEL 2e8a:000f at port 1-1"
 expect_last "^Flashed: the board now runs v-2350\.$"
 runs "$T/p2350" v-2350
+
+# --- the board definition: chosen by its MCU; it has no card for the SD route --------------
+"$MCUFLASH_SIM" make-firmware --board btt-skr-pico --version-string v-skr-pico -o "$T/skr.uf2" >/dev/null
+start_sim skr --board btt-skr-pico --usb 1-1
+expect_usb 0 skr "$MCUFLASH" flash --board btt-skr-pico -f "$T/skr.uf2" "$T/skr"
+expect_out "Route: picoboot \(board generic-rp2040 has an rp2040, whose boot ROM has BOOTSEL\)"
+runs "$T/skr" v-skr-pico
+expect_rc 5 "$MCUFLASH" sdcard -f "$T/skr.uf2" "$T/skr" btt-skr-pico
+expect_out "Board generic-rp2040 has no SD card wired to its MCU; nothing was changed"
 finish
