@@ -261,7 +261,8 @@ static int make_firmware(const struct fw_options *o, struct mf_err *err)
         mf_fail(err, MF_E_FAIL, "Could not compress the dictionary (out of memory); nothing was written.");
         goto out;
     }
-    size_t room = VECTORS * 4 + 512;
+    /* The vector table (after an RP2040's boot stage 2) and some code. */
+    size_t room = (base == m->flash_base ? m->boot_stage_bytes : 0) + VECTORS * 4 + 256;
     if (o->size < zlen + 2 * room) {
         mf_fail(err, MF_E_USAGE, "--size must be at least %zu bytes to hold the dictionary; nothing was written.",
                 zlen + 2 * room);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/interrupt.h"
+
 #define MAGIC 0x431fd10bu
 #define VENDOR_CLASS 0xff
 /* Vendor requests to the interface. */
@@ -203,7 +205,7 @@ static int erase_touched(struct picoboot *p, uint32_t addr, size_t len, picoboot
     uint32_t first = addr / PICOBOOT_SECTOR * PICOBOOT_SECTOR;
     uint32_t end = (uint32_t)((addr + len + PICOBOOT_SECTOR - 1) / PICOBOOT_SECTOR * PICOBOOT_SECTOR);
     for (uint32_t at = first; at < end; at += PICOBOOT_SECTOR) {
-        if (picoboot_erase(p, at, PICOBOOT_SECTOR, err) < 0)
+        if (mf_interrupt_check(err) < 0 || picoboot_erase(p, at, PICOBOOT_SECTOR, err) < 0)
             return -1;
         report(progress, ctx, "erase", at + PICOBOOT_SECTOR - first, end - first);
     }
@@ -218,6 +220,8 @@ static int write_pages(struct picoboot *p, uint32_t addr, const uint8_t *image, 
         size_t n = len - off < PICOBOOT_PAGE ? len - off : PICOBOOT_PAGE;
         memset(page, 0xff, sizeof(page)); /* programming 0xff leaves a byte erased */
         memcpy(page, image + off, n);
+        if (mf_interrupt_check(err) < 0)
+            return -1;
         if (picoboot_write(p, addr + (uint32_t)off, page, PICOBOOT_PAGE, err) < 0)
             return -1;
         report(progress, ctx, "write", off + n, len);

@@ -52,7 +52,8 @@ int picoboot_read(struct picoboot *p, uint32_t addr, uint8_t *out, uint32_t len,
  * (the rest of a last partial page erased), then read all of it back and
  * compare.  The range is checked first: nothing is erased when it is not
  * page-aligned flash.  A difference is MF_E_VERIFY naming its first
- * address. */
+ * address; a stop on request (util/interrupt.h) is taken between sectors
+ * and pages. */
 int picoboot_program(struct picoboot *p, uint32_t addr, const uint8_t *image, size_t len,
                      picoboot_progress_fn progress, void *ctx, struct mf_err *err);
 

@@ -6,7 +6,7 @@
 # BOOTSEL (usb:VID:PID, usb:PORT, no target); images for another address,
 # UF2 family or chip refused before the touch; a read-back that differs
 # (the board stays in BOOTSEL); a touch that brings Klipper back; nothing
-# waiting; a board definition (the SKR Pico).
+# waiting; Ctrl-C while writing; a board definition (the SKR Pico).
 . "$MF_TESTS/e2e/sdcard_lib.sh"
 . "$MF_TESTS/lib/usb_e2e.sh"
 
@@ -88,6 +88,22 @@ expect_out "read-back differs from the image at 0x10000400"
 expect_out "stays in BOOTSEL, not rebooted into an image that was not proven good; run .* again \(target usb:1-1\)"
 expect_no_out "Starting the new firmware"
 [ "$(mode weak)" = dfu ] && pass || fail "the board left BOOTSEL after a failed read-back"
+
+# --- Ctrl-C while writing: nothing is started, the board waits in BOOTSEL ----------------
+make_pico "$T/big.uf2" rp2040 v-big --size 524288
+start_sim slow --mcu rp2040 --usb 1-1 --timing realistic
+# mcuflash itself in the background, so that the signal reaches it.
+LD_PRELOAD=$UMOCKDEV_PRELOAD UMOCKDEV_DIR=$(field slow .usb_testbed) \
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+    "$MCUFLASH" flash --json -f "$T/big.uf2" "$T/slow" >"$T/out" 2>&1 &
+pid=$!
+for _ in $(seq 400); do grep -q '"phase":"upload"' "$T/out" && break; sleep 0.05; done
+kill -INT "$pid"
+wait "$pid"; rc=$?
+OUT=$(cat "$T/out")
+[ "$rc" = 130 ] && pass || { fail "SIGINT during the write: exit $rc"; echo "$OUT"; }
+expect_out '"code":130,"message":"Interrupted: nothing was started: the board waits in its BOOTSEL mode with a partly written image'
+[ "$(mode slow)" = dfu ] && pass || fail "the board left BOOTSEL after the stop"
 
 # --- the touch brings Klipper back --------------------------------------------------------
 start_sim nopico --mcu rp2040 --usb 1-1,no-dfu
