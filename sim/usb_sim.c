@@ -1,6 +1,6 @@
 /* mcuflash-sim usb: a USB bootloader device for a command run under it.
  *
- *   mcuflash-sim usb --mcu MCU [--port 1-1]... [--timing none|realistic]
+ *   mcuflash-sim usb --mcu MCU [--port 1-1[=MCU]]... [--timing none|realistic]
  *                    [--weak-cell ADDR] [--leave-answers] [--stall-after-erase]
  *                    [--read-only-node]
  *                    [--flash-out FILE] -- COMMAND [ARG]...
@@ -9,7 +9,7 @@
  * LPC176x DFU bootloader, for an rp2040 or rp2350 the BOOTSEL ROM.  It is emulated with umockdev: COMMAND (and what it starts) runs
  * with umockdev's preload library, so its libusb finds the device at the
  * port and its requests reach the model here.  Each --port adds one more
- * such device.  --read-only-node leaves the device nodes readable only
+ * such device (=MCU: the bootloader of another MCU).  --read-only-node leaves the device nodes readable only
  * (and the testbed readable by all), as without the udev rules.  When
  * COMMAND exits, a summary of what each device was asked to do goes to
  * stderr, the first one's flash is written to FILE, and COMMAND's exit
@@ -37,6 +37,7 @@
 struct usb_sim_opts {
     struct dfuse_opts dfuse;
     const char *ports[MAX_PORTS];
+    const char *port_mcus[MAX_PORTS]; /* NULL: --mcu's */
     int nports;
     bool read_only_node;
     const char *flash_out;
@@ -47,7 +48,7 @@ static int usage(const char *fmt, const char *arg)
 {
     fprintf(stderr, "mcuflash-sim usb: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nusage: mcuflash-sim usb --mcu MCU [--port 1-1]... [--timing none|realistic] "
+    fprintf(stderr, "\nusage: mcuflash-sim usb --mcu MCU [--port 1-1[=MCU]]... [--timing none|realistic] "
                     "[--weak-cell ADDR] [--leave-answers] [--stall-after-erase] [--read-only-node] [--flash-out FILE] -- "
                     "COMMAND "
                     "[ARG]...\n");
@@ -83,6 +84,10 @@ static int parse(int argc, char **argv, struct usb_sim_opts *o)
         } else if (!strcmp(a, "--port")) {
             if (o->nports == MAX_PORTS)
                 return usage("at most 4 ports, not '%s' too.", v);
+            char *mcu = strchr(argv[i], '=');
+            if (mcu)
+                *mcu++ = '\0';
+            o->port_mcus[o->nports] = mcu;
             o->ports[o->nports++] = v;
         } else if (!strcmp(a, "--flash-out")) {
             o->flash_out = v;
@@ -121,8 +126,12 @@ static bool lpc_mcu(const char *mcu)
     return !strncmp(mcu, "lpc176", 6);
 }
 
-static int device_new(struct device *d, const struct dfuse_opts *o)
+static int device_new(struct device *d, const struct dfuse_opts *given, const char *mcu)
 {
+    struct dfuse_opts own = *given;
+    const struct dfuse_opts *o = &own;
+    if (mcu)
+        own.mcu = mcu;
     memset(d, 0, sizeof(*d));
     if (picoboot_mcu(o->mcu)) {
         struct picoboot_opts po = { .mcu = o->mcu, .realistic = o->realistic, .weak_cell = o->weak_cell };
@@ -257,7 +266,7 @@ int sim_usb_main(int argc, char **argv)
     }
     struct device d[MAX_PORTS] = { 0 };
     for (int i = 0; i < o.nports; i++)
-        if (device_new(&d[i], &o.dfuse) < 0) {
+        if (device_new(&d[i], &o.dfuse, o.port_mcus[i]) < 0) {
             for (int k = 0; k <= i; k++)
                 device_free(&d[k]);
             return usage("no bootloader model for this MCU; models: lpc1768, lpc1769, rp2040, rp2350, %s.",

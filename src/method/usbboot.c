@@ -19,6 +19,12 @@
 #define MAX_CANDIDATES 8
 #define UDEV_RULES "/usr/lib/udev/rules.d/60-mcuflash.rules"
 
+/* Every USB bootloader a route here speaks: with no target, the one
+ * device waiting must be the only one of them all. */
+static const struct usbdev_id all_bootloaders[] = {
+    { 0x0483, 0xdf11 }, { 0x1d50, 0x6015 }, { 0x2e8a, 0x0003 }, { 0x2e8a, 0x000f },
+};
+
 bool usbboot_target(const struct mf_job *j)
 {
     return j->o->target.device && !strncmp(j->o->target.device, "usb:", 4);
@@ -63,7 +69,19 @@ int usbboot_find_waiting(struct mf_job *j, const struct usbboot_kind *k, struct 
                        j->o->target.device, k->ids[0].vid, k->ids[0].pid);
     }
     struct usbdev_info found[MAX_CANDIDATES];
-    int n = usbdev_find(ids, nids, port, found, MAX_CANDIDATES, err);
+    int n = 0;
+    if (!*spec) {
+        n = usbdev_find(all_bootloaders, sizeof(all_bootloaders) / sizeof(all_bootloaders[0]), NULL, found,
+                        MAX_CANDIDATES, err);
+        if (n > 1) {
+            char list[512];
+            list_devices(found, n, list, sizeof(list));
+            return mf_fail(err, MF_E_USAGE, "%d USB bootloader devices are on USB (%s); nothing was done; name one "
+                           "by its port, e.g. usb:%s.", n, list, found[0].port);
+        }
+    }
+    if (n >= 0)
+        n = usbdev_find(ids, nids, port, found, MAX_CANDIDATES, err);
     if (n < 0)
         return -1;
     if (n == 0) {
