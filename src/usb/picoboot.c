@@ -66,6 +66,9 @@ static int refused(struct picoboot *p, uint8_t id, uint32_t addr, struct mf_err 
     uint16_t intf = (uint16_t)p->bulk.interface;
     enum usbdev_result r = usbdev_control(p->usb, REQ_IN, IF_CMD_STATUS, 0, intf, st, sizeof(st), TIMEOUT_MS, &got);
     usbdev_control(p->usb, REQ_OUT, IF_RESET, 0, intf, NULL, 0, TIMEOUT_MS, NULL);
+    /* The host side of a stalled pipe stays halted until cleared. */
+    usbdev_clear_halt(p->usb, p->bulk.ep_out);
+    usbdev_clear_halt(p->usb, p->bulk.ep_in);
     if (r == USBDEV_GONE)
         return mf_fail(err, MF_E_DEVICE, "The BOOTSEL device left the bus during %s.", command_name(id));
     if (r != USBDEV_OK || got < 8)
@@ -86,7 +89,8 @@ static int command(struct picoboot *p, uint8_t id, const uint8_t *args, uint8_t 
     put_le32(cmd + 4, ++p->token);
     cmd[8] = id, cmd[9] = nargs;
     put_le32(cmd + 12, len);
-    memcpy(cmd + 16, args, nargs);
+    if (nargs)
+        memcpy(cmd + 16, args, nargs);
     uint32_t addr = nargs >= 4 ? le32(args) : 0;
     bool in = id & CMD_DIR_IN;
     int done = 0;

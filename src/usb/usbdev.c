@@ -225,6 +225,11 @@ enum usbdev_result usbdev_bulk(struct usbdev *d, uint8_t ep, uint8_t *data, int 
     return result_of(rc);
 }
 
+void usbdev_clear_halt(struct usbdev *d, uint8_t ep)
+{
+    libusb_clear_halt(d->h, ep);
+}
+
 void usbdev_string(struct usbdev *d, uint8_t index, char *out, size_t cap)
 {
     out[0] = '\0';

@@ -69,6 +69,9 @@ enum usbdev_result usbdev_control(struct usbdev *d, uint8_t request_type, uint8_
 enum usbdev_result usbdev_bulk(struct usbdev *d, uint8_t ep, uint8_t *data, int length, unsigned timeout_ms,
                                int *done);
 
+/* Clear a halt (stall) of endpoint ep on both ends of the pipe. */
+void usbdev_clear_halt(struct usbdev *d, uint8_t ep);
+
 /* A string descriptor as ASCII ("" when the device has none). */
 void usbdev_string(struct usbdev *d, uint8_t index, char *out, size_t cap);
 /* The name (iInterface string) of alt setting alt of the claimed interface. */

@@ -93,7 +93,8 @@ expect_no_out "Starting the new firmware"
 make_pico "$T/big.uf2" rp2040 v-big --size 524288
 start_sim slow --mcu rp2040 --usb 1-1 --timing realistic
 # mcuflash itself in the background, so that the signal reaches it.
-LD_PRELOAD=$UMOCKDEV_PRELOAD UMOCKDEV_DIR=$(field slow .usb_testbed) \
+tb=$(field slow .usb_testbed)
+LD_PRELOAD=$UMOCKDEV_PRELOAD UMOCKDEV_DIR=$tb \
     ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
     "$MCUFLASH" flash --json -f "$T/big.uf2" "$T/slow" >"$T/out" 2>&1 &
 pid=$!
