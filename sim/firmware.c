@@ -11,6 +11,7 @@
 
 #include "board/board.h"
 #include "dictgen.h"
+#include "firmware/format.h"
 #include "firmware/mcu.h"
 #include "klipper/dict.h"
 #include "faults.h"
@@ -28,6 +29,7 @@ struct fw_options {
     uint32_t app_address;
     const char *board_files[SIM_BOARD_FILES_MAX];
     size_t nboard_files;
+    uint32_t uf2_family;      /* -o FILE.uf2: the family id its blocks carry */
     enum sim_link_kind link;
     uint32_t baud;            /* UART baud, or a CAN build's bus speed */
     uint32_t canbus_frequency; /* --canbus-frequency, 0 if not given */
@@ -70,11 +72,13 @@ static void fill_image(uint8_t *img, size_t size, const struct fw_mcu *m, uint32
         for (size_t k = 0; k < 8 && i + k < size; k++)
             img[i + k] = (uint8_t)(r >> (8 * k));
     }
-    put_le32(img, m->ram_end);
-    uint32_t code = base + VECTORS * 4, span = (uint32_t)size - VECTORS * 4 - 2;
+    /* An RP2040 build without bootloader starts with boot stage 2. */
+    uint32_t table = base == m->flash_base ? m->boot_stage_bytes : 0;
+    put_le32(img + table, m->ram_end);
+    uint32_t code = base + table + VECTORS * 4, span = (uint32_t)size - table - VECTORS * 4 - 2;
     for (unsigned v = 1; v < VECTORS; v++) {
         uint32_t handler = v == 1 ? code : v == 2 ? code + span : code + (uint32_t)(sim_rand(&rng) % span);
-        put_le32(img + 4 * v, (handler & ~1u) | 1);
+        put_le32(img + table + 4 * v, (handler & ~1u) | 1);
     }
     memcpy(img + off, z, zlen);
 }
@@ -89,6 +93,40 @@ static int write_file(const char *path, const void *data, size_t len, struct mf_
     if (bad)
         return mf_fail(err, MF_E_INPUT, "Writing %s failed; the file may be incomplete. Check the disk.", path);
     return 0;
+}
+
+/* UF2 as Klipper's elf2uf2 writes it: one 256-byte page per block, each
+ * flagged with the family id. */
+static int write_uf2(const char *path, const uint8_t *img, size_t size, uint32_t base, uint32_t family,
+                     struct mf_err *err)
+{
+    size_t nblocks = (size + 255) / 256;
+    uint8_t *out = calloc(nblocks, 512);
+    if (!out)
+        return mf_fail(err, MF_E_FAIL, "Out of memory for %s; nothing was written.", path);
+    for (size_t i = 0; i < nblocks; i++) {
+        uint8_t *b = out + 512 * i;
+        size_t n = size - 256 * i < 256 ? size - 256 * i : 256;
+        put_le32(b, 0x0A324655u);
+        put_le32(b + 4, 0x9E5D5157u);
+        put_le32(b + 8, 0x00002000u);
+        put_le32(b + 12, base + (uint32_t)(256 * i));
+        put_le32(b + 16, 256);
+        put_le32(b + 20, (uint32_t)i);
+        put_le32(b + 24, (uint32_t)nblocks);
+        put_le32(b + 28, family);
+        memcpy(b + 32, img + 256 * i, n);
+        put_le32(b + 508, 0x0AB16F30u);
+    }
+    int rc = write_file(path, out, nblocks * 512, err);
+    free(out);
+    return rc;
+}
+
+static bool uf2_name(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 4 && !strcmp(path + n - 4, ".uf2");
 }
 
 static int parse_number(const char *opt, const char *v, uint64_t max, uint64_t *out, struct mf_err *err)
@@ -110,6 +148,7 @@ static int parse_fw_options(int argc, char **argv, struct fw_options *o, struct 
     memset(o, 0, sizeof(*o));
     o->size = DEFAULT_SIZE;
     o->seed = 1;
+    o->uf2_family = FW_UF2_FAMILY_RP2040;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help"))
@@ -154,6 +193,10 @@ static int parse_fw_options(int argc, char **argv, struct fw_options *o, struct 
             if (parse_number(a, v, MAX_SIZE, &n, err) < 0)
                 return -1;
             o->size = (size_t)n;
+        } else if (!strcmp(a, "--uf2-family")) {
+            if (parse_number(a, v, UINT32_MAX, &n, err) < 0)
+                return -1;
+            o->uf2_family = (uint32_t)n;
         } else if (!strcmp(a, "--seed")) {
             if (parse_number(a, v, UINT64_MAX, &n, err) < 0)
                 return -1;
@@ -218,7 +261,8 @@ static int make_firmware(const struct fw_options *o, struct mf_err *err)
         mf_fail(err, MF_E_FAIL, "Could not compress the dictionary (out of memory); nothing was written.");
         goto out;
     }
-    size_t room = VECTORS * 4 + 256;
+    /* The vector table (after an RP2040's boot stage 2) and some code. */
+    size_t room = (base == m->flash_base ? m->boot_stage_bytes : 0) + VECTORS * 4 + 256;
     if (o->size < zlen + 2 * room) {
         mf_fail(err, MF_E_USAGE, "--size must be at least %zu bytes to hold the dictionary; nothing was written.",
                 zlen + 2 * room);
@@ -232,7 +276,9 @@ static int make_firmware(const struct fw_options *o, struct mf_err *err)
     /* Three quarters in, where a build's read-only data tends to sit. */
     size_t off = (room + (o->size - zlen - 2 * room) * 3 / 4) & ~(size_t)3;
     fill_image(img, o->size, m, base, o->seed, z, zlen, off);
-    if (write_file(o->out, img, o->size, err) < 0 || (o->dict_out && write_file(o->dict_out, json, len, err) < 0))
+    int wrote = uf2_name(o->out) ? write_uf2(o->out, img, o->size, base, o->uf2_family, err)
+                                 : write_file(o->out, img, o->size, err);
+    if (wrote < 0 || (o->dict_out && write_file(o->dict_out, json, len, err) < 0))
         goto out;
     printf("%s: %zu bytes linked for 0x%08x, dictionary of %zu bytes (zlib) at offset %zu\n", o->out, o->size,
            (unsigned)base, zlen, off);
@@ -268,8 +314,10 @@ static void usage(FILE *out)
             "                    [--app-address ADDR] [--board-file FILE]... [--version-string V]\n"
             "                    [--bootloader katapult] [--link usb|uart:BAUD|can|usb-can]\n"
             "                    [--canbus-frequency N] [--size BYTES] [--seed N] [--dict-out FILE]\n"
+            "                    [--uf2-family ID]\n"
             "\n"
-            "Write a fake klipper.bin: a vector table linked for ADDR (--app-address), where\n"
+            "Write a fake klipper.bin (klipper.uf2 when FILE ends in .uf2, its blocks carrying\n"
+            "family ID, the RP2040's by default): a vector table linked for ADDR (--app-address), where\n"
             "Katapult starts the application on the virtual board (--bootloader katapult),\n"
             "the board's application address (--board), or the usual one of the MCU's family,\n"
             "and the dictionary a virtual board with the same options reports.\n"

@@ -61,6 +61,15 @@ static const struct mcu_bus spi_h7[] = {
     BUS_END,
 };
 
+/* rp2040/rp2350 (src/rp2040/spi.c, i2c.c): the first pin set of each bus */
+static const struct mcu_bus spi_rp2040[] = {
+    { "spi0_gpio0_gpio3_gpio2", 0, "gpio0,gpio3,gpio2" }, { "spi1_gpio8_gpio11_gpio10", 5, "gpio8,gpio11,gpio10" },
+    BUS_END,
+};
+static const struct mcu_bus i2c_rp2040[] = {
+    { "i2c0a", 0, "gpio0,gpio1" }, { "i2c1a", 8, "gpio2,gpio3" }, BUS_END,
+};
+
 static const struct mcu_bus spi_lpc[] = {
     { "ssp0", 0, "P0.17,P0.18,P0.15" }, { "ssp1", 1, "P0.8,P0.9,P0.7" }, BUS_END,
 };
@@ -130,6 +139,13 @@ static const struct mcu_type types[] = {
       NULL, "P0.30,P0.29,P2.9", "P0.3,P0.2", "P0.0,P0.1", 0x00000000, 0x10008000, 512 * 1024 },
     { "lpc1769", FAMILY_LPC176X, 120000000, NULL, spi_lpc, i2c_lpc, false, 255,
       NULL, "P0.30,P0.29,P2.9", "P0.3,P0.2", "P0.0,P0.1", 0x00000000, 0x10008000, 512 * 1024 },
+    /* Flash is the 2 MiB QSPI chip of most boards; a build without a
+     * bootloader starts with boot stage 2 (rp2040 only, Kconfig
+     * FLASH_BOOT_ADDRESS). */
+    { "rp2040", FAMILY_RP2040, 12000000, NULL, spi_rp2040, i2c_rp2040, false, 255,
+      NULL, NULL, "gpio1,gpio0", "gpio4,gpio5", 0x10000000, 0x20042000, 2048 * 1024, 256 },
+    { "rp2350", FAMILY_RP2040, 150000000, NULL, spi_rp2040, i2c_rp2040, false, 255,
+      NULL, NULL, "gpio1,gpio0", "gpio4,gpio5", 0x10000000, 0x20082000, 2048 * 1024, 0 },
 };
 
 const struct mcu_type *mcu_type_find(const char *name)
@@ -153,12 +169,18 @@ const char *mcu_type_names(void)
 
 int mcu_pin_ranges(const struct mcu_type *t)
 {
+    if (t->family == FAMILY_RP2040)
+        return 1;
     return t->gpio_ports ? (int)strlen(t->gpio_ports) : 5;
 }
 
 void mcu_pin_range(const struct mcu_type *t, int i, char name[8], int *start, int *count)
 {
-    if (t->gpio_ports) {
+    if (t->family == FAMILY_RP2040) {
+        snprintf(name, 8, "gpio0");
+        *start = 0;
+        *count = !strcmp(t->name, "rp2350") ? 48 : 30;
+    } else if (t->gpio_ports) {
         snprintf(name, 8, "P%c0", t->gpio_ports[i]);
         *start = (t->gpio_ports[i] - 'A') * 16;
         *count = 16;

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum mcu_family { FAMILY_STM32F1, FAMILY_STM32F4, FAMILY_STM32G0, FAMILY_STM32H7, FAMILY_LPC176X };
+enum mcu_family { FAMILY_STM32F1, FAMILY_STM32F4, FAMILY_STM32G0, FAMILY_STM32H7, FAMILY_LPC176X, FAMILY_RP2040 };
 
 /* A named bus as the firmware enumerates it: "spi1" = 1 on pins "PA6,PA7,PA5". */
 struct mcu_bus {
@@ -32,6 +32,9 @@ struct mcu_type {
     const char *reserve_can;     /* the default CAN pins of a CAN build */
     uint32_t flash_base, ram_top;
     uint32_t flash_size;       /* bytes of on-chip flash */
+    /* Bytes in front of the vector table of a build without bootloader
+     * (the RP2040's boot stage 2, whose ROM starts it from flash_base). */
+    uint32_t boot_stage_bytes;
 };
 
 /* NULL if unknown. */
@@ -40,7 +43,7 @@ const struct mcu_type *mcu_type_find(const char *name);
 const char *mcu_type_names(void);
 
 /* Number of pin ranges and the i-th one as the dictionary declares it:
- * "PA0" [0,16] or "P0.0" [0,32]. */
+ * "PA0" [0,16], "P0.0" [0,32] or "gpio0" [0,30]. */
 int mcu_pin_ranges(const struct mcu_type *t);
 void mcu_pin_range(const struct mcu_type *t, int i, char name[8], int *start, int *count);
 /* The shutdown text an invalid pin raises as an output / as an input. */

@@ -26,7 +26,7 @@ void sim_usage(FILE *out)
             "       mcuflash-sim make-firmware (--board NAME | --mcu TYPE | --dict FILE) [--board-file FILE]...\n"
             "                    [--app-address ADDR] [--bootloader katapult] [--version-string V]\n"
             "                    [--link usb|uart:BAUD|can] [--canbus-frequency N] [--size BYTES] [--seed N]\n"
-            "                    -o FILE [--dict-out FILE]\n"
+            "                    -o FILE [--dict-out FILE] [--uf2-family ID]\n"
             "\n"
             "A virtual Klipper board on a pseudo-terminal; see docs/sim.md.\n"
             "MCU types: %s\n"

@@ -396,6 +396,9 @@ static int flash_layout_for(const struct sim *s, const struct flash_family *fam,
     /* Without Katapult the application address only places the bytes;
      * Katapult's default start serves for that too. */
     l->app_base = fam ? katapult_default_start(fam, l->base) : l->base + 0x8000u;
+    /* An RP2040 or RP2350 without Katapult boots from the start of flash. */
+    if (!s->opt.katapult && t && t->family == FAMILY_RP2040)
+        l->app_base = l->base + t->boot_stage_bytes;
     if (s->opt.katapult && s->opt.katapult_start)
         l->app_base = s->opt.katapult_start;
     if (s->opt.katapult && !fam)

@@ -9,6 +9,7 @@
 #include "sim.h"
 #include "usb_dfu_lpc.h"
 #include "usb_dfuse.h"
+#include "usb_picoboot.h"
 #include "usb_testbed.h"
 
 #define KLIPPER_VID 0x1d50
@@ -31,7 +32,8 @@ struct sim_usb {
     enum sim_mode cdc_mode;  /* what the CDC device was shown for */
     struct usb_model cdc;
     struct dfuse_dev *dfu;   /* the STM32 ROM, or */
-    struct lpc_dfu *lpc;     /* the LPC176x DFU bootloader */
+    struct lpc_dfu *lpc;     /* the LPC176x DFU bootloader, or */
+    struct picoboot_dev *pico; /* the RP2040's BOOTSEL ROM */
     char product[64], serial[32];
 };
 
@@ -120,6 +122,8 @@ static bool has_lpc_dfu(const struct sim *s)
 
 static bool dfu_left(const struct sim_usb *u)
 {
+    if (u->pico)
+        return picoboot_stats(u->pico)->rebooted;
     return u->dfu ? dfuse_stats(u->dfu)->left : u->lpc ? lpc_dfu_stats(u->lpc)->left : false;
 }
 
@@ -130,8 +134,10 @@ static void show(struct sim *s, enum shown what)
     usb_testbed_unplug(u->tb, u->port);
     dfuse_free(u->dfu);
     lpc_dfu_free(u->lpc);
+    picoboot_free(u->pico);
     u->dfu = NULL;
     u->lpc = NULL;
+    u->pico = NULL;
     u->shown = SHOWN_NONE;
     int rc = 0;
     if (what == SHOWN_CDC) {
@@ -146,6 +152,11 @@ static void show(struct sim *s, enum shown what)
     } else if (what == SHOWN_DFU && has_lpc_dfu(s)) {
         u->lpc = lpc_dfu_new(s->flash.mem, s->flash.mem_size, s->timing.realistic);
         rc = u->lpc ? usb_testbed_plug(u->tb, u->port, lpc_dfu_usb(u->lpc), NULL, &err) : -1;
+    } else if (what == SHOWN_DFU && picoboot_mcu(s->mcu.type->name)) {
+        struct picoboot_opts po = { s->mcu.type->name, s->timing.realistic, u->dfuse.weak_cell, s->flash.mem,
+                                    s->flash.mem_size };
+        u->pico = picoboot_new(&po);
+        rc = u->pico ? usb_testbed_plug(u->tb, u->port, picoboot_usb(u->pico), NULL, &err) : -1;
     } else if (what == SHOWN_DFU) {
         u->dfuse.mcu = s->mcu.type->name;
         u->dfuse.realistic = s->timing.realistic;
@@ -207,7 +218,7 @@ bool sim_usb_rom_dfu(const struct sim *s)
     const struct sim_usb *u = s->usb;
     if (!u || u->no_dfu || !s->mcu.type)
         return false;
-    if (has_lpc_dfu(s))
+    if (has_lpc_dfu(s) || picoboot_mcu(s->mcu.type->name))
         return true;
     struct dfuse_opts probe = { .mcu = s->mcu.type->name };
     struct dfuse_dev *d = dfuse_new(&probe);
@@ -251,6 +262,7 @@ void sim_usb_stop(struct sim *s)
     usb_testbed_free(u->tb);
     dfuse_free(u->dfu);
     lpc_dfu_free(u->lpc);
+    picoboot_free(u->pico);
     free(u);
     s->usb = NULL;
 }

@@ -1,8 +1,9 @@
 /* The virtual board on an emulated USB bus (--usb): while it runs Klipper
  * (or Katapult) it is a CDC ACM device whose tty is the board's pty; when
- * the 1200-baud touch finds no Katapult on a chip with a DFU ROM, it turns
- * into that ROM's DfuSe device, working on the board's own flash, and the
- * ROM's leave starts what the flash now holds.  Host programs reach the bus
+ * the 1200-baud touch finds no Katapult on a chip with a USB ROM bootloader,
+ * it turns into that bootloader (DfuSe, the LPC176x DFU one, or an RP2040's
+ * BOOTSEL), working on the board's own flash, and leaving it starts what
+ * the flash now holds.  Host programs reach the bus
  * through umockdev (docs/usb.md); the board's control socket reports the
  * testbed directory in its status as usb_testbed.
  */

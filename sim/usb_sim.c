@@ -1,15 +1,15 @@
 /* mcuflash-sim usb: a USB bootloader device for a command run under it.
  *
- *   mcuflash-sim usb --mcu MCU [--port 1-1]... [--timing none|realistic]
+ *   mcuflash-sim usb --mcu MCU [--port 1-1[=MCU]]... [--timing none|realistic]
  *                    [--weak-cell ADDR] [--leave-answers] [--stall-after-erase]
  *                    [--read-only-node]
  *                    [--flash-out FILE] -- COMMAND [ARG]...
  *
- * The device is the STM32 ROM's DfuSe bootloader, or for an lpc176x MCU
- * the LPC176x DFU bootloader.  It is emulated with umockdev: COMMAND (and what it starts) runs
+ * The device is the STM32 ROM's DfuSe bootloader, for an lpc176x MCU the
+ * LPC176x DFU bootloader, for an rp2040 or rp2350 the BOOTSEL ROM.  It is emulated with umockdev: COMMAND (and what it starts) runs
  * with umockdev's preload library, so its libusb finds the device at the
  * port and its requests reach the model here.  Each --port adds one more
- * such device.  --read-only-node leaves the device nodes readable only
+ * such device (=MCU: the bootloader of another MCU).  --read-only-node leaves the device nodes readable only
  * (and the testbed readable by all), as without the udev rules.  When
  * COMMAND exits, a summary of what each device was asked to do goes to
  * stderr, the first one's flash is written to FILE, and COMMAND's exit
@@ -29,6 +29,7 @@
 
 #include "usb_dfu_lpc.h"
 #include "usb_dfuse.h"
+#include "usb_picoboot.h"
 #include "usb_testbed.h"
 
 #define MAX_PORTS 4
@@ -36,6 +37,7 @@
 struct usb_sim_opts {
     struct dfuse_opts dfuse;
     const char *ports[MAX_PORTS];
+    const char *port_mcus[MAX_PORTS]; /* NULL: --mcu's */
     int nports;
     bool read_only_node;
     const char *flash_out;
@@ -46,7 +48,7 @@ static int usage(const char *fmt, const char *arg)
 {
     fprintf(stderr, "mcuflash-sim usb: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nusage: mcuflash-sim usb --mcu MCU [--port 1-1]... [--timing none|realistic] "
+    fprintf(stderr, "\nusage: mcuflash-sim usb --mcu MCU [--port 1-1[=MCU]]... [--timing none|realistic] "
                     "[--weak-cell ADDR] [--leave-answers] [--stall-after-erase] [--read-only-node] [--flash-out FILE] -- "
                     "COMMAND "
                     "[ARG]...\n");
@@ -82,6 +84,10 @@ static int parse(int argc, char **argv, struct usb_sim_opts *o)
         } else if (!strcmp(a, "--port")) {
             if (o->nports == MAX_PORTS)
                 return usage("at most 4 ports, not '%s' too.", v);
+            char *mcu = strchr(argv[i], '=');
+            if (mcu)
+                *mcu++ = '\0';
+            o->port_mcus[o->nports] = mcu;
             o->ports[o->nports++] = v;
         } else if (!strcmp(a, "--flash-out")) {
             o->flash_out = v;
@@ -110,6 +116,7 @@ static int parse(int argc, char **argv, struct usb_sim_opts *o)
 /* One emulated bootloader with its flash. */
 struct device {
     struct dfuse_dev *dfuse;
+    struct picoboot_dev *pico;
     struct lpc_dfu *lpc;
     uint8_t *lpc_flash;
 };
@@ -119,9 +126,17 @@ static bool lpc_mcu(const char *mcu)
     return !strncmp(mcu, "lpc176", 6);
 }
 
-static int device_new(struct device *d, const struct dfuse_opts *o)
+static int device_new(struct device *d, const struct dfuse_opts *given, const char *mcu)
 {
+    struct dfuse_opts own = *given;
+    const struct dfuse_opts *o = &own;
+    if (mcu)
+        own.mcu = mcu;
     memset(d, 0, sizeof(*d));
+    if (picoboot_mcu(o->mcu)) {
+        struct picoboot_opts po = { .mcu = o->mcu, .realistic = o->realistic, .weak_cell = o->weak_cell };
+        return (d->pico = picoboot_new(&po)) ? 0 : -1;
+    }
     if (!lpc_mcu(o->mcu))
         return (d->dfuse = dfuse_new(o)) ? 0 : -1;
     d->lpc_flash = malloc(LPC_FLASH_SIZE);
@@ -134,6 +149,7 @@ static int device_new(struct device *d, const struct dfuse_opts *o)
 static void device_free(struct device *d)
 {
     dfuse_free(d->dfuse);
+    picoboot_free(d->pico);
     lpc_dfu_free(d->lpc);
     free(d->lpc_flash);
     memset(d, 0, sizeof(*d));
@@ -141,13 +157,15 @@ static void device_free(struct device *d)
 
 static struct usb_model *device_usb(struct device *d)
 {
-    return d->dfuse ? dfuse_usb(d->dfuse) : lpc_dfu_usb(d->lpc);
+    return d->dfuse ? dfuse_usb(d->dfuse) : d->pico ? picoboot_usb(d->pico) : lpc_dfu_usb(d->lpc);
 }
 
 static int write_flash(const struct device *d, const char *path)
 {
     uint32_t base, size = LPC_FLASH_SIZE;
-    const uint8_t *mem = d->dfuse ? dfuse_flash(d->dfuse, &base, &size) : d->lpc_flash;
+    const uint8_t *mem = d->dfuse ? dfuse_flash(d->dfuse, &base, &size)
+                       : d->pico  ? picoboot_flash(d->pico, &base, &size)
+                                  : d->lpc_flash;
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(mem, 1, size, f) != size || fclose(f)) {
         fprintf(stderr, "mcuflash-sim usb: the flash could not be written to %s: %s.\n", path, strerror(errno));
@@ -158,6 +176,13 @@ static int write_flash(const struct device *d, const char *path)
 
 static void report(const struct device *dev, const char *port)
 {
+    if (dev->pico) {
+        const struct picoboot_stats *p = picoboot_stats(dev->pico);
+        fprintf(stderr, "mcuflash-sim usb: %s: %s%s%u sector erases, %u pages written, %u reads (%u bytes); %s\n",
+                port, p->exclusive ? "exclusive, " : "", p->xip_exited ? "XIP exited, " : "", p->erases, p->pages,
+                p->reads, p->bytes_read, p->rebooted ? "rebooted" : "still in BOOTSEL");
+        return;
+    }
     if (dev->lpc) {
         const struct lpc_dfu_stats *l = lpc_dfu_stats(dev->lpc);
         fprintf(stderr, "mcuflash-sim usb: %s: %u erases, %u blocks written (%u bytes); %s\n", port, l->erases,
@@ -241,10 +266,11 @@ int sim_usb_main(int argc, char **argv)
     }
     struct device d[MAX_PORTS] = { 0 };
     for (int i = 0; i < o.nports; i++)
-        if (device_new(&d[i], &o.dfuse) < 0) {
+        if (device_new(&d[i], &o.dfuse, o.port_mcus[i]) < 0) {
             for (int k = 0; k <= i; k++)
                 device_free(&d[k]);
-            return usage("no bootloader model for this MCU; models: lpc1768, lpc1769, %s.", dfuse_chip_names());
+            return usage("no bootloader model for this MCU; models: lpc1768, lpc1769, rp2040, rp2350, %s.",
+                         dfuse_chip_names());
         }
     struct mf_err err = { 0 };
     struct usb_testbed *tb = usb_testbed_new(&err);

@@ -271,7 +271,10 @@ static int check_board(struct field_ctx *c, int line)
     if (!b->mcu)
         return cfg_fail(c->err, c->label, line, "[board %s] has no mcu; nothing was done; add the "
                         "MCU type the firmware reports, e.g. 'mcu: stm32f407xx'.", s);
-    if (!b->spi_bus && !b->sdio_bus)
+    /* RP2040 and RP2350 boards are flashed through the boot ROM's USB
+     * bootloader (BOOTSEL) and mostly have no card; the others need one. */
+    bool bootsel = !strcasecmp(b->mcu, "rp2040") || !strcasecmp(b->mcu, "rp2350");
+    if (!b->spi_bus && !b->sdio_bus && !bootsel)
         return cfg_fail(c->err, c->label, line, "[board %s] says neither how the card is wired "
                         "(spi_bus and cs_pin) nor sdio_bus; nothing was done; add them.", s);
     if (!b->spi_bus != !b->cs_pin)

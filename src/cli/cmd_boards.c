@@ -249,12 +249,13 @@ static void print_definition(const struct board *b, const struct board_alias *vi
         printf("%s%s", i ? ", " : " ", b->aliases[i]);
     printf("%s\n[board %s]\n", b->naliases ? "" : " (none)", b->name);
     printf("description: %s\nmcu: %s\n", b->description, b->mcu);
-    print_optional("spi_bus", b->spi_bus, "none: SDIO only");
+    const char *no_spi = b->sdio_bus ? "none: SDIO only" : "none: no SD card";
+    print_optional("spi_bus", b->spi_bus, no_spi);
     if (b->spi_pins[0])
         printf("spi_pins: %s, %s, %s\n", b->spi_pins[0], b->spi_pins[1], b->spi_pins[2]);
     else
         printf("# spi_pins: (only with spi_bus: swspi)\n");
-    print_optional("cs_pin", b->cs_pin, "none: SDIO only");
+    print_optional("cs_pin", b->cs_pin, no_spi);
     print_optional("sdio_bus", b->sdio_bus, "none");
     printf("card_access: %s\nfirmware_path: %s\ncurrent_firmware_path: %s\n",
            board_card_access_name(b->card_access), b->firmware_path, b->current_firmware_path);

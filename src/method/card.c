@@ -31,6 +31,9 @@ int mf_bus_from_board(const struct board *b, const struct kl_dict *d, bool fast,
         copy(spec->sdio_bus, sizeof(spec->sdio_bus), b->sdio_bus);
         return 0;
     }
+    if (!b->cs_pin && !b->sdio_bus)
+        return mf_fail(err, MF_E_MISMATCH, "Board %s has no SD card wired to its MCU; nothing was changed; flash it "
+                       "with 'mcuflash flash', which takes the route the board supports.", b->name);
     if (!b->cs_pin)
         return mf_fail(err, MF_E_MISMATCH, "Board %s reaches its card only over SDIO bus %s, which the firmware "
                        "does not offer; nothing was changed; build Klipper with SDIO support or add SPI pins to the "

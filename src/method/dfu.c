@@ -15,50 +15,33 @@
 #include <string.h>
 #include <strings.h>
 
-#include "link/bootentry.h"
-#include "link/usbport.h"
 #include "method/route.h"
+#include "method/usbboot.h"
 #include "usb/dfuse.h"
 #include "util/clock.h"
 
-#define KLIPPER_VID 0x1d50
-#define KLIPPER_PID 0x614e
-#define KATAPULT_PID 0x6177
-#define HID_BOOTLOADER_VID 0x1209
-#define HID_BOOTLOADER_PID 0xbeba
 #define ST_DFU_VID 0x0483
 #define ST_DFU_PID 0xdf11
-/* An STM32 reset into its ROM and USB enumeration; slow boards and hubs
- * take seconds. */
-#define APPEAR_TIMEOUT_MS 15000
-#define MAX_CANDIDATES 8
-#define UDEV_RULES "/usr/lib/udev/rules.d/60-mcuflash.rules"
 
 /* Boards whose heater or fan outputs float while the chip sits in its ROM
  * bootloader (Klipper's docs/Bootloader_Entry.md, "STM32 DFU Warning"). */
 static const char *const outputs_float[] = { "btt-octopus-f429-v1", "btt-octopus-f446-v1" };
 
 struct dfu_route {
-    struct mf_flash_opts back_opts; /* usb: targets: the Klipper device that comes back */
-    struct usb_port_info before;    /* the running board, before the touch */
-    struct usbdev_info dev;
+    struct usbboot ub;              /* the device, and how it was reached */
+    struct usbdev_id id;            /* what the bootloader enumerates as */
+    struct usbboot_kind kind;
     struct usbdev *usb;
     struct dfu_dev dfu;
     struct dfu_layout layout;
     uint32_t addr;                  /* where the image goes */
     bool plain;                     /* plain DFU 1.1: no layout, no read-back, no leave command */
     bool erased;                    /* dfuse_program got as far as erasing */
-    uint64_t entered_us;            /* when the board entered DFU here (0: it was there) */
 };
 
 static struct dfu_route *state(struct mf_job *j)
 {
     return j->state;
-}
-
-static bool usb_target(const struct mf_job *j)
-{
-    return j->o->target.device && !strncmp(j->o->target.device, "usb:", 4);
 }
 
 static void dfu_ids(const struct mf_job *j, struct usbdev_id *id)
@@ -68,144 +51,25 @@ static void dfu_ids(const struct mf_job *j, struct usbdev_id *id)
         board_dfu_ids(j->o->board, &id->vid, &id->pid);
 }
 
-static void list_devices(const struct usbdev_info *d, int n, char *out, size_t cap)
-{
-    size_t at = 0;
-    out[0] = '\0';
-    for (int i = 0; i < n && at < cap; i++)
-        at += (size_t)snprintf(out + at, cap - at, "%s%04x:%04x at port %s", i ? ", " : "", d[i].vid, d[i].pid,
-                               d[i].port);
-}
-
-/* A device already in DFU: usb:BUS-PORT[.PORT] or usb:VID:PID. */
-static int find_waiting(struct mf_job *j, struct dfu_route *s, struct mf_err *err)
-{
-    const char *spec = j->o->target.device + 4;
-    struct usbdev_id id;
-    dfu_ids(j, &id);
-    const char *port = NULL;
-    unsigned vid, pid;
-    char tail;
-    if (sscanf(spec, "%4x:%4x%c", &vid, &pid, &tail) == 2)
-        id.vid = (uint16_t)vid, id.pid = (uint16_t)pid;
-    else if (strchr(spec, '-'))
-        port = spec;
-    else if (*spec)
-        return mf_fail(err, MF_E_USAGE, "'%s' names no USB device; nothing was done; give usb:BUS-PORT (as in "
-                       "/sys/bus/usb/devices, e.g. usb:1-1.3) or usb:VID:PID (e.g. usb:0483:df11).",
-                       j->o->target.device);
-    struct usbdev_info found[MAX_CANDIDATES];
-    int n = usbdev_find(&id, 1, port, found, MAX_CANDIDATES, err);
-    if (n < 0)
-        return -1;
-    if (n == 0)
-        return mf_fail(err, MF_E_DEVICE, "No DFU device %04x:%04x is on USB%s%s; nothing was done; put the board in "
-                       "its bootloader (hold BOOT0 and press reset) or give its Klipper serial device to enter it "
-                       "from the firmware.", id.vid, id.pid, port ? " port " : "", port ? port : "");
-    if (n > 1) {
-        char list[512];
-        list_devices(found, n, list, sizeof(list));
-        return mf_fail(err, MF_E_USAGE, "%d DFU devices are on USB (%s); nothing was done; name one by its port, "
-                       "e.g. usb:%s.", n, list, found[0].port);
-    }
-    s->dev = found[0];
-    return 0;
-}
-
-/* What came back on the port instead of the DFU device, and what it means. */
-static int not_dfu(struct mf_job *j, struct dfu_route *s, const struct usb_port_info *after, bool present,
-                   struct mf_err *err)
-{
-    char what[400];
-    if (!present)
-        snprintf(what, sizeof(what), "nothing came back on USB port %s within %d s", s->before.port,
-                 APPEAR_TIMEOUT_MS / 1000);
-    else if (after->vid == KLIPPER_VID && after->pid == KLIPPER_PID)
-        snprintf(what, sizeof(what), "Klipper came back on USB port %s, so this build cannot reach the ROM "
-                 "bootloader from the firmware (some boards cannot at all)", s->before.port);
-    else if (after->vid == KLIPPER_VID && after->pid == KATAPULT_PID)
-        snprintf(what, sizeof(what), "Katapult came up on USB port %s instead: flash through it with "
-                 "'mcuflash flash --route katapult'", s->before.port);
-    else if (after->vid == HID_BOOTLOADER_VID && after->pid == HID_BOOTLOADER_PID)
-        snprintf(what, sizeof(what), "an HID bootloader (1209:beba) came up on USB port %s instead, which mcuflash "
-                 "does not speak", s->before.port);
-    else
-        snprintf(what, sizeof(what), "%04x:%04x (%s %s) came up on USB port %s instead", after->vid, after->pid,
-                 after->manufacturer, after->product, s->before.port);
-    const struct board *b = j->o->board;
-    char sd[400] = "";
-    if (b && (b->spi_bus || b->sdio_bus))
-        snprintf(sd, sizeof(sd), " Its SD card works without touching the board: 'mcuflash flash --route sdcard "
-                 "--board %s -f %s %s'.", b->name, j->o->firmware_path, j->o->target.device);
-    return mf_fail(err, MF_E_DEVICE, "The board did not appear as a DFU device after the bootloader request: %s; "
-                   "nothing was written.%s", what, sd);
-}
-
 /* Running Klipper: look at it, warn, touch, and find the ROM on its port. */
 static int enter_from_klipper(struct mf_job *j, struct dfu_route *s, struct mf_err *err)
 {
     const struct mf_flash_opts *o = j->o;
-    usbport_identify("/", o->target.device, &s->before);
-    if (!s->before.usb)
-        return mf_fail(err, MF_E_USAGE, "%s is not a USB device, and the DFU route needs the board's own USB port; "
-                       "nothing was done.", o->target.device);
-    struct mf_conn conn;
-    if (mf_target_connect(&o->target, &conn, err) < 0)
+    if (usbboot_connect(j, &s->ub, "DFU", err) < 0)
         return -1;
-    const struct kl_dict *d = kl_session_dict(conn.session);
-    const char *mcu = kl_dict_const(d, "MCU");
-    snprintf(j->r->running_before, sizeof(j->r->running_before), "%s", d->version ? d->version : "unknown");
-    snprintf(j->mcu, sizeof(j->mcu), "%s", mcu ? mcu : "");
-    mf_disconnect(&conn);
-    mf_job_note(j, "connected", "Connected over USB port %s: %s running %s.", s->before.port, j->mcu,
-                j->r->running_before);
     for (size_t i = 0; o->board && i < sizeof(outputs_float) / sizeof(outputs_float[0]); i++)
         if (!strcasecmp(o->board->name, outputs_float[i]))
             mf_job_note(j, "warning", "Warning: on board %s heaters and fans may switch on while the chip is in its "
                         "ROM bootloader; mcuflash keeps that time short, but disconnect the heaters if you can.",
                         o->board->name);
-    mf_job_note(j, "enter", "Asking the firmware to start its USB bootloader (1200-baud touch).");
-    if (bootentry_usb_touch(o->target.device, err) < 0)
-        return -1;
-    s->entered_us = mf_now_us();
-    struct usbdev_id id;
-    dfu_ids(j, &id);
-    struct usb_port_info after;
-    struct mf_err wait_err;
-    uint64_t until = s->entered_us + APPEAR_TIMEOUT_MS * 1000ull;
-    bool present = false;
-    /* The port goes away, then the ROM appears on it; anything else that
-     * appears is given the rest of the time to turn into it. */
-    if (usbport_wait_return("/", &s->before, true, APPEAR_TIMEOUT_MS, &after, &wait_err) == 0) {
-        present = true;
-        while (!(after.vid == id.vid && after.pid == id.pid) && mf_now_us() < until) {
-            mf_sleep_us(100000);
-            present = usbport_read("/", s->before.port, &after) == 1;
-        }
-    }
-    if (!present || after.vid != id.vid || after.pid != id.pid)
-        return not_dfu(j, s, &after, present, err);
-    struct usbdev_info found[1];
-    int n = usbdev_find(&id, 1, s->before.port, found, 1, err);
-    if (n < 0)
-        return -1;
-    if (n == 0)
-        return mf_fail(err, MF_E_DEVICE, "The DFU device on USB port %s is in sysfs but libusb does not list it; "
-                       "nothing was written; unplug and replug the board.", s->before.port);
-    s->dev = found[0];
-    return 0;
+    return usbboot_touch(j, &s->kind, &s->ub, err);
 }
 
 static int open_device(struct mf_job *j, struct dfu_route *s, struct mf_err *err)
 {
     int denied = 0;
-    if (usbdev_open(&s->dev, 0, &s->usb, &denied, err) < 0) {
-        if (denied) {
-            size_t n = strlen(err->msg);
-            snprintf(err->msg + n, sizeof(err->msg) - n, " Nothing was written; install mcuflash's udev rules (%s, "
-                     "then 'sudo udevadm control --reload' and replug the board) or run mcuflash as root.",
-                     UDEV_RULES);
-        }
+    if (usbdev_open(&s->ub.dev, 0, &s->usb, &denied, err) < 0) {
+        usbboot_access_advice(denied, err);
         return -1;
     }
     char name[256];
@@ -214,7 +78,7 @@ static int open_device(struct mf_job *j, struct dfu_route *s, struct mf_err *err
     if (s->dfu.version != 0x011a) {
         s->plain = true;
         snprintf(j->r->bootloader, sizeof(j->r->bootloader), "DFU bootloader %04x:%04x at port %s (DFU %x.%02x, "
-                 "%u-byte transfers)", s->dev.vid, s->dev.pid, s->dev.port, s->dfu.version >> 8,
+                 "%u-byte transfers)", s->ub.dev.vid, s->ub.dev.pid, s->ub.dev.port, s->dfu.version >> 8,
                  s->dfu.version & 0xff, s->dfu.transfer_size);
         mf_job_note(j, "bootloader", "In the %s.", j->r->bootloader);
         return 0;
@@ -223,7 +87,7 @@ static int open_device(struct mf_job *j, struct dfu_route *s, struct mf_err *err
     if (dfu_layout_parse(name, &s->layout, err) < 0)
         return -1;
     snprintf(j->r->bootloader, sizeof(j->r->bootloader), "STM32 ROM DfuSe %04x:%04x at port %s (\"%s\", %u-byte "
-             "transfers)", s->dev.vid, s->dev.pid, s->dev.port, s->layout.name, s->dfu.transfer_size);
+             "transfers)", s->ub.dev.vid, s->ub.dev.pid, s->ub.dev.port, s->layout.name, s->dfu.transfer_size);
     mf_job_note(j, "bootloader", "In the %s.", j->r->bootloader);
     return 0;
 }
@@ -263,6 +127,8 @@ static int dfu_open(struct mf_job *j, struct mf_err *err)
     if (!s)
         return mf_fail(err, MF_E_FAIL, "Out of memory.");
     j->state = s;
+    dfu_ids(j, &s->id);
+    s->kind = (struct usbboot_kind){ "DFU device", &s->id, 1, "hold BOOT0 and press reset" };
     if (j->o->board) {
         struct usbdev_id id;
         if (!board_dfu_ids(j->o->board, &id.vid, &id.pid)) {
@@ -271,12 +137,12 @@ static int dfu_open(struct mf_job *j, struct mf_err *err)
                 return mf_fail(err, MF_E_USAGE, "Board %s has no USB DFU bootloader; nothing was done; its SD card "
                                "works without touching the board: 'mcuflash flash --route sdcard --board %s -f %s %s'.",
                                b->name, b->name, j->o->firmware_path,
-                               usb_target(j) ? "SERIAL-DEVICE" : j->o->target.device);
+                               usbboot_target(j) ? "SERIAL-DEVICE" : j->o->target.device);
             return mf_fail(err, MF_E_USAGE, "Board %s has no USB DFU bootloader; nothing was done; install Katapult "
                            "and flash it with --route katapult.", b->name);
         }
     }
-    if (usb_target(j) ? find_waiting(j, s, err) : enter_from_klipper(j, s, err))
+    if (usbboot_target(j) ? usbboot_find_waiting(j, &s->kind, &s->ub, err) : enter_from_klipper(j, s, err))
         return -1;
     if (open_device(j, s, err) < 0 || choose_address(j, s, err) < 0)
         return -1;
@@ -309,7 +175,7 @@ static int plain_write(struct mf_job *j, struct dfu_route *s, struct mf_err *err
         dfu_download_image(&s->dfu, im->data, im->size, plain_progress, j, err) < 0) {
         struct mf_err why = *err;
         return mf_fail(err, why.code, "%.400s The board stays in its DFU bootloader with an incomplete image; run "
-                       "'%s' again (target usb:%s).", why.msg, j->again_cmd, s->dev.port);
+                       "'%s' again (target usb:%s).", why.msg, j->again_cmd, s->ub.dev.port);
     }
     j->r->upload_seconds = (double)(mf_now_us() - t0) / 1e6;
     j->r->bytes = im->size;
@@ -333,33 +199,13 @@ static int dfu_write(struct mf_job *j, struct mf_err *err)
         struct mf_err why = *err;
         return mf_fail(err, why.code, "%.400s The board stays in its DFU bootloader with an incomplete image; "
                        "run '%s' again (target usb:%s), or power-cycle it into the old bootloader path.", why.msg,
-                       j->again_cmd, s->dev.port);
+                       j->again_cmd, s->ub.dev.port);
     }
     j->r->upload_seconds = (double)(mf_now_us() - t0) / 1e6;
     j->r->bytes = im->size;
     mf_job_note(j, "uploaded", "Wrote %zu bytes and read them back: identical (%.1f s).", im->size,
                 j->r->upload_seconds);
     return 0;
-}
-
-/* After the leave: the Klipper device that comes up on the port. */
-static void follow_to_klipper(struct mf_job *j, struct dfu_route *s)
-{
-    if (!usb_target(j))
-        return;
-    s->back_opts = *j->o;
-    s->back_opts.target.device = strdup(j->o->target.device);
-    struct usb_port_info now;
-    uint64_t until = mf_now_us() + (uint64_t)j->o->reconnect_timeout_s * 1000000ull;
-    while (mf_now_us() < until) {
-        if (usbport_read("/", s->dev.port, &now) == 1 && now.tty[0]) {
-            free((char *)s->back_opts.target.device);
-            s->back_opts.target.device = strdup(now.tty);
-            break;
-        }
-        mf_sleep_us(100000);
-    }
-    j->o = &s->back_opts;
 }
 
 /* Where the firmware the board had starts: the board's application
@@ -390,40 +236,24 @@ static int dfu_leave(struct mf_job *j, bool written, struct mf_err *err)
     }
     usbdev_close(s->usb);
     s->usb = NULL;
-    if (s->entered_us)
-        mf_job_note(j, "dfu-time", "The board spent %.1f s in its bootloader.",
-                    (double)(mf_now_us() - s->entered_us) / 1e6);
+    usbboot_note_time(j, &s->ub);
     if (written && rc == 0)
-        follow_to_klipper(j, s);
+        usbboot_follow(j, &s->ub);
     return written ? rc : 0;
 }
 
 static int dfu_judge(struct mf_job *j, int running, struct mf_err *err)
 {
-    struct mf_flash_result *r = j->r;
-    if (running < 0) {
-        char why[sizeof(err->msg)];
-        memcpy(why, err->msg, sizeof(why));
-        bool plain = state(j) && state(j)->plain;
-        return mf_fail(err, MF_E_DEVICE, "The %s, but the board did not come back as Klipper (%.300s) Check the "
-                       "build's 'make menuconfig' (bootloader offset, communication interface), then run '%s'.",
-                       plain ? "DFU bootloader took the firmware and started it"
-                             : "ROM bootloader wrote the firmware, read it back identical and started it",
-                       why, j->check_cmd);
-    }
-    if (running == 1)
-        return mf_judge_flashed(j);
-    r->verdict = MF_OLD_RUNNING;
-    snprintf(r->advice, sizeof(r->advice), "The board runs %s, not the new build, although the bootloader took the "
-             "image for 0x%08X; check that the board starts its application there, and run '%s'.",
-             r->running_after, state(j) ? (unsigned)state(j)->addr : 0u, j->check_cmd);
-    return mf_fail(err, MF_E_NOT_FLASHED, "%s", r->advice);
+    bool plain = state(j) && state(j)->plain;
+    return usbboot_judge(j, running,
+                         plain ? "DFU bootloader took the firmware and started it"
+                               : "ROM bootloader wrote the firmware, read it back identical and started it",
+                         state(j) ? state(j)->addr : 0, err);
 }
 
 static void dfu_stopped_writing(const struct mf_job *j, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "nothing was started: the board waits in its DFU bootloader with a partly written image; "
-             "run '%s' to flash it", j->again_cmd);
+    usbboot_stopped_writing(j, "DFU bootloader", buf, cap);
 }
 
 static void dfu_release(struct mf_job *j)
@@ -432,8 +262,7 @@ static void dfu_release(struct mf_job *j)
     if (!s)
         return;
     usbdev_close(s->usb);
-    if (s->back_opts.target.device)
-        free((char *)s->back_opts.target.device);
+    usbboot_release(&s->ub);
     free(s);
     j->state = NULL;
 }

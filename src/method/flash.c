@@ -12,6 +12,7 @@ static const struct mf_route *const routes[] = {
     &mf_route_sdcard,
     &mf_route_katapult,
     &mf_route_dfu,
+    &mf_route_picoboot,
 };
 
 void mf_flash_opts_init(struct mf_flash_opts *o)
@@ -64,6 +65,9 @@ static const struct mf_route *choose_route(const struct mf_flash_opts *o, struct
             snprintf(r->route_why, sizeof(r->route_why), "asked for with --route");
         return rt;
     }
+    if (!o->target.can_uuid && (!o->board || o->board->katapult == BOARD_KATAPULT_UNKNOWN) &&
+        mf_picoboot_suits(o, r->route_why, sizeof(r->route_why)))
+        return &mf_route_picoboot;
     if (o->target.device && !strncmp(o->target.device, "usb:", 4)) {
         snprintf(r->route_why, sizeof(r->route_why), "the target is a USB bootloader device");
         return &mf_route_dfu;

@@ -55,7 +55,10 @@ struct mf_job {
     void *state;         /* the route's own */
 };
 
-extern const struct mf_route mf_route_sdcard, mf_route_katapult, mf_route_dfu;
+extern const struct mf_route mf_route_sdcard, mf_route_katapult, mf_route_dfu, mf_route_picoboot;
+
+/* Whether the picoboot route is the one for o's target (why says so). */
+bool mf_picoboot_suits(const struct mf_flash_opts *o, char *why, size_t cap);
 
 /* Shared steps (method/verify.c). */
 

@@ -2,6 +2,7 @@
 #include "usb/usbdev.h"
 
 #include <libusb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,51 @@ static libusb_device *lookup(libusb_context *ctx, const struct usbdev_info *want
     return NULL;
 }
 
+/* The bulk OUT and IN endpoints of an alt setting, if it has both. */
+static bool bulk_pair(const struct libusb_interface_descriptor *alt, struct usbdev_bulk_if *out)
+{
+    out->ep_out = out->ep_in = 0;
+    for (int e = 0; e < alt->bNumEndpoints; e++) {
+        const struct libusb_endpoint_descriptor *ep = &alt->endpoint[e];
+        if ((ep->bmAttributes & LIBUSB_TRANSFER_TYPE_MASK) != LIBUSB_TRANSFER_TYPE_BULK)
+            continue;
+        if (ep->bEndpointAddress & LIBUSB_ENDPOINT_IN)
+            out->ep_in = out->ep_in ? out->ep_in : ep->bEndpointAddress;
+        else
+            out->ep_out = out->ep_out ? out->ep_out : ep->bEndpointAddress;
+    }
+    out->interface = alt->bInterfaceNumber;
+    return out->ep_in && out->ep_out;
+}
+
+int usbdev_find_bulk_interface(const struct usbdev_info *info, uint8_t cls, struct usbdev_bulk_if *out,
+                               struct mf_err *err)
+{
+    libusb_context *ctx;
+    if (libusb_init(&ctx))
+        return mf_fail(err, MF_E_DEVICE, "USB devices cannot be listed: libusb did not start.");
+    libusb_device **list = NULL;
+    libusb_device *dev = lookup(ctx, info, &list);
+    struct libusb_config_descriptor *cfg = NULL;
+    bool found = false;
+    if (dev && libusb_get_config_descriptor(dev, 0, &cfg) == 0) {
+        for (int i = 0; i < cfg->bNumInterfaces && !found; i++)
+            if (cfg->interface[i].num_altsetting > 0 && cfg->interface[i].altsetting[0].bInterfaceClass == cls)
+                found = bulk_pair(&cfg->interface[i].altsetting[0], out);
+        libusb_free_config_descriptor(cfg);
+    }
+    if (list)
+        libusb_free_device_list(list, 1);
+    libusb_exit(ctx);
+    if (!dev)
+        return mf_fail(err, MF_E_DEVICE, "The USB device %04x:%04x at port %s is gone.", info->vid, info->pid,
+                       info->port);
+    if (!found)
+        return mf_fail(err, MF_E_DEVICE, "The USB device %04x:%04x at port %s has no interface of class 0x%02x "
+                       "with bulk endpoints.", info->vid, info->pid, info->port, cls);
+    return 0;
+}
+
 int usbdev_open(const struct usbdev_info *info, int interface, struct usbdev **out, int *access_denied,
                 struct mf_err *err)
 {
@@ -147,13 +193,9 @@ int usbdev_set_alt(struct usbdev *d, int alt, struct mf_err *err)
     return 0;
 }
 
-enum usbdev_result usbdev_control(struct usbdev *d, uint8_t request_type, uint8_t request, uint16_t value,
-                                  uint16_t index, uint8_t *data, uint16_t length, unsigned timeout_ms,
-                                  int *done)
+/* How a libusb transfer call ended. */
+static enum usbdev_result result_of(int rc)
 {
-    int rc = libusb_control_transfer(d->h, request_type, request, value, index, data, length, timeout_ms);
-    if (done)
-        *done = rc > 0 ? rc : 0;
     if (rc >= 0)
         return USBDEV_OK;
     if (rc == LIBUSB_ERROR_PIPE)
@@ -161,6 +203,31 @@ enum usbdev_result usbdev_control(struct usbdev *d, uint8_t request_type, uint8_
     if (rc == LIBUSB_ERROR_NO_DEVICE || rc == LIBUSB_ERROR_IO)
         return USBDEV_GONE;
     return USBDEV_ERROR;
+}
+
+enum usbdev_result usbdev_control(struct usbdev *d, uint8_t request_type, uint8_t request, uint16_t value,
+                                  uint16_t index, uint8_t *data, uint16_t length, unsigned timeout_ms,
+                                  int *done)
+{
+    int rc = libusb_control_transfer(d->h, request_type, request, value, index, data, length, timeout_ms);
+    if (done)
+        *done = rc > 0 ? rc : 0;
+    return result_of(rc);
+}
+
+enum usbdev_result usbdev_bulk(struct usbdev *d, uint8_t ep, uint8_t *data, int length, unsigned timeout_ms,
+                               int *done)
+{
+    int moved = 0;
+    int rc = libusb_bulk_transfer(d->h, ep, data, length, &moved, timeout_ms);
+    if (done)
+        *done = moved;
+    return result_of(rc);
+}
+
+void usbdev_clear_halt(struct usbdev *d, uint8_t ep)
+{
+    libusb_clear_halt(d->h, ep);
 }
 
 void usbdev_string(struct usbdev *d, uint8_t index, char *out, size_t cap)

@@ -30,6 +30,16 @@ struct usbdev_id {
 int usbdev_find(const struct usbdev_id *ids, size_t nids, const char *port, struct usbdev_info *out, int cap,
                 struct mf_err *err);
 
+/* The first interface of class `cls` in the device's configuration with a
+ * bulk OUT and a bulk IN endpoint: its number and endpoint addresses.  0,
+ * or -1 (MF_E_DEVICE) when the device is gone or has no such interface. */
+struct usbdev_bulk_if {
+    int interface;
+    uint8_t ep_out, ep_in;
+};
+int usbdev_find_bulk_interface(const struct usbdev_info *info, uint8_t cls, struct usbdev_bulk_if *out,
+                               struct mf_err *err);
+
 struct usbdev;
 
 /* Open the device and claim interface.  MF_E_DEVICE when it is gone or
@@ -53,6 +63,14 @@ enum usbdev_result {
 enum usbdev_result usbdev_control(struct usbdev *d, uint8_t request_type, uint8_t request, uint16_t value,
                                   uint16_t index, uint8_t *data, uint16_t length, unsigned timeout_ms,
                                   int *done);
+
+/* A bulk transfer on endpoint ep (its direction bit says which way):
+ * bytes moved in *done. */
+enum usbdev_result usbdev_bulk(struct usbdev *d, uint8_t ep, uint8_t *data, int length, unsigned timeout_ms,
+                               int *done);
+
+/* Clear a halt (stall) of endpoint ep on both ends of the pipe. */
+void usbdev_clear_halt(struct usbdev *d, uint8_t ep);
 
 /* A string descriptor as ASCII ("" when the device has none). */
 void usbdev_string(struct usbdev *d, uint8_t index, char *out, size_t cap);

@@ -67,10 +67,10 @@ expect_out "No board named 'btt-skr-mini-e3v2'.*did you mean.*btt-skr-mini-e3-v2
 expect_rc 2 "$MCUFLASH_SIM" make-firmware --board no-such-board -o "$T/x.bin"
 expect_out "No board named 'no-such-board'"
 cat >"$T/boards.cfg" <<'EOF'
-[board test-rp]
-mcu: rp2040
-spi_bus: spi0a
-cs_pin: gpio5
+[board test-g4]
+mcu: stm32g474xx
+spi_bus: spi1
+cs_pin: PA4
 
 [board test-mine]
 description: a board of our own
@@ -80,8 +80,8 @@ cs_pin: PB12
 firmware_path: mine.bin
 current_firmware_path: MINE.OLD
 EOF
-expect_rc 2 "$MCUFLASH_SIM" --path "$T/x" --board test-rp --board-file "$T/boards.cfg"
-expect_out 'MCU rp2040, which the virtual board cannot model'
+expect_rc 2 "$MCUFLASH_SIM" --path "$T/x" --board test-g4 --board-file "$T/boards.cfg"
+expect_out 'MCU stm32g474xx, which the virtual board cannot model'
 expect_rc 6 "$MCUFLASH_SIM" --path "$T/x" --board test-mine --board-file "$T/missing.cfg"
 expect_out 'missing.cfg'
 "$MCUFLASH_SIM" make-firmware --mcu stm32f407xx -o "$T/f407.bin" --dict-out "$T/f407.dict" >/dev/null

@@ -92,7 +92,13 @@ static const char *const expected_aliases[][2] = {
     { "fysetc-s6-v2", "fysetc-spider" }, { "robin_v3", "monster8" },
     { "btt-skrat-v1.0", "btt-skrat" }, { "qidi-x-smart3", "qidi-x6" },
     { "qidi-x-plus3", "qidi-x6" }, { "qidi-x-max3", "qidi-x6" }, { "qidi-q1-pro", "qidi-x7" },
-    { "qidi-plus4", "qidi-x7" },
+    { "qidi-plus4", "qidi-x7" }, { "btt-skr-pico", "generic-rp2040" },
+    { "raspberry-pi-pico", "generic-rp2040" }, { "raspberry-pi-pico2", "generic-rp2350" },
+};
+
+/* Boards without a card, flashed through the boot ROM's BOOTSEL. */
+static const char *const bootsel_boards[][2] = {
+    { "generic-rp2040", "rp2040" }, { "generic-rp2350", "rp2350" },
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -148,7 +154,7 @@ static void check_board_facts(const struct board_db *db, const struct expect_boa
 static void test_builtin_table(void)
 {
     struct board_db *db = builtin_only();
-    CHECK_EQ(board_db_count(db), COUNT(expected_boards));
+    CHECK_EQ(board_db_count(db), COUNT(expected_boards) + COUNT(bootsel_boards));
     CHECK_EQ(board_db_alias_count(db), COUNT(expected_aliases));
     for (size_t i = 0; i < COUNT(expected_boards); i++)
         check_board_facts(db, &expected_boards[i]);
@@ -159,6 +165,24 @@ static void test_builtin_table(void)
         CHECK_EQ(b->sdio_bus != NULL, !strncmp(b->name, "btt-skr2-", 9));
         if (i)
             CHECK(strcmp(board_db_board(db, i - 1)->name, b->name) < 0);
+    }
+    board_db_free(db);
+}
+
+static void test_bootsel_boards(void)
+{
+    struct board_db *db = builtin_only();
+    struct mf_err err;
+    for (size_t i = 0; i < COUNT(bootsel_boards); i++) {
+        const struct board *b = board_db_find(db, bootsel_boards[i][0], &err);
+        CHECK(b != NULL);
+        if (!b)
+            continue;
+        CHECK_STR(b->mcu, bootsel_boards[i][1]);
+        CHECK(!b->spi_bus && !b->cs_pin && !b->sdio_bus);
+        CHECK_EQ(b->napp_addresses, 1);
+        CHECK_EQ(b->app_addresses[0], 0x10000000);
+        CHECK(!b->has_dfu);
     }
     board_db_free(db);
 }
@@ -466,6 +490,7 @@ int main(void)
 {
     const char *root = tmp_root();
     test_builtin_table();
+    test_bootsel_boards();
     test_aliases_resolve();
     test_lookup_ignores_case();
     test_suggestions();

@@ -13,17 +13,11 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "usb_harness.h"
 #include "usb/dfuse.h"
 
 #define APP 0x08008000u
 #define IMAGE_LEN 40000u
-
-static void make_image(uint8_t *p, size_t n)
-{
-    uint32_t x = 12345;
-    for (size_t i = 0; i < n; i++)
-        x = x * 1103515245u + 12345u, p[i] = (uint8_t)(x >> 16);
-}
 
 /* --- the child: runs inside the emulation ----------------------------------- */
 
@@ -66,7 +60,7 @@ static int child(const char *what)
     struct session s = { 0 };
     struct mf_err err = { 0 };
     static uint8_t image[IMAGE_LEN];
-    make_image(image, sizeof(image));
+    usb_harness_image(image, sizeof(image));
     if (open_dfuse(&s))
         return check_report(what);
     if (!strcmp(what, "program") || !strcmp(what, "leave-answers") || !strcmp(what, "stall")) {
@@ -91,44 +85,6 @@ static int child(const char *what)
 
 /* --- the parent: runs the child under mcuflash-sim usb ------------------------ */
 
-static char tmp[256], flash_path[300], log_path[300], self[256];
-
-/* Run the child case under the model; the model's report ends in log_path. */
-static int run(const char *mcu, const char *extra, const char *what)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "'%s' usb --mcu %s %s --flash-out '%s' -- '%s' --child %s 2>'%s'",
-             getenv("MCUFLASH_SIM"), mcu, extra, flash_path, self, what, log_path);
-    int rc = system(cmd);
-    if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0) {
-        fprintf(stderr, "%s: exit %d\n", what, WIFEXITED(rc) ? WEXITSTATUS(rc) : -1);
-    }
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    static char buf[4 << 20];
-    *len = fread(buf, 1, sizeof(buf) - 1, f);
-    buf[*len] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static bool log_has(const char *text)
-{
-    size_t n;
-    static char copy[8192];
-    char *l = slurp(log_path, &n);
-    snprintf(copy, sizeof(copy), "%s", l ? l : "");
-    if (!strstr(copy, text))
-        fprintf(stderr, "log lacks \"%s\":\n%s", text, copy);
-    return strstr(copy, text) != NULL;
-}
-
 static bool all_erased(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -139,12 +95,12 @@ static bool all_erased(const uint8_t *p, size_t n)
 
 static void test_program(void)
 {
-    CHECK_EQ(run("stm32f407xx", "", "program"), 0);
-    CHECK(log_has("3 erases, 40 blocks written (40000 bytes), 40 blocks read; left DFU to 0x08008000"));
+    CHECK_EQ(usb_harness_run("stm32f407xx", "", "program"), 0);
+    CHECK(usb_harness_log_has("3 erases, 40 blocks written (40000 bytes), 40 blocks read; left DFU to 0x08008000"));
     size_t n;
-    const uint8_t *flash = (const uint8_t *)slurp(flash_path, &n);
+    const uint8_t *flash = usb_harness_flash(&n);
     static uint8_t image[IMAGE_LEN];
-    make_image(image, sizeof(image));
+    usb_harness_image(image, sizeof(image));
     CHECK_EQ(n, 1024 * 1024);
     if (n != 1024 * 1024)
         return;
@@ -155,54 +111,46 @@ static void test_program(void)
 
 static void test_weak_cell(void)
 {
-    CHECK_EQ(run("stm32f407xx", "--weak-cell 0x08008400", "weak"), 0);
-    CHECK(log_has("40 blocks read; still in DFU"));
+    CHECK_EQ(usb_harness_run("stm32f407xx", "--weak-cell 0x08008400", "weak"), 0);
+    CHECK(usb_harness_log_has("40 blocks read; still in DFU"));
 }
 
 static void test_past_end(void)
 {
-    CHECK_EQ(run("stm32f407xx", "", "past-end"), 0);
-    CHECK(log_has("0 erases, 0 blocks written"));
+    CHECK_EQ(usb_harness_run("stm32f407xx", "", "past-end"), 0);
+    CHECK(usb_harness_log_has("0 erases, 0 blocks written"));
 }
 
 static void test_realistic(void)
 {
     /* G0: 2 KiB pages of 22 ms; the client sleeps the poll timeouts. */
-    CHECK_EQ(run("stm32g0b1xx", "--timing realistic", "realistic"), 0);
-    CHECK(log_has("3 erases, 6 blocks written (6000 bytes), 6 blocks read; still in DFU"));
+    CHECK_EQ(usb_harness_run("stm32g0b1xx", "--timing realistic", "realistic"), 0);
+    CHECK(usb_harness_log_has("3 erases, 6 blocks written (6000 bytes), 6 blocks read; still in DFU"));
 }
 
 static void test_stall_after_erase(void)
 {
-    CHECK_EQ(run("stm32f407xx", "--stall-after-erase", "stall"), 0);
-    CHECK(log_has("3 erases, 40 blocks written (40000 bytes), 40 blocks read; left DFU to 0x08008000"));
+    CHECK_EQ(usb_harness_run("stm32f407xx", "--stall-after-erase", "stall"), 0);
+    CHECK(usb_harness_log_has("3 erases, 40 blocks written (40000 bytes), 40 blocks read; left DFU to 0x08008000"));
 }
 
 static void test_leave_answers(void)
 {
-    CHECK_EQ(run("stm32f407xx", "--leave-answers", "leave-answers"), 0);
-    CHECK(log_has("left DFU to 0x08008000"));
+    CHECK_EQ(usb_harness_run("stm32f407xx", "--leave-answers", "leave-answers"), 0);
+    CHECK(usb_harness_log_has("left DFU to 0x08008000"));
 }
 
-int main(int argc, char **argv)
+static void tests(void)
 {
-    if (argc == 3 && !strcmp(argv[1], "--child"))
-        return child(argv[2]);
-    if (!getenv("MCUFLASH_SIM") || !realpath(argv[0], self)) {
-        fprintf(stderr, "MCUFLASH_SIM must name mcuflash-sim\n");
-        return 1;
-    }
-    const char *t = getenv("MF_TMP") ? getenv("MF_TMP") : "/tmp";
-    snprintf(tmp, sizeof(tmp), "%s/usb_dfuse.%d", t, (int)getpid());
-    snprintf(flash_path, sizeof(flash_path), "%s.flash", tmp);
-    snprintf(log_path, sizeof(log_path), "%s.log", tmp);
     test_program();
     test_weak_cell();
     test_past_end();
     test_realistic();
     test_leave_answers();
     test_stall_after_erase();
-    remove(flash_path);
-    remove(log_path);
-    return check_report("test_usb_dfuse");
+}
+
+int main(int argc, char **argv)
+{
+    return usb_harness_main(argc, argv, "test_usb_dfuse", child, tests);
 }
