@@ -325,6 +325,7 @@ static void step(struct sim *s)
     read_host(s);
     sim_watch_entry(s);
     feed_firmware(s);
+    powercut_watch(s);
     write_host(s);
     sim_usb_step(s);
 }

@@ -3,7 +3,7 @@
 # toolheads on one bus, one flashed and verified, the other untouched;
 # `can scan`; a USB build, a wrong bus speed, an unknown UUID and a missing
 # interface refused before anything is written.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 
 EBB=stm32g0b1xx
 kp() { field "$1" ".katapult.$2"; }

@@ -3,7 +3,7 @@
 # board and two CAN toolheads (one of them waiting in Katapult), plus a CAN
 # node printer.cfg does not name; each line says what the board runs
 # against the host's Klipper checkout and the routes that can flash it.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 . "$MF_TESTS/lib/e2e_printer.sh"
 start_printer
 # toolhead2 is not in printer.cfg; a third node stands on the bus unnamed.

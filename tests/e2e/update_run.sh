@@ -5,7 +5,7 @@
 # SD card, each board verified; then a run where one board fails mid-way:
 # the others are flashed, the summary says so, the service is started
 # again and the exit status is not zero.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 . "$MF_TESTS/lib/e2e_printer.sh"
 start_update_printer
 # toolhead is the USB to CAN bridge (said in mcuflash.cfg: the virtual

@@ -1,4 +1,4 @@
-# Helpers for end-to-end tests of a whole printer (source after sdcard_lib.sh):
+# Helpers for end-to-end tests of a whole printer (source after e2e.sh):
 # a virtual printer of several boards, and its printer.cfg.
 . "$MF_TESTS/lib/e2e_can.sh"
 
