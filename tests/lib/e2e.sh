@@ -171,7 +171,10 @@ unchanged_after() {
 }
 
 
+# finish: the summary, and the exit status: a failure if any check failed
+# or none ran.
 finish() {
     echo "$(basename "$0" .sh): $passes passed, $fails failed"
-    [ "$fails" -eq 0 ]
+    [ "$passes" -gt 0 ] || echo "$(basename "$0" .sh): no checks ran"
+    [ "$fails" -eq 0 ] && [ "$passes" -gt 0 ]
 }
