@@ -12,6 +12,10 @@ ls_card() { expect_rc "$1" "$MCUFLASH" card ls "$T/c" btt-skr-mini-e3-v2; }
 ls_card 0
 expect_out 'HELLO.TXT'
 expect_no_out 'write-protected'
+# mcuflash resets the board when done and returns once it is back: the
+# next command finds it up, not in the middle of its reset.
+[ "$(field c '[.state, .link_up, .counters.resets]' | tr -d ' \n')" = '["running",true,1]' ] && pass ||
+    fail "after card ls the board is $(field c '[.state, .link_up, .counters.resets]' | tr -d ' \n')"
 
 expect_rc 0 sim_ctl "$T/c.ctl" card remove
 [ "$(field c .card_present)" = false ] && pass || fail "card_present after remove"
