@@ -10,7 +10,6 @@
 . "$MF_TESTS/lib/usb_e2e.sh"
 
 PRO=btt-skr-pro                 # STM32F407, application at 0x08008000
-mode() { field "$1" .mode; }
 
 # --- from running Klipper --------------------------------------------------------
 make_fw "$T/v2.bin" $PRO v2-dfu

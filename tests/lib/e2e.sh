@@ -97,6 +97,11 @@ make_fw() {
     "$MCUFLASH_SIM" make-firmware --board "$board" --version-string "$version" -o "$out" \
         --dict-out "$out.dict" "$@" >/dev/null || fail "make-firmware $board $version"
 }
+# make_fw_mcu MCU VERSION OUT ARGS...: an image for an MCU type and OUT.dict.
+make_fw_mcu() {
+    "$MCUFLASH_SIM" make-firmware --mcu "$1" --version-string "$2" -o "$3" --dict-out "$3.dict" "${@:4}" \
+        >/dev/null || fail "make-firmware $*"
+}
 img_sum() { sha1sum "$1" | cut -d' ' -f1; }
 # fsck_ok IMG: fsck.fat -n finds nothing to fix.
 fsck_ok() {
@@ -146,6 +151,10 @@ runs() {
 }
 # field NAME JQ: a field of the virtual board's status.
 field() { sim_ctl "$T/$1.ctl" status | jq -r "$2"; }
+# mode NAME: what runs on the board (klipper, katapult, dfu, ...).
+mode() { field "$1" .mode; }
+# kp NAME FIELD: a field of the board's Katapult status.
+kp() { field "$1" ".katapult.$2"; }
 # wait_up NAME: the board is running and its device is there.
 wait_up() {
     for _ in $(seq 200); do

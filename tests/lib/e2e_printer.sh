@@ -30,11 +30,6 @@ start_printer() {
     CFG="$T/cfg/printer.cfg"
 }
 
-# make_fw_mcu MCU VERSION OUT ARGS...: an image for an MCU type and OUT.dict.
-make_fw_mcu() {
-    "$MCUFLASH_SIM" make-firmware --mcu "$1" --version-string "$2" -o "$3" --dict-out "$3.dict" "${@:4}" \
-        >/dev/null || fail "make-firmware $*"
-}
 
 # fake_systemctl [STATE] [STUCK]: a systemctl on PATH that records each call
 # in $T/systemctl.log and keeps the klipper unit's state (active/inactive)
