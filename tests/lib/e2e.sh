@@ -58,6 +58,14 @@ expect_no_out() {
     if printf '%s\n' "$OUT" | grep -Eq -- "$1"; then fail "output has /$1/"; echo "$OUT"; else pass; fi
 }
 
+# expect_in TEXT NEEDLE / expect_not_in TEXT NEEDLE: a fixed string in TEXT.
+expect_in() {
+    case "$1" in *"$2"*) pass ;; *) fail "expected '$2' in: $1" ;; esac
+}
+expect_not_in() {
+    case "$1" in *"$2"*) fail "did not expect '$2' in: $1" ;; *) pass ;; esac
+}
+
 # background CMD...: run CMD in the background, its output in $T/bg.out,
 # its pid in $BG.
 background() {
