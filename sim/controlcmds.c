@@ -262,7 +262,7 @@ static void run_help(struct sim *s, char *arg, char *reply, size_t cap);
 
 struct control_command {
     const char *name;
-    const char *args;  /* usage after the name, "" for none */
+    const char *args;  /* usage after the name, "" for none; forms separated by newlines */
     bool needs_power;  /* refused while the board is unplugged */
     void (*run)(struct sim *s, char *arg, char *reply, size_t cap);
 };
@@ -275,11 +275,11 @@ static const struct control_command commands[] = {
     { "unplug", "", true, run_unplug },
     { "plug", "", false, run_plug },
     { "double-tap", "", true, run_double_tap },
-    { "card", "remove|insert|write-protect on|off", false, run_card },
-    { "power-cut", "after-writes K|off", false, run_power_cut },
+    { "card", "remove\ninsert\nwrite-protect on|off", false, run_card },
+    { "power-cut", "after-writes K\noff", false, run_power_cut },
     { "faults", "[SPEC]", false, run_faults },
     { "shutdown", "TEXT", false, run_shutdown },
-    { "katapult", "refuse-write N [once|times K]|corrupt ADDR|corrupt-read ADDR", false, run_katapult },
+    { "katapult", "refuse-write N [once|times K]\ncorrupt ADDR\ncorrupt-read ADDR", false, run_katapult },
     { "quit", "", false, run_quit },
     { "help", "", false, run_help },
 };
@@ -290,9 +290,17 @@ void sim_control_usage(char *buf, size_t cap, const char *sep)
 {
     size_t len = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < NCOMMANDS && len < cap; i++)
-        len += (size_t)snprintf(buf + len, cap - len, "%s%s%s%s", i ? sep : "", commands[i].name,
-                                commands[i].args[0] ? " " : "", commands[i].args);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        /* One entry per form: "card remove", "card insert", ... */
+        const char *form = commands[i].args;
+        do {
+            size_t n = strcspn(form, "\n");
+            if (len < cap)
+                len += (size_t)snprintf(buf + len, cap - len, "%s%s%s%.*s", len ? sep : "", commands[i].name,
+                                        n ? " " : "", (int)n, form);
+            form += n + (form[n] == '\n');
+        } while (*form);
+    }
 }
 
 static void run_help(struct sim *s, char *arg, char *reply, size_t cap)

@@ -11,7 +11,7 @@
 void sim_usage(FILE *out)
 {
     char commands[1024];
-    sim_control_usage(commands, sizeof(commands), "\n  ");
+    sim_control_usage(commands, sizeof(commands), ", ");
     fprintf(out,
             "usage: mcuflash-sim --path PATH (--board NAME [--dict FILE] | --mcu TYPE | --dict FILE)\n"
             "                    (--path may be left out with --link can:BUS)\n"
@@ -32,7 +32,7 @@ void sim_usage(FILE *out)
             "A virtual Klipper board on a pseudo-terminal; see docs/sim.md.\n"
             "MCU types: %s\n"
             "Fault SPEC: corrupt=P,drop=P,lose-response=P,seed=N,dir=both|in|out\n"
-            "Control commands (mcuflash-sim ctl SOCKET COMMAND...):\n  %s\n",
+            "Control commands: %s\n",
             mcu_type_names(), commands);
 }
 

@@ -64,7 +64,7 @@ done
 # --- mcuflash-sim(1) ----------------------------------------------------------
 sim_man_opts=$(defined_terms <"$man_dir/mcuflash-sim.1" | grep -- '^-')
 same_set "mcuflash-sim(1) options vs 'mcuflash-sim --help'" "$sim_man_opts" "$(help_options "$MCUFLASH_SIM")"
-control=$("$MCUFLASH_SIM" --help 2>&1 | awk '/^Control commands/ { on = 1; next } on && /^  [a-z]/ { print $1 } /^$/ { on = 0 }')
+control=$("$MCUFLASH_SIM" --help 2>&1 | sed -n 's/^Control commands: //p' | tr ',' '\n' | awk '{ print $1 }' | sort -u)
 [ "$(printf '%s\n' "$control" | grep -c .)" -ge 10 ] || fail "mcuflash-sim --help lists too few control commands: $control"
 # The command a definition line starts with (its first bold word).
 documented=$(man_section mcuflash-sim.1 "CONTROL COMMANDS" | awk 'prev != "" && /^\.RS/ { print prev } { prev = $0 }' |
