@@ -59,8 +59,8 @@ static bool same_path_id(const struct path_id *a, const struct path_id *b)
            a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
-/* Until the device at path is gone or is another one; a UART port stays,
- * and then this waits out the window. */
+/* Until the device at path is gone or is another one (or the window has
+ * passed). */
 static void wait_replaced(const char *path, const struct path_id *before, int timeout_ms)
 {
     uint64_t deadline = mf_now_us() + (uint64_t)timeout_ms * 1000u;
@@ -76,10 +76,15 @@ int mf_reset_reconnect(struct mf_conn *conn, const char *path, uint32_t baud, in
                        struct mf_err *err)
 {
     struct path_id before = path_id_of(path);
+    /* A UART build's port stays, so there is nothing to see go: the board
+     * is back once it answers, which the connect below waits for (identify
+     * is sent again until the restarted firmware takes it). */
+    bool uart = kl_dict_const(kl_session_dict(conn->session), "SERIAL_BAUD") != NULL;
     if (kl_mcu_reset(conn->session, err) < 0)
         return mf_wrap(err, "Could not reset the board: ");
     mf_disconnect(conn);
-    wait_replaced(path, &before, GONE_WINDOW_MS);
+    if (!uart)
+        wait_replaced(path, &before, GONE_WINDOW_MS);
     if (mf_connect_wait(path, baud, timeout_ms, conn, err) < 0) {
         /* A device that is back but silent or busy already has its sentence. */
         if (access(path, F_OK) == 0)
