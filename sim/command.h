@@ -54,7 +54,7 @@ bool sim_module_present(const struct sim_module *mod, const struct mcu_type *t);
 
 /* The modules, one per file. */
 extern const struct sim_module sched_module, basecmd_module, debugcmds_module, spicmds_module,
-    sdiocmds_module, chip_stm32_module, chip_lpc176x_module;
+    sdiocmds_module, chip_stm32_module, chip_lpc176x_module, linux_module;
 extern const struct sim_module gpiocmds_module, stepper_module, endstop_module, trsync_module,
     adccmds_module, i2ccmds_module, pwmcmds_module, buttons_module, tmcuart_module,
     neopixel_module, pulse_counter_module, lcd_st7920_module, lcd_hd44780_module,

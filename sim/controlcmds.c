@@ -1,6 +1,7 @@
 /* The control socket's commands: status, reset, power-cycle, unplug, plug,
- * double-tap, card remove|insert|write-protect on|off, faults SPEC,
- * shutdown TEXT, katapult refuse-write|corrupt|corrupt-read, quit. */
+ * double-tap, card remove|insert|write-protect on|off, power-cut, faults
+ * SPEC, shutdown TEXT, katapult refuse-write|corrupt|corrupt-read, quit,
+ * help: one table, which help and mcuflash-sim --help list. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +30,9 @@ static json_t *fault_json(const struct sim_faults *f)
 static json_t *counter_json(const struct sim *s)
 {
     const struct sim_mcu *m = &s->mcu;
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "boots", (json_int_t)s->boots, "resets",
-                     (json_int_t)s->resets, "power_cycles", (json_int_t)s->power_cycles, "blocks",
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "boots", (json_int_t)s->boots, "resets",
+                     (json_int_t)s->resets, "power_cycles", (json_int_t)s->power_cycles, "power_cuts",
+                     (json_int_t)s->powercut.cuts, "blocks",
                      (json_int_t)m->blocks_ok, "naks", (json_int_t)m->blocks_nak, "error_bursts",
                      (json_int_t)m->bursts, "replies_too_long", (json_int_t)m->replies_too_long, "tx_dropped",
                      (json_int_t)s->tx_dropped, "rx_overflow", (json_int_t)s->rx_overflow);
@@ -123,6 +125,10 @@ static void status(struct sim *s, char *reply, size_t cap)
     json_object_set_new(o, "card_write_protected",
                         json_boolean(s->slot.card && sdcard_config(s->slot.card)->write_protect != SDCARD_WP_NONE));
     json_object_set_new(o, "card_spi_mode", json_boolean(s->slot.card && sdcard_in_spi_mode(s->slot.card)));
+    json_object_set_new(o, "card_writes",
+                        json_integer(s->slot.card ? (json_int_t)sdcard_stats(s->slot.card)->sectors_written : 0));
+    int64_t left = powercut_writes_left(s);
+    json_object_set_new(o, "power_cut_in", left < 0 ? json_null() : json_integer(left));
     json_object_set_new(o, "board", s->board ? json_string(s->board->name) : json_null());
     json_object_set_new(o, "firmware", json_string(s->flash.dict ? "klipper" : "not klipper"));
     json_object_set_new(o, "bootloader", bootloader_json(s));
@@ -134,7 +140,7 @@ static void status(struct sim *s, char *reply, size_t cap)
     free(text);
 }
 
-static void force_shutdown(struct sim *s, const char *text, char *reply, size_t cap)
+static void run_shutdown(struct sim *s, char *text, char *reply, size_t cap)
 {
     if (!*text) {
         snprintf(reply, cap, "error: shutdown needs a reason text");
@@ -155,7 +161,7 @@ static void force_shutdown(struct sim *s, const char *text, char *reply, size_t 
 /* card remove | insert | write-protect on|off: the socket as a user handles
  * it.  The image stays open throughout; an inserted card starts powered up
  * in SD mode, as a fresh card does. */
-static void card_command(struct sim *s, const char *arg, char *reply, size_t cap)
+static void run_card(struct sim *s, char *arg, char *reply, size_t cap)
 {
     struct sdcard *card = s->slot.card;
     bool present = card && sdcard_config(card)->present;
@@ -180,6 +186,138 @@ static void card_command(struct sim *s, const char *arg, char *reply, size_t cap
     }
 }
 
+/* power-cut after-writes K | off: the board loses its power right after
+ * the K-th sector the card programs from now on. */
+static void run_power_cut(struct sim *s, char *arg, char *reply, size_t cap)
+{
+    char *end;
+    unsigned long long k;
+    if (!s->slot.card) {
+        snprintf(reply, cap, "error: the board was started without --card; nothing was changed");
+    } else if (!strcmp(arg, "off")) {
+        powercut_disarm(s);
+    } else if (!strncmp(arg, "after-writes ", 13) && (k = strtoull(arg + 13, &end, 10)) >= 1 && !*end &&
+               arg[13] >= '0' && arg[13] <= '9') {
+        powercut_arm(s, k);
+    } else {
+        snprintf(reply, cap, "error: power-cut takes after-writes K (K >= 1) or off");
+    }
+}
+
+static void run_status(struct sim *s, char *arg, char *reply, size_t cap)
+{
+    (void)arg;
+    status(s, reply, cap);
+}
+
+static void run_reset(struct sim *s, char *arg, char *reply, size_t cap)
+{
+    (void)arg, (void)reply, (void)cap;
+    sim_reset(s, false);
+}
+
+static void run_power_cycle(struct sim *s, char *arg, char *reply, size_t cap)
+{
+    (void)arg, (void)reply, (void)cap;
+    sim_reset(s, true);
+}
+
+static void run_unplug(struct sim *s, char *arg, char *reply, size_t cap)
+{
+    (void)arg, (void)reply, (void)cap;
+    sim_unplug(s);
+}
+
+static void run_plug(struct sim *s, char *arg, char *reply, size_t cap)
+{
+    (void)arg;
+    if (s->state != BOARD_UNPLUGGED)
+        snprintf(reply, cap, "error: the board is not unplugged; nothing was changed");
+    else
+        sim_plug(s);
+}
+
+static void run_double_tap(struct sim *s, char *arg, char *reply, size_t cap)
+{
+    (void)arg, (void)reply, (void)cap;
+    sim_request_bootloader(s); /* two resets within Katapult's window */
+}
+
+static void run_katapult(struct sim *s, char *arg, char *reply, size_t cap)
+{
+    char why[160];
+    if (!s->opt.katapult)
+        snprintf(reply, cap, "error: this board has no Katapult (start it with --bootloader katapult)");
+    else if (katapult_fault_command(&s->katapult, arg, why, sizeof(why)) < 0)
+        snprintf(reply, cap, "error: %s; nothing was changed", why);
+}
+
+static void run_faults(struct sim *s, char *arg, char *reply, size_t cap)
+{
+    struct mf_err err = { 0 };
+    if (faults_parse(&s->faults, arg, &err) < 0)
+        snprintf(reply, cap, "error: %s", err.msg);
+}
+
+static void run_quit(struct sim *s, char *arg, char *reply, size_t cap)
+{
+    (void)arg, (void)reply, (void)cap;
+    s->quit = true;
+}
+
+static void run_help(struct sim *s, char *arg, char *reply, size_t cap);
+
+struct control_command {
+    const char *name;
+    const char *args;  /* usage after the name, "" for none; forms separated by newlines */
+    bool needs_power;  /* refused while the board is unplugged */
+    void (*run)(struct sim *s, char *arg, char *reply, size_t cap);
+};
+
+/* Every control command, in the order help lists them. */
+static const struct control_command commands[] = {
+    { "status", "", false, run_status },
+    { "reset", "", true, run_reset },
+    { "power-cycle", "", true, run_power_cycle },
+    { "unplug", "", true, run_unplug },
+    { "plug", "", false, run_plug },
+    { "double-tap", "", true, run_double_tap },
+    { "card", "remove\ninsert\nwrite-protect on|off", false, run_card },
+    { "power-cut", "after-writes K\noff", false, run_power_cut },
+    { "faults", "[SPEC]", false, run_faults },
+    { "shutdown", "TEXT", false, run_shutdown },
+    { "katapult", "refuse-write N [once|times K]\ncorrupt ADDR\ncorrupt-read ADDR", false, run_katapult },
+    { "quit", "", false, run_quit },
+    { "help", "", false, run_help },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+void sim_control_usage(char *buf, size_t cap, const char *sep)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        /* One entry per form: "card remove", "card insert", ... */
+        const char *form = commands[i].args;
+        do {
+            size_t n = strcspn(form, "\n");
+            if (len < cap)
+                len += (size_t)snprintf(buf + len, cap - len, "%s%s%s%.*s", len ? sep : "", commands[i].name,
+                                        n ? " " : "", (int)n, form);
+            form += n + (form[n] == '\n');
+        } while (*form);
+    }
+}
+
+static void run_help(struct sim *s, char *arg, char *reply, size_t cap)
+{
+    (void)s, (void)arg;
+    int n = snprintf(reply, cap, "commands: ");
+    if (n > 0 && (size_t)n < cap)
+        sim_control_usage(reply + n, cap - (size_t)n, ", ");
+}
+
 void sim_control_exec(void *ctx, char *line, char *reply, size_t cap)
 {
     struct sim *s = ctx;
@@ -191,46 +329,15 @@ void sim_control_exec(void *ctx, char *line, char *reply, size_t cap)
     else
         arg = line + strlen(line);
     snprintf(reply, cap, "ok");
-    bool needs_power = !strcmp(line, "reset") || !strcmp(line, "power-cycle") || !strcmp(line, "unplug") ||
-                       !strcmp(line, "double-tap");
-    if (needs_power && s->state == BOARD_UNPLUGGED) {
-        snprintf(reply, cap, "error: the board is unplugged; nothing was changed (plug it first)");
-    } else if (!strcmp(line, "status")) {
-        status(s, reply, cap);
-    } else if (!strcmp(line, "reset")) {
-        sim_reset(s, false);
-    } else if (!strcmp(line, "power-cycle")) {
-        sim_reset(s, true);
-    } else if (!strcmp(line, "unplug")) {
-        sim_unplug(s);
-    } else if (!strcmp(line, "plug")) {
-        if (s->state != BOARD_UNPLUGGED)
-            snprintf(reply, cap, "error: the board is not unplugged; nothing was changed");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const struct control_command *c = &commands[i];
+        if (strcmp(line, c->name))
+            continue;
+        if (c->needs_power && s->state == BOARD_UNPLUGGED)
+            snprintf(reply, cap, "error: the board is unplugged; nothing was changed (plug it first)");
         else
-            sim_plug(s);
-    } else if (!strcmp(line, "double-tap")) {
-        sim_request_bootloader(s); /* two resets within Katapult's window */
-    } else if (!strcmp(line, "katapult")) {
-        char why[160];
-        if (!s->opt.katapult)
-            snprintf(reply, cap, "error: this board has no Katapult (start it with --bootloader katapult)");
-        else if (katapult_fault_command(&s->katapult, arg, why, sizeof(why)) < 0)
-            snprintf(reply, cap, "error: %s; nothing was changed", why);
-    } else if (!strcmp(line, "card")) {
-        card_command(s, arg, reply, cap);
-    } else if (!strcmp(line, "faults")) {
-        struct mf_err err = { 0 };
-        if (faults_parse(&s->faults, arg, &err) < 0)
-            snprintf(reply, cap, "error: %s", err.msg);
-    } else if (!strcmp(line, "shutdown")) {
-        force_shutdown(s, arg, reply, cap);
-    } else if (!strcmp(line, "quit")) {
-        s->quit = true;
-    } else if (!strcmp(line, "help")) {
-        snprintf(reply, cap, "commands: status, reset, power-cycle, unplug, plug, double-tap, card remove|insert|"
-                 "write-protect on|off, faults SPEC, shutdown TEXT, katapult refuse-write N [once|times K]|corrupt ADDR|"
-                 "corrupt-read ADDR, quit");
-    } else {
-        snprintf(reply, cap, "error: unknown command '%s' (try help)", line);
+            c->run(s, arg, reply, cap);
+        return;
     }
+    snprintf(reply, cap, "error: unknown command '%s' (try help)", line);
 }

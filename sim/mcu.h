@@ -23,7 +23,12 @@
 typedef void (*sim_emit_fn)(void *ctx, const uint8_t *block, size_t len, bool data);
 
 /* What the MCU asks of the board around it. */
-enum sim_request { SIM_REQ_NONE, SIM_REQ_RESET, SIM_REQ_BOOTLOADER };
+enum sim_request {
+    SIM_REQ_NONE,
+    SIM_REQ_RESET,
+    SIM_REQ_BOOTLOADER,
+    SIM_REQ_RESTART, /* a Linux process MCU runs itself again (execv) */
+};
 
 struct sim_binding {
     const struct kl_msgfmt *fmt;    /* from the dictionary */

@@ -34,6 +34,7 @@ const struct sim_module *const sim_modules[] = {
     &sensor_bulk_module,
     &chip_stm32_module,
     &chip_lpc176x_module,
+    &linux_module,
     NULL,
 };
 

@@ -7,9 +7,12 @@
 
 #include "link/canbus.h"
 #include "mcutypes.h"
+#include "sim.h"
 
 void sim_usage(FILE *out)
 {
+    char commands[1024];
+    sim_control_usage(commands, sizeof(commands), ", ");
     fprintf(out,
             "usage: mcuflash-sim --path PATH (--board NAME [--dict FILE] | --mcu TYPE | --dict FILE)\n"
             "                    (--path may be left out with --link can:BUS)\n"
@@ -31,11 +34,8 @@ void sim_usage(FILE *out)
             "A virtual Klipper board on a pseudo-terminal; see docs/sim.md.\n"
             "MCU types: %s\n"
             "Fault SPEC: corrupt=P,drop=P,lose-response=P,seed=N,dir=both|in|out\n"
-            "Control commands: status, reset, power-cycle, unplug, plug, double-tap, card remove|insert|write-protect "
-            "on|off,\n"
-            "  faults SPEC, shutdown TEXT, katapult refuse-write N [once|times K], katapult corrupt ADDR,\n"
-            "  katapult corrupt-read ADDR, quit\n",
-            mcu_type_names());
+            "Control commands: %s\n",
+            mcu_type_names(), commands);
 }
 
 int sim_parse_link_bus(const char *text, enum sim_link_kind *kind, uint32_t *baud, const char **bus,

@@ -17,6 +17,8 @@
 #include "util/clock.h"
 
 #define RETRY_LINK_US 1000000
+/* A Linux process MCU's execv and start-up, until its new pty is there. */
+#define PROCESS_RESTART_US 20000
 #define POLL_MAX (2 + 1 + CONTROL_MAX_CLIENTS + 3 + USBCAN_HOSTS_MAX)
 
 static volatile sig_atomic_t got_signal;
@@ -174,6 +176,16 @@ void sim_reset(struct sim *s, bool power_cycle)
     s->up_at_us += run_bootloader(s);
 }
 
+/* A Linux process MCU after config_reset: the process runs again, so its
+ * pty closes and a new one appears behind the same path; nothing else on
+ * the board (the card included) notices. */
+static void restart_process(struct sim *s)
+{
+    s->resets++;
+    go_away(s, BOARD_RESETTING, true);
+    s->up_at_us = mf_now_us() + PROCESS_RESTART_US;
+}
+
 void sim_unplug(struct sim *s)
 {
     go_away(s, BOARD_UNPLUGGED, true);
@@ -211,6 +223,11 @@ static bool handle_requests(struct sim *s)
     if (s->mcu.request == SIM_REQ_RESET) {
         s->mcu.request = SIM_REQ_NONE;
         sim_reset(s, false);
+        return true;
+    }
+    if (s->mcu.request == SIM_REQ_RESTART) {
+        s->mcu.request = SIM_REQ_NONE;
+        restart_process(s);
         return true;
     }
     if (s->mcu.request == SIM_REQ_BOOTLOADER) {
@@ -329,6 +346,7 @@ static void step(struct sim *s)
     read_host(s);
     sim_watch_entry(s);
     feed_firmware(s);
+    powercut_watch(s);
     write_host(s);
     sim_usb_step(s);
 }

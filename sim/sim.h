@@ -15,6 +15,7 @@
 #include "mcu.h"
 #include "options.h"
 #include "port.h"
+#include "powercut.h"
 #include "timing.h"
 
 enum board_state {
@@ -52,6 +53,7 @@ struct sim {
     struct sim_port port;
     struct sim_faults faults;
     struct sim_control control;
+    struct sim_powercut powercut;
     struct sim_wire to_mcu, to_host;
     enum board_state state;
     uint64_t up_at_us;
@@ -83,6 +85,8 @@ int sim_identity_json(const char *mcu, const char *dict_path, const char *versio
 
 /* Control socket commands (controlcmds.c). */
 void sim_control_exec(void *ctx, char *line, char *reply, size_t cap);
+/* The control commands with their arguments, joined by sep (for help). */
+void sim_control_usage(char *buf, size_t cap, const char *sep);
 
 /* Board events (sim.c). */
 void sim_reset(struct sim *s, bool power_cycle);

@@ -308,7 +308,7 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
         }
     }
     struct mf_err cerr;
-    if (mf_card_close(&c, true, rc == 0 ? err : &cerr) < 0)
+    if (mf_card_close_settled(&c, rc == 0 ? err : &cerr) < 0)
         rc = -1;
     fw_image_free(&local);
     return rc;

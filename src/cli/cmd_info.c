@@ -94,7 +94,9 @@ static void print_human(const char *device, const struct info *in)
     printf("SPI buses:      %s\n", in->feat.spi ? (spi.text[0] ? spi.text : "(none named)") : "no SPI support");
     printf("Software SPI:   %s\n", in->feat.sw_spi ? "yes" : "no");
     printf("SDIO:           %s\n", in->feat.sdio ? (sdio.text[0] ? sdio.text : "yes") : "no");
-    printf("Reset command:  %s\n", in->feat.reset ? "yes" : "no (reset the board by hand)");
+    printf("Reset command:  %s\n", in->feat.reset             ? "yes"
+                                    : in->feat.process_restart ? "no (config_reset restarts the Linux process)"
+                                                               : "no (reset the board by hand)");
     printf("Link stats:     %llu blocks sent, %llu received, %llu retransmitted, %llu naks, %llu bad blocks, "
            "%llu lost replies asked again\n",
            (unsigned long long)in->stats.blocks_sent, (unsigned long long)in->stats.blocks_received,

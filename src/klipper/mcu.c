@@ -76,8 +76,12 @@ int kl_mcu_reset(struct kl_session *s, struct mf_err *err)
     mf_sleep_us(20000);
     if (kl_send(s, creset, NULL, err) < 0 || kl_send_now(s, err) < 0)
         return -1;
+    /* A Linux process MCU restarts at once (execv), closing its pty: a
+     * link gone by now is the reset working. */
     mf_sleep_us(20000);
-    return kl_send_sync(s, err);
+    struct mf_err gone;
+    kl_send_sync(s, &gone);
+    return 0;
 }
 
 void kl_mcu_features(const struct kl_dict *d, struct kl_mcu_features *f)
@@ -91,5 +95,7 @@ void kl_mcu_features(const struct kl_dict *d, struct kl_mcu_features *f)
     f->sdio = kl_dict_command(d, "config_sdio") && kl_dict_command(d, "sdio_send_command");
     if (f->sdio && !f->sdio_bus_enum && kl_dict_enum(d, "bus"))
         f->sdio_bus_enum = "bus";
-    f->reset = kl_dict_command(d, "reset") || kl_dict_command(d, "config_reset");
+    f->reset = kl_dict_command(d, "reset") != NULL;
+    const char *mcu = kl_dict_const(d, "MCU");
+    f->process_restart = kl_dict_command(d, "config_reset") && mcu && !strcmp(mcu, "linux");
 }

@@ -33,7 +33,9 @@ int kl_mcu_reset(struct kl_session *s, struct mf_err *err);
 
 /* What the firmware offers a flasher. */
 struct kl_mcu_features {
-    bool spi, sw_spi, sdio, reset;
+    bool spi, sw_spi, sdio;
+    bool reset;           /* the `reset` command: the board restarts */
+    bool process_restart; /* a Linux process MCU: config_reset runs the process again */
     const char *spi_bus_enum;  /* "spi_bus", older "bus", or NULL */
     const char *sdio_bus_enum; /* "sdio_bus", "bus", or NULL */
 };

@@ -138,7 +138,8 @@ int mf_card_attach(struct mf_card *c, const struct mf_bus_spec *spec, bool need_
     return 0;
 }
 
-int mf_card_close(struct mf_card *c, bool reset_mcu, struct mf_err *err)
+/* Unmount and leave the card and its bus; the link stays open. */
+static int release_card(struct mf_card *c, struct mf_err *err)
 {
     int rc = 0;
     if (c->vol && fat_unmount(c->vol, err) < 0)
@@ -151,8 +152,26 @@ int mf_card_close(struct mf_card *c, bool reset_mcu, struct mf_err *err)
     if (c->bus)
         c->bus->ops->close(c->bus);
     c->bus = NULL;
+    return rc;
+}
+
+int mf_card_close(struct mf_card *c, bool reset_mcu, struct mf_err *err)
+{
+    int rc = release_card(c, err);
+    struct mf_err ignore;
     if (c->conn.session && reset_mcu)
         kl_mcu_reset(c->conn.session, &ignore);
+    if (c->conn.session)
+        mf_disconnect(&c->conn);
+    return rc;
+}
+
+int mf_card_close_settled(struct mf_card *c, struct mf_err *err)
+{
+    int rc = release_card(c, err);
+    struct mf_err ignore;
+    if (c->conn.session)
+        mf_reset_reconnect(&c->conn, c->device, c->baud, RECONNECT_TIMEOUT_MS, &ignore);
     if (c->conn.session)
         mf_disconnect(&c->conn);
     return rc;

@@ -56,5 +56,9 @@ int mf_card_attach(struct mf_card *c, const struct mf_bus_spec *spec, bool need_
  * Klipper finds it unconfigured, and close.  Returns -1 if the unmount
  * failed (the rest is still done). */
 int mf_card_close(struct mf_card *c, bool reset_mcu, struct mf_err *err);
+/* As mf_card_close with the reset, returning once the board answers again
+ * (or after the reconnect timeout): whatever runs next (Klipper, another
+ * command) finds it up, not in the middle of its reset. */
+int mf_card_close_settled(struct mf_card *c, struct mf_err *err);
 
 #endif

@@ -1,5 +1,7 @@
 #include "method/reconnect.h"
 
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "klipper/mcu.h"
@@ -9,6 +11,7 @@
 
 /* A USB board drops off the bus within this time of a reset. */
 #define GONE_WINDOW_MS 1500
+#define GONE_POLL_US 10000
 
 int mf_connect_wait(const char *path, uint32_t baud, int timeout_ms, struct mf_conn *conn, struct mf_err *err)
 {
@@ -28,15 +31,60 @@ int mf_connect_wait(const char *path, uint32_t baud, int timeout_ms, struct mf_c
     }
 }
 
+/* What path names now: the device node behind it, and the symlink (or
+ * node) itself.  A Linux process MCU that restarts makes a new symlink to
+ * a new pty, which may reuse the old pty's number. */
+struct path_id {
+    dev_t rdev;
+    ino_t ino;
+    struct timespec ctime;
+};
+
+static struct path_id path_id_of(const char *path)
+{
+    struct path_id id = { 0 };
+    struct stat st;
+    if (stat(path, &st) == 0)
+        id.rdev = st.st_rdev;
+    if (lstat(path, &st) == 0) {
+        id.ino = st.st_ino;
+        id.ctime = st.st_ctim;
+    }
+    return id;
+}
+
+static bool same_path_id(const struct path_id *a, const struct path_id *b)
+{
+    return a->rdev == b->rdev && a->ino == b->ino && a->ctime.tv_sec == b->ctime.tv_sec &&
+           a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* Until the device at path is gone or is another one (or the window has
+ * passed). */
+static void wait_replaced(const char *path, const struct path_id *before, int timeout_ms)
+{
+    uint64_t deadline = mf_now_us() + (uint64_t)timeout_ms * 1000u;
+    for (;;) {
+        struct path_id now = path_id_of(path);
+        if (!same_path_id(&now, before) || mf_now_us() >= deadline)
+            return;
+        mf_sleep_us(GONE_POLL_US);
+    }
+}
+
 int mf_reset_reconnect(struct mf_conn *conn, const char *path, uint32_t baud, int timeout_ms,
                        struct mf_err *err)
 {
+    struct path_id before = path_id_of(path);
+    /* A UART build's port stays, so there is nothing to see go: the board
+     * is back once it answers, which the connect below waits for (identify
+     * is sent again until the restarted firmware takes it). */
+    bool uart = kl_dict_const(kl_session_dict(conn->session), "SERIAL_BAUD") != NULL;
     if (kl_mcu_reset(conn->session, err) < 0)
         return mf_wrap(err, "Could not reset the board: ");
     mf_disconnect(conn);
-    /* A UART port stays: then this just waits out the window. */
-    struct mf_err gone_err;
-    link_wait_gone(path, GONE_WINDOW_MS, &gone_err);
+    if (!uart)
+        wait_replaced(path, &before, GONE_WINDOW_MS);
     if (mf_connect_wait(path, baud, timeout_ms, conn, err) < 0) {
         /* A device that is back but silent or busy already has its sentence. */
         if (access(path, F_OK) == 0)

@@ -258,7 +258,7 @@ static void inspect_card(struct mf_job *j, struct card_state *cs, bool cleanup)
     if (mf_bus_from_board(b, kl_session_dict(c.conn.session), j->o->fast_spi, &spec, &err) < 0 ||
         mf_card_attach(&c, &spec, true, &err) < 0) {
         snprintf(cs->why_not, sizeof(cs->why_not), "%s", err.msg);
-        mf_card_close(&c, true, &err);
+        mf_card_close_settled(&c, &err);
         return;
     }
     if (spec.kind != MF_BUS_SDIO && board_bl_reads_sd_mode(b))
@@ -280,7 +280,7 @@ static void inspect_card(struct mf_job *j, struct card_state *cs, bool cleanup)
         mf_job_note(j, "removed", "Removed %s from the card so the bootloader does not flash it again at every boot.",
                     pend + 1);
     }
-    mf_card_close(&c, true, &err);
+    mf_card_close_settled(&c, &err);
 }
 
 static void advise(struct mf_job *j, const struct card_state *cs)

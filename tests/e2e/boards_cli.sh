@@ -1,22 +1,12 @@
 #!/bin/bash
 # mcuflash boards: listing, showing, unknown names, board files and their errors.
-set -u
-: "${MCUFLASH:?}" "${MF_TMP:?}"
+. "$MF_TESTS/lib/e2e.sh"
 command -v jq >/dev/null || { echo "FAIL: this test needs jq (Debian package jq)" >&2; exit 1; }
-dir="$MF_TMP/boards_cli.$$"
+dir=$T
 mkdir -p "$dir/home"
-trap 'rm -rf "$dir"' EXIT
 # Only the built-in table and the files this test writes.
 export HOME="$dir/home"
 unset XDG_CONFIG_HOME
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-expect_in() { # expect_in TEXT NEEDLE
-    case "$1" in *"$2"*) ;; *) fail "expected '$2' in: $1" ;; esac
-}
-expect_not_in() {
-    case "$1" in *"$2"*) fail "did not expect '$2' in: $1" ;; esac
-}
 run() { # run ARGS... -> globals rc, out, err
     out=$("$MCUFLASH" boards "$@" 2>"$dir/stderr"); rc=$?
     err=$(cat "$dir/stderr")
@@ -155,5 +145,4 @@ run show
 run a b
 [ $rc -eq 2 ] || fail "two patterns: exit $rc, expected 2"
 
-[ $failures -eq 0 ] && echo "boards_cli: all passed"
-exit $((failures > 0))
+finish

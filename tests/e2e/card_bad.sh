@@ -3,17 +3,7 @@
 # card image exactly as it was.
 . "$MF_TESTS/lib/e2e.sh"
 BUS=(--spi-bus spi1 --cs-pin PA4)
-img_sum() { sha1sum "$1" | cut -d' ' -f1; }
 head -c 4096 /dev/urandom >"$T/fw.bin"
-
-# unchanged_after IMG CMD...: CMD fails with the status wanted by the caller
-# (in $want) and IMG is byte-identical afterwards.
-unchanged_after() {
-    img=$1; shift
-    before=$(img_sum "$img")
-    expect_rc "$want" "$@"
-    [ "$(img_sum "$img")" = "$before" ] && pass || fail "$img changed"
-}
 
 # No card in the socket.
 start_sim empty --mcu stm32f407xx
@@ -28,21 +18,21 @@ start_sim wp --mcu stm32f407xx --card "$T/wp.img"
 sim_ctl "$T/wp.ctl" card write-protect on >/dev/null
 expect_rc 0 "$MCUFLASH" card ls "$T/wp" "${BUS[@]}"
 expect_out 'write-protected'
-want=7 unchanged_after "$T/wp.img" "$MCUFLASH" card put "$T/wp" "${BUS[@]}" "$T/fw.bin"
+unchanged_after "$T/wp.img" 7 "$MCUFLASH" card put "$T/wp" "${BUS[@]}" "$T/fw.bin"
 expect_out 'write-protected; nothing was changed'
-want=7 unchanged_after "$T/wp.img" "$MCUFLASH" card put "$T/wp" --sdio-bus sdio "$T/fw.bin"
+unchanged_after "$T/wp.img" 7 "$MCUFLASH" card put "$T/wp" --sdio-bus sdio "$T/fw.bin"
 
 # Unformatted (all zeros) and exFAT cards.
 head -c $((32 << 20)) /dev/zero >"$T/zero.img"
 start_sim zero --mcu stm32f407xx --card "$T/zero.img"
-want=8 unchanged_after "$T/zero.img" "$MCUFLASH" card put "$T/zero" "${BUS[@]}" "$T/fw.bin"
+unchanged_after "$T/zero.img" 8 "$MCUFLASH" card put "$T/zero" "${BUS[@]}" "$T/fw.bin"
 expect_out '[Uu]nformatted|no FAT|not formatted'
 
 cp "$T/zero.img" "$T/exfat.img"
 printf '\xeb\x76\x90EXFAT   ' | dd of="$T/exfat.img" conv=notrunc status=none
 printf '\x55\xaa' | dd of="$T/exfat.img" bs=1 seek=510 conv=notrunc status=none
 start_sim exfat --mcu stm32f407xx --card "$T/exfat.img"
-want=8 unchanged_after "$T/exfat.img" "$MCUFLASH" card ls "$T/exfat" "${BUS[@]}"
+unchanged_after "$T/exfat.img" 8 "$MCUFLASH" card ls "$T/exfat" "${BUS[@]}"
 expect_out 'exFAT'
 expect_out 'FAT32'
 
@@ -53,7 +43,7 @@ mcopy -i "$T/full.img" "$T/filler.bin" ::FILLER.BIN
 free=$(mdir -i "$T/full.img" :: | sed -n 's/ *\([0-9 ]*\) bytes free/\1/p' | tr -d ' ')
 head -c $((free + 1)) /dev/urandom >"$T/toobig.bin"
 start_sim full --mcu stm32f407xx --card "$T/full.img"
-want=7 unchanged_after "$T/full.img" "$MCUFLASH" card put "$T/full" "${BUS[@]}" "$T/toobig.bin" firmware.bin
+unchanged_after "$T/full.img" 7 "$MCUFLASH" card put "$T/full" "${BUS[@]}" "$T/toobig.bin" firmware.bin
 expect_out '[Ff]ull|not enough|free'
 fsck.fat -n "$T/full.img" >/dev/null && pass || fail "fsck after refused put"
 
@@ -69,9 +59,9 @@ off=$((reserved * 512 + second * 2))
 printf "\\x$(printf %02x $((first & 255)))\\x$(printf %02x $((first >> 8)))" |
     dd of="$T/loop.img" bs=1 seek=$off conv=notrunc status=none
 start_sim loop --mcu stm32f407xx --card "$T/loop.img"
-want=8 unchanged_after "$T/loop.img" "$MCUFLASH" card get "$T/loop" "${BUS[@]}" VICTIM.BIN -o "$T/out.bin"
+unchanged_after "$T/loop.img" 8 "$MCUFLASH" card get "$T/loop" "${BUS[@]}" VICTIM.BIN -o "$T/out.bin"
 expect_out 'VICTIM.BIN'
 [ ! -e "$T/out.bin" ] && pass || fail "a damaged file was downloaded"
-want=8 unchanged_after "$T/loop.img" "$MCUFLASH" card rm "$T/loop" "${BUS[@]}" VICTIM.BIN
+unchanged_after "$T/loop.img" 8 "$MCUFLASH" card rm "$T/loop" "${BUS[@]}" VICTIM.BIN
 
 finish

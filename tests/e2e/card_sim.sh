@@ -3,18 +3,6 @@
 # software SPI and SDIO; dosfstools and mtools judge every image touched.
 . "$MF_TESTS/lib/e2e.sh"
 
-# fsck_ok IMG: fsck.fat -n finds nothing to fix.
-fsck_ok() {
-    if fsck.fat -n "$1" >"$T/fsck.out" 2>&1; then pass; else fail "fsck.fat -n $1"; cat "$T/fsck.out"; fi
-}
-# same_file IMG CARDNAME LOCAL: mtools reads back exactly LOCAL.
-same_file() {
-    rm -f "$T/back"
-    if mcopy -n -i "$1" "::$2" "$T/back" 2>/dev/null && cmp -s "$T/back" "$3"; then pass
-    else fail "$2 on $1 differs from $3"; fi
-}
-img_sum() { sha1sum "$1" | cut -d' ' -f1; }
-
 head -c 200000 /dev/urandom >"$T/big.bin"
 head -c 1234 /dev/urandom >"$T/small.bin"
 printf 'keep me\n' >"$T/notes.txt"

@@ -2,7 +2,7 @@
 # Ctrl-C (SIGINT) or SIGTERM in the middle of a flash: the run stops at the
 # next safe point, says what state the card and the board are in, and exits
 # 130 or 143; the card's files are unchanged, and Katapult starts nothing.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 
 MINI=btt-skr-mini-e3-v2
 OCT=btt-octopus-f446-v1

@@ -4,11 +4,9 @@
 # frame), written, read back, started and verified; both protocol versions;
 # line faults; failures that must leave the board in Katapult without
 # COMPLETE; images refused before anything is written.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 
 OCT=btt-octopus-f446-v1          # STM32F446: Katapult starts the application at 0x08008000
-kp() { field "$1" ".katapult.$2"; }
-mode() { field "$1" .mode; }
 
 # --- USB, protocol 1.1.0 ---------------------------------------------------
 make_fw "$T/usb2.bin" $OCT v2-usb --app-address 0x08008000

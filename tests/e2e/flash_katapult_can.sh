@@ -3,10 +3,9 @@
 # toolheads on one bus, one flashed and verified, the other untouched;
 # `can scan`; a USB build, a wrong bus speed, an unknown UUID and a missing
 # interface refused before anything is written.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 
 EBB=stm32g0b1xx
-kp() { field "$1" ".katapult.$2"; }
 . "$MF_TESTS/lib/e2e_can.sh"
 start_bus can0 --bitrate 1000000
 BUS="$T/can0"
@@ -19,8 +18,6 @@ expect_rc 0 "$MCUFLASH" can scan --canbus-interface "sim:$BUS"
 expect_out "^0a1b2c3d4e5f +Klipper$"
 expect_out "^112233445566 +Klipper$"
 
-make_fw_mcu() { "$MCUFLASH_SIM" make-firmware --mcu "$1" --version-string "$2" -o "$3" --dict-out "$3.dict" "${@:4}" \
-                >/dev/null || fail "make-firmware $*"; }
 make_fw_mcu $EBB v2-can "$T/can.bin" --app-address 0x08002000 --link can
 expect_rc 0 "$MCUFLASH" flash -f "$T/can.bin" -d "$T/can.bin.dict" --canbus-uuid 0a1b2c3d4e5f \
     --canbus-interface "sim:$BUS"

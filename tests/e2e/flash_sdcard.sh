@@ -3,7 +3,7 @@
 # definition (and said), or forced with --route; the SD route refuses to
 # guess the card's wiring; wrong routes and targets are refused before the
 # board or its card is touched.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 
 MINI=btt-skr-mini-e3-v2
 make_fw "$T/v2.bin" $MINI v2-mini

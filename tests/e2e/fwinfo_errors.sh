@@ -1,15 +1,7 @@
 #!/bin/bash
 # mcuflash fwinfo: exit codes and messages for unusable files and bad usage.
-set -u
-: "${MCUFLASH:?}" "${MF_TMP:?}"
-dir="$MF_TMP/fwinfo_errors.$$"
-mkdir -p "$dir"
-trap 'rm -rf "$dir"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-expect_in() { # expect_in TEXT NEEDLE
-    case "$1" in *"$2"*) ;; *) fail "expected '$2' in: $1" ;; esac
-}
+. "$MF_TESTS/lib/e2e.sh"
+dir=$T
 run() { # run ARGS... -> globals rc, out, err
     out=$("$MCUFLASH" fwinfo "$@" 2>"$dir/stderr"); rc=$?
     err=$(cat "$dir/stderr")
@@ -56,5 +48,4 @@ run --help
 [ $rc -eq 0 ] || fail "--help: exit $rc, expected 0"
 expect_in "$out" "usage: mcuflash fwinfo FILE [--board NAME] [--board-file FILE]... [--json]"
 
-[ $failures -eq 0 ] && echo "fwinfo_errors: all passed"
-exit $((failures > 0))
+finish

@@ -2,7 +2,7 @@
 # mcuflash fwinfo on ELF and Intel HEX files and on a Chitu .cbd a board's
 # card holds: the format, the link address, the boards that start it, the
 # flash it takes, and with --board whether it fits that board and why not.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 
 fwinfo() { expect_rc "$1" "$MCUFLASH" fwinfo "${@:2}"; }
 

@@ -3,16 +3,8 @@
 # plain image with an embedded zlib dictionary, the same image MKS Robin- and
 # Chitu-encoded (encoders written here from the format descriptions), an
 # image without a dictionary and a cut-off one.
-set -u
-: "${MCUFLASH:?}" "${MF_TMP:?}"
-dir="$MF_TMP/fwinfo_image.$$"
-mkdir -p "$dir"
-trap 'rm -rf "$dir"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-expect_in() { # expect_in TEXT NEEDLE
-    case "$1" in *"$2"*) ;; *) fail "expected '$2' in: $1" ;; esac
-}
+. "$MF_TESTS/lib/e2e.sh"
+dir=$T
 expect_json_object() { # one line, one object
     [ "$(printf '%s\n' "$1" | wc -l)" -eq 1 ] || fail "JSON output is not one line: $1"
     printf '%s' "$1" | grep -q '^{.*}$' || fail "JSON output is not an object: $1"
@@ -172,5 +164,4 @@ out=$("$MCUFLASH" fwinfo "$dir/sim.bin"); rc=$?
 expect_in "$out" "stm32f407xx"
 expect_in "$out" "v9.9.9-fwinfo"
 
-[ $failures -eq 0 ] && echo "fwinfo_image: all passed"
-exit $((failures > 0))
+finish

@@ -64,14 +64,12 @@ done
 # --- mcuflash-sim(1) ----------------------------------------------------------
 sim_man_opts=$(defined_terms <"$man_dir/mcuflash-sim.1" | grep -- '^-')
 same_set "mcuflash-sim(1) options vs 'mcuflash-sim --help'" "$sim_man_opts" "$(help_options "$MCUFLASH_SIM")"
-control=$("$MCUFLASH_SIM" --help 2>&1 | sed -n 's/^Control commands: //p' | tr ',' '\n' | awk '{ print $1 }')
-[ -n "$control" ] || fail "mcuflash-sim --help lists no control commands"
-documented=$(man_section mcuflash-sim.1 "CONTROL COMMANDS" | defined_terms | awk '{ print $1 }')
-for c in $control; do
-    if printf '%s\n' "$documented" | grep -qxF -- "$c"; then pass; else
-        fail "control command '$c' of mcuflash-sim --help is not in mcuflash-sim(1)"
-    fi
-done
+control=$("$MCUFLASH_SIM" --help 2>&1 | sed -n 's/^Control commands: //p' | tr ',' '\n' | awk '{ print $1 }' | sort -u)
+[ "$(printf '%s\n' "$control" | grep -c .)" -ge 10 ] || fail "mcuflash-sim --help lists too few control commands: $control"
+# The command a definition line starts with (its first bold word).
+documented=$(man_section mcuflash-sim.1 "CONTROL COMMANDS" | awk 'prev != "" && /^\.RS/ { print prev } { prev = $0 }' |
+    grep -oE '^\\fB[^\\]+\\fR' | sed -E 's/^\\fB//; s/\\fR$//' | awk '{ print $1 }' | sort -u)
+same_set "mcuflash-sim(1) control commands vs 'mcuflash-sim --help'" "$documented" "$control"
 
 # --- boards.cfg(5): every key of a definition ----------------------------------
 keys=$(HOME=$T XDG_CONFIG_HOME=$T "$MCUFLASH" boards show btt-skr2-f407 | sed -nE 's/^([a-z_]+):.*/\1/p')

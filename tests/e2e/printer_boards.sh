@@ -3,7 +3,7 @@
 # MCU a board reports; a family name a user would type (skr2, btt-skr-2)
 # resolves to the one definition whose MCU is the connected board's, and
 # where that leaves none or several, the message lists them.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 new_card "$T/f429.img"
 start_sim f429 --board btt-skr2-f429 --card "$T/f429.img"
 start_sim f446 --mcu stm32f446xx

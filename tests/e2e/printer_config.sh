@@ -3,7 +3,7 @@
 # [include] glob, reached as Klipper reaches it (serial and baud, or its CAN
 # node); an unknown name lists the MCUs; a broken printer.cfg is named by
 # file and line; nothing is touched when the name does not resolve.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 . "$MF_TESTS/lib/e2e_printer.sh"
 start_printer
 

@@ -5,7 +5,7 @@
 # them; status sees them all, update flashes them all; SIGTERM stops every
 # board.  Then the demo's printer-wide scene, which runs the same with
 # realistic timing.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 . "$MF_TESTS/lib/e2e_printer.sh"
 VP=$T/vp
 "$MCUFLASH_SIM" printer --dir "$VP" >"$T/vp.log" 2>&1 &

@@ -2,7 +2,7 @@
 # Every error a user of mcuflash sdcard can meet: the exit status, the key
 # words of its message, and a card image byte-identical afterwards (and the
 # board still running what it ran).
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 
 MINI=btt-skr-mini-e3-v2
 STOCK=v0.13.0-123-gabcdef12-sim

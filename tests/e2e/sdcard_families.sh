@@ -3,7 +3,7 @@
 # through the real command: the exit status and the last line it prints,
 # what the board runs afterwards (mcuflash info), the names on the card
 # (mdir) and a clean filesystem (fsck.fat -n) after every run.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 
 # judge NAME VERSION FILE...: the board runs VERSION, its card holds these
 # files and is clean.

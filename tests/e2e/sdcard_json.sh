@@ -2,7 +2,7 @@
 # mcuflash sdcard --json: one JSON object per line on stdout, nothing on
 # stderr, the last line the result ("event":"result", "ok", the verdict and,
 # on failure, the error's code and message), with the exit status unchanged.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 
 MINI=btt-skr-mini-e3-v2
 OCT=btt-octopus-f446-v1

@@ -4,7 +4,7 @@
 # already hold the user's files, a firmware.bin left over and a FIRMWARE.CUR
 # from an earlier flash: afterwards FIRMWARE.CUR holds the new image, every
 # other file is byte-identical, and fsck.fat -n finds nothing to fix.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 
 # The user's files, with free space between them so the new image has to
 # fill a hole and go on past it.

@@ -5,7 +5,7 @@
 # says to power-cycle and verify with -c; with --wait it waits for the power
 # cycle and verifies on its own; a --wait that runs out ends in exit 9 with
 # the right advice.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 
 S3=btt-skr-3-h723
 EZ=btt-octopus-max-ez
@@ -40,31 +40,10 @@ done_ok() {
 }
 # check_only NAME BOARD FW WANT: mcuflash sdcard -c, options after the operands.
 check_only() { expect_rc "$4" "$MCUFLASH" sdcard -c "$T/$1" "$2" -f "$3" -d "$3.dict"; }
-# background NAME BOARD FW ARGS...: mcuflash sdcard in the background, its
-# output in $T/bg.out, its pid in $BG.
-background() {
+# background_flash NAME BOARD FW ARGS...: mcuflash sdcard in the background.
+background_flash() {
     n=$1 b=$2 fw=$3; shift 3
-    "$MCUFLASH" sdcard -f "$fw" -d "$fw.dict" "$@" "$T/$n" "$b" >"$T/bg.out" 2>&1 &
-    BG=$!
-}
-# wait_text REGEX: the background run has printed REGEX (up to 30 s).
-wait_text() {
-    for _ in $(seq 300); do
-        grep -Eq -- "$1" "$T/bg.out" && { pass; return 0; }
-        kill -0 "$BG" 2>/dev/null || break
-        sleep 0.1
-    done
-    fail "the background run did not print /$1/"; cat "$T/bg.out"
-    return 1
-}
-# bg_rc WANT: the background run ends by itself (within 60 s) with WANT; its
-# output goes to $OUT.
-bg_rc() {
-    for _ in $(seq 600); do kill -0 "$BG" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$BG" 2>/dev/null && { fail "the background run did not end"; kill "$BG"; }
-    wait "$BG"; rc=$?
-    OUT=$(cat "$T/bg.out")
-    [ "$rc" -eq "$1" ] && pass || { fail "background run exit $rc (wanted $1)"; echo "$OUT"; }
+    background "$MCUFLASH" sdcard -f "$fw" -d "$fw.dict" "$@" "$T/$n" "$b"
 }
 
 # --- Without --wait: exit 9, power-cycle, then -c verifies -----------------------------
@@ -85,7 +64,7 @@ done_ok s3 "$T/s3-v2.bin" v2-s3
 
 # --- --wait (300 s by default): power-cycled once the message is out -----------------
 cycles=$(field s3 .counters.power_cycles)
-background s3 $S3 "$T/s3-v3.bin" --wait
+background_flash s3 $S3 "$T/s3-v3.bin" --wait
 wait_text 'Switch the board off, wait a few seconds and switch it on again; waiting up to 300 s' &&
     sim_ctl "$T/s3.ctl" power-cycle >/dev/null
 bg_rc 0
@@ -118,7 +97,7 @@ done_ok ez "$T/ez.bin" v2-ez
 # A warm reset restarts the board, but the card stays in SPI mode: mcuflash
 # notices the restart (its uptime starts over) and ends with the advice.
 "$MCUFLASH_SIM" make-firmware --board $EZ --version-string v3-ez -o "$T/ez3.bin" --dict-out "$T/ez3.bin.dict" >/dev/null
-background ez $EZ "$T/ez3.bin" --wait=30
+background_flash ez $EZ "$T/ez3.bin" --wait=30
 if wait_text 'waiting up to 30 s'; then
     sleep 1 # mcuflash reads the board's uptime before the reset
     sim_ctl "$T/ez.ctl" reset >/dev/null

@@ -6,7 +6,7 @@
 # and the board's flash stay byte-identical; a file already encoded for MKS
 # Robin is written as it is, not encoded twice; the virtual bootloader
 # refuses an image linked for another address, as the chip would crash.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 
 MINI=btt-skr-mini      # STM32F103, "28KiB bootloader": 0x08007000
 ROBIN=mks-robin-e3     # STM32F103, "20KiB bootloader": 0x08005000, XOR-encoded Robin_e3.bin

@@ -8,7 +8,6 @@
 
 # --- helpers ----------------------------------------------------------------------
 
-new_card() { truncate -s 64M "$1" && mkfs.fat -F 32 -n CARD "$1" >/dev/null; }
 # make_fw OUT ARGS...
 make_fw() { out=$1; shift; "$MCUFLASH_SIM" make-firmware -o "$out" "$@" >/dev/null || fail "make-firmware $*"; }
 # put CARD LOCAL NAME
@@ -16,14 +15,6 @@ put() { mcopy -o -i "$T/$1.img" "$2" "::$3" || fail "mcopy $2 to ::$3"; }
 # root CARD: the root folder's names, space-separated, in directory order.
 root() { mdir -b -i "$T/$1.img" :: 2>/dev/null | sed 's|^::/||' | tr '\n' ' ' | sed 's/ $//'; }
 size_of() { mcopy -n -i "$T/$1.img" "::$2" - 2>/dev/null | wc -c; }
-field() { sim_ctl "$T/$1.ctl" status | jq -r "$2"; }
-wait_up() {
-    for _ in $(seq 200); do
-        [ "$(field "$1" .state)" = running ] && [ -e "$T/$1" ] && return 0
-        sleep 0.05
-    done
-    fail "$1 did not come back"
-}
 # boot BOARD reset|power-cycle
 boot() { sim_ctl "$T/$1.ctl" "$2" >/dev/null || fail "$2 $1"; wait_up "$1"; }
 # want BOARD JQ VALUE: a status field, exactly.

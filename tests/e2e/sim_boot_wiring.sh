@@ -4,15 +4,6 @@
 # --board-file; make-firmware --board; the flash kept in --flash-state.
 . "$MF_TESTS/lib/e2e.sh"
 
-new_card() { truncate -s 64M "$1" && mkfs.fat -F 32 -n CARD "$1" >/dev/null; }
-field() { sim_ctl "$T/$1.ctl" status | jq -r "$2"; }
-wait_up() {
-    for _ in $(seq 200); do
-        [ "$(field "$1" .state)" = running ] && [ -e "$T/$1" ] && return 0
-        sleep 0.05
-    done
-    fail "$1 did not come back"
-}
 # reaches DEVICE BUS-OPTIONS...: the card answers there (exit 0), or not (7).
 reaches() { dev=$1; shift; expect_rc 0 "$MCUFLASH" card ls "$T/$dev" "$@"; wait_up "$dev"; }
 misses() {

@@ -4,7 +4,7 @@
 # node printer.cfg does not name; each line says what the board runs
 # against the host's Klipper checkout, the routes that can flash it and
 # printer.cfg's restart_method (which Klipper ignores for a CAN node).
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 . "$MF_TESTS/lib/e2e_printer.sh"
 start_printer
 # toolhead2 is not in printer.cfg; a third node stands on the bus unnamed.

@@ -4,7 +4,7 @@
 # the board reports, an unknown MCU name; and --dry-run prints the plan and
 # touches nothing (the virtual boards and the card image stay the same),
 # leaving a running Klipper service alone.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 . "$MF_TESTS/lib/e2e_printer.sh"
 start_update_printer
 # Images from mcuflash.cfg beside printer.cfg, relative to it; the main

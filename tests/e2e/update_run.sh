@@ -8,7 +8,7 @@
 # (cheetah: its reset hangs on the DTR line) is honoured for the reset that
 # lets its bootloader take the card's file; a pty has no such line, so
 # Klipper's reset command does it, and mcuflash says so.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 . "$MF_TESTS/lib/e2e_printer.sh"
 start_update_printer
 sed -i "s|^serial: $T/main\$|&\nrestart_method: cheetah|" "$T/cfg/printer.cfg"

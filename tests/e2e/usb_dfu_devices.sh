@@ -4,7 +4,7 @@
 # and neither is touched; naming a port picks that one; a device node that
 # is not writable for the user is named, with the udev rules as the fix,
 # before anything is written.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 
 PRO=btt-skr-pro
 usbsim() { "$MCUFLASH_SIM" usb --mcu stm32f407xx "$@"; }

@@ -4,7 +4,7 @@
 # running Klipper on a board whose definition names it, downloads the image,
 # lets manifestation reset the board and proves the new Klipper by its
 # dictionary (the bootloader cannot read back).
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 . "$MF_TESTS/lib/usb_e2e.sh"
 
 command -v dfu-util >/dev/null || { fail "dfu-util is not installed (scripts/install-deps.sh)"; finish; exit; }

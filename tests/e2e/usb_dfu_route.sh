@@ -6,11 +6,10 @@
 # stays in DFU); a ROM that answers the leave; an image for the wrong
 # address refused before the touch; a touch that brings Klipper back; a
 # board with no DFU bootloader; usage errors.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 . "$MF_TESTS/lib/usb_e2e.sh"
 
 PRO=btt-skr-pro                 # STM32F407, application at 0x08008000
-mode() { field "$1" .mode; }
 
 # --- from running Klipper --------------------------------------------------------
 make_fw "$T/v2.bin" $PRO v2-dfu

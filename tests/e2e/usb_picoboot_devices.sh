@@ -4,7 +4,7 @@
 # beside an STM32 ROM), are refused with their ports and neither is touched; naming a port picks that one; a device node that is not
 # writable for the user is named, with the udev rules as the fix, before
 # anything is written.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 
 usbsim() { "$MCUFLASH_SIM" usb --mcu rp2040 "$@"; }
 "$MCUFLASH_SIM" make-firmware --mcu rp2040 --version-string v-devices -o "$T/fw.uf2" >/dev/null ||

@@ -7,7 +7,7 @@
 # UF2 family or chip refused before the touch; a read-back that differs
 # (the board stays in BOOTSEL); a touch that brings Klipper back; nothing
 # waiting; Ctrl-C while writing; a board definition (the SKR Pico).
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 . "$MF_TESTS/lib/usb_e2e.sh"
 
 mode() { field "$1" .mode; }

@@ -23,7 +23,8 @@ extern int check_failures, check_count;
     do { check_count++; if (memcmp((a), (b), (n))) { check_failures++; \
         fprintf(stderr, "%s:%d: CHECK_MEM failed: %s vs %s\n", __FILE__, __LINE__, #a, #b); } } while (0)
 
-/* Print "N passed, N failed" and return the exit status for main(). */
+/* Print "N passed, N failed" and return the exit status for main(): a
+ * failure if any check failed or none ran. */
 int check_report(const char *name);
 
 #endif

@@ -1,4 +1,4 @@
-# Helpers for end-to-end tests of a whole printer (source after sdcard_lib.sh):
+# Helpers for end-to-end tests of a whole printer (source after e2e.sh):
 # a virtual printer of several boards, and its printer.cfg.
 . "$MF_TESTS/lib/e2e_can.sh"
 
@@ -30,11 +30,6 @@ start_printer() {
     CFG="$T/cfg/printer.cfg"
 }
 
-# make_fw_mcu MCU VERSION OUT ARGS...: an image for an MCU type and OUT.dict.
-make_fw_mcu() {
-    "$MCUFLASH_SIM" make-firmware --mcu "$1" --version-string "$2" -o "$3" --dict-out "$3.dict" "${@:4}" \
-        >/dev/null || fail "make-firmware $*"
-}
 
 # fake_systemctl [STATE] [STUCK]: a systemctl on PATH that records each call
 # in $T/systemctl.log and keeps the klipper unit's state (active/inactive)

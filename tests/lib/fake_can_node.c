@@ -7,22 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "can_frames.h"
 #include "link/canbus.h"
-
-static void bus_send(int fd, uint32_t id, const uint8_t *data, size_t len)
-{
-    do {
-        struct can_frame f;
-        memset(&f, 0, sizeof(f));
-        f.can_id = id;
-        f.len = (uint8_t)(len < 8 ? len : 8);
-        memcpy(f.data, data, f.len);
-        if (send(fd, &f, sizeof(f), 0) != (ssize_t)sizeof(f))
-            _exit(4);
-        data += f.len;
-        len -= f.len;
-    } while (len);
-}
 
 void fake_can_node_run(int busfd, int devfd, const uint8_t uuid[6], uint8_t app)
 {
@@ -42,7 +28,8 @@ void fake_can_node_run(int busfd, int devfd, const uint8_t uuid[6], uint8_t app)
                 uint8_t r[8] = { CANBUS_RESP_NEED_NODEID };
                 memcpy(r + 1, uuid, 6);
                 r[7] = app;
-                bus_send(busfd, CANBUS_ADMIN_REPLY_ID, r, 8);
+                if (!can_frame_send(busfd, CANBUS_ADMIN_REPLY_ID, r, 8))
+                    _exit(4);
             } else if (admin && f.data[0] == set_nodeid && mine && f.len == 8) {
                 nodeid = f.data[7];
             } else if (admin && f.data[0] == CANBUS_KATAPULT_CLEAR_NODEID && app == CANBUS_APP_KATAPULT) {
@@ -57,8 +44,8 @@ void fake_can_node_run(int busfd, int devfd, const uint8_t uuid[6], uint8_t app)
             ssize_t n = read(devfd, buf, sizeof(buf));
             if (n <= 0)
                 _exit(0);
-            if (nodeid >= 0)
-                bus_send(busfd, CANBUS_NODE_BASE + 2u * (unsigned)nodeid + 1, buf, (size_t)n);
+            if (nodeid >= 0 && !can_stream_send(busfd, CANBUS_NODE_BASE + 2u * (unsigned)nodeid + 1, buf, (size_t)n))
+                _exit(4);
         }
     }
 }

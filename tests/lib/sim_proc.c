@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define START_MS 5000
@@ -107,6 +108,17 @@ bool sim_start_bus(struct sim_proc *p, const char *dir, const char *name, const 
     argv[n] = NULL;
     p->pid = spawn(argv, false);
     return sim_wait_path(p->path, true, START_MS);
+}
+
+int sim_open_raw(const struct sim_proc *p)
+{
+    int fd = open(p->path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+    struct termios t;
+    if (fd >= 0 && tcgetattr(fd, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(fd, TCSANOW, &t); /* TCSANOW: keep what is queued */
+    }
+    return fd;
 }
 
 bool sim_stop(struct sim_proc *p)

@@ -27,6 +27,9 @@ bool sim_start_board(struct sim_proc *p, const char *dir, const char *name, bool
                      const char *const args[]);
 /* Start `mcuflash-sim canbus --path DIR/NAME` with extra args. */
 bool sim_start_bus(struct sim_proc *p, const char *dir, const char *name, const char *const args[]);
+/* Open the board's device as a host does, raw and non-blocking: the fd,
+ * or -1. */
+int sim_open_raw(const struct sim_proc *p);
 /* SIGTERM and wait: true if it exited with status 0. */
 bool sim_stop(struct sim_proc *p);
 

@@ -1,5 +1,5 @@
 # Helpers for the end-to-end tests of the USB bootloader routes (sourced
-# after sdcard_lib.sh).  A board started with --usb sits on an emulated USB
+# after e2e.sh).  A board started with --usb sits on an emulated USB
 # bus of its own; on_usb runs a command where that bus is visible.
 command -v jq >/dev/null || { echo "jq is needed"; exit 1; }
 UMOCKDEV_PRELOAD=libumockdev-preload.so.0

@@ -1,70 +1,46 @@
 /* The host session against the virtual board: pipelined queries matched to
  * the right replies, recovery from line faults, lost replies, the one-block
  * limit, shutdown reasons, and a UART link with a receive window. */
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "klipper/mcu.h"
 #include "klipper/session.h"
+#include "sim_proc.h"
 
-static char dir[256];
+static char dir[1024];
 
 struct sim {
-    pid_t pid;
-    char path[300], ctl[300];
+    struct sim_proc proc;
     int fd;
     struct transport *t;
 };
 
-static void sim_start(struct sim *sm, const char *name, const char *const *extra)
+static void board_start(struct sim *sm, const char *name, const char *const *extra)
 {
-    snprintf(sm->path, sizeof(sm->path), "%s/%s", dir, name);
-    snprintf(sm->ctl, sizeof(sm->ctl), "%s/%s.ctl", dir, name);
-    const char *argv[24] = { getenv("MCUFLASH_SIM"), "--path", sm->path, "--control", sm->ctl };
-    int n = 5;
-    for (; extra && *extra; extra++)
-        argv[n++] = *extra;
-    sm->pid = fork();
-    if (sm->pid == 0) {
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    struct stat st;
-    for (int i = 0; i < 200 && (stat(sm->path, &st) < 0 || stat(sm->ctl, &st) < 0); i++)
-        usleep(20000);
-    sm->fd = open(sm->path, O_RDWR | O_NOCTTY | O_NONBLOCK);
-    struct termios t;
-    if (sm->fd >= 0 && tcgetattr(sm->fd, &t) == 0) {
-        cfmakeraw(&t);
-        tcsetattr(sm->fd, TCSANOW, &t);
-    }
-    sm->t = NULL;
+    memset(sm, 0, sizeof(*sm));
+    CHECK(sim_start_board(&sm->proc, dir, name, true, extra));
+    sm->fd = sim_open_raw(&sm->proc);
     if (sm->fd >= 0)
-        transport_over_fd(sm->fd, sm->path, &sm->t, NULL);
+        transport_over_fd(sm->fd, sm->proc.path, &sm->t, NULL);
 }
 
-static void sim_ctl(struct sim *sm, const char *cmd)
+static void board_ctl(struct sim *sm, const char *cmd)
 {
-    char line[600];
-    snprintf(line, sizeof(line), "'%s' ctl '%s' %s >/dev/null", getenv("MCUFLASH_SIM"), sm->ctl, cmd);
-    CHECK_EQ(system(line), 0);
+    char reply[4096];
+    sim_ctl(&sm->proc, cmd, reply, sizeof(reply));
+    CHECK(!strncmp(reply, "ok", 2) || reply[0] == '{');
 }
 
-static void sim_stop(struct sim *sm)
+static void board_stop(struct sim *sm)
 {
     transport_close(sm->t);
     if (sm->fd >= 0)
         close(sm->fd);
-    kill(sm->pid, SIGTERM);
-    waitpid(sm->pid, NULL, 0);
+    sim_stop(&sm->proc);
 }
 
 static struct kl_session *open_session(struct sim *sm)
@@ -120,10 +96,10 @@ static int ping_many(struct kl_session *s, int n, unsigned flags, int *lost)
 static void test_clean_link(void)
 {
     struct sim sm;
-    sim_start(&sm, "clean", (const char *const[]){ "--mcu", "stm32f407xx", NULL });
+    board_start(&sm, "clean", (const char *const[]){ "--mcu", "stm32f407xx", NULL });
     struct kl_session *s = open_session(&sm);
     if (!s)
-        return sim_stop(&sm);
+        return board_stop(&sm);
     CHECK_STR(kl_dict_const(kl_session_dict(s), "MCU"), "stm32f407xx");
     int lost;
     CHECK_EQ(ping_many(s, 300, KL_Q_RETRY, &lost), 0);
@@ -163,19 +139,19 @@ static void test_clean_link(void)
     CHECK_EQ(kl_flush(s, &err), -1);
     CHECK(strstr(err.msg, "shut down (\"Command request\")") != NULL);
     kl_session_close(s);
-    sim_stop(&sm);
+    board_stop(&sm);
 }
 
 static void test_faulty_link(const char *name, const char *link, const char *faults)
 {
     struct sim sm;
-    sim_start(&sm, name, (const char *const[]){ "--mcu", "lpc1769", "--link", link, NULL });
+    board_start(&sm, name, (const char *const[]){ "--mcu", "lpc1769", "--link", link, NULL });
     struct kl_session *s = open_session(&sm);
     if (!s)
-        return sim_stop(&sm);
+        return board_stop(&sm);
     char cmd[200];
     snprintf(cmd, sizeof(cmd), "faults %s", faults);
-    sim_ctl(&sm, cmd);
+    board_ctl(&sm, cmd);
     int lost;
     CHECK_EQ(ping_many(s, 400, KL_Q_RETRY, &lost), 0);
     CHECK_EQ(lost, 0);
@@ -191,7 +167,7 @@ static void test_faulty_link(const char *name, const char *link, const char *fau
     CHECK_EQ(ping_many(s, 300, 0, &lost), 0);
     CHECK(lost > 0);
     kl_session_close(s);
-    sim_stop(&sm);
+    board_stop(&sm);
 }
 
 int main(void)
@@ -200,14 +176,11 @@ int main(void)
         fprintf(stderr, "MCUFLASH_SIM is not set\n");
         return 1;
     }
-    snprintf(dir, sizeof(dir), "%s/session.XXXXXX", getenv("MF_TMP") ? getenv("MF_TMP") : "/tmp");
-    mkdir(getenv("MF_TMP") ? getenv("MF_TMP") : "/tmp", 0755);
-    if (!mkdtemp(dir))
-        return 1;
+    snprintf(dir, sizeof(dir), "%s", sim_tmpdir("session"));
     test_clean_link();
     test_faulty_link("usb-faults", "usb", "corrupt=0.003,drop=0.002,seed=11");
     test_faulty_link("uart-faults", "uart:250000", "corrupt=0.003,drop=0.002,lose-response=0.02,seed=12");
-    char rm[300];
+    char rm[1100];
     snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
     if (system(rm) != 0)
         fprintf(stderr, "could not remove %s\n", dir);

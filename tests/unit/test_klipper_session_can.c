@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -18,22 +17,9 @@
 #include "fake_can_node.h"
 #include "klipper/session.h"
 #include "link/canbus.h"
+#include "sim_proc.h"
 
 static const uint8_t uuid[6] = { 0x0e, 0x1d, 0x4a, 0x2c, 0x2d, 0xca };
-
-static pid_t start_board(const char *path, const char *ctl)
-{
-    const char *argv[] = { getenv("MCUFLASH_SIM"), "--path", path, "--control", ctl, "--mcu", "stm32g0b1xx", NULL };
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    struct stat st;
-    for (int i = 0; i < 200 && stat(path, &st) < 0; i++)
-        usleep(20000);
-    return pid;
-}
 
 /* The node: the board's pty on one side, the bus on the other. */
 static pid_t start_node(int busfd, const char *path)
@@ -81,19 +67,15 @@ static int pings(struct kl_session *s, int n)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    char dir[200], path[300], ctl[300];
-    snprintf(dir, sizeof(dir), "%s/session_can", getenv("MF_TMP") ? getenv("MF_TMP") : "/tmp");
-    mkdir(getenv("MF_TMP") ? getenv("MF_TMP") : "/tmp", 0755);
-    mkdir(dir, 0755);
-    snprintf(path, sizeof(path), "%s/board", dir);
-    snprintf(ctl, sizeof(ctl), "%s/board.ctl", dir);
-    pid_t board = start_board(path, ctl);
+    struct sim_proc board;
+    CHECK(sim_start_board(&board, sim_tmpdir("session_can"), "board", true,
+                          (const char *const[]){ "--mcu", "stm32g0b1xx", NULL }));
 
     int sv[2];
     CHECK_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
     const char hello[] = "mcuflash-sim canbus bitrate=1000000";
     CHECK_EQ(send(sv[1], hello, strlen(hello), 0), (ssize_t)strlen(hello));
-    pid_t node = start_node(sv[1], path);
+    pid_t node = start_node(sv[1], board.path);
     close(sv[1]);
     struct canbus *bus = NULL;
     struct transport *t = NULL;
@@ -118,7 +100,6 @@ int main(void)
     canbus_close(bus);
     kill(node, SIGTERM);
     waitpid(node, NULL, 0);
-    kill(board, SIGTERM);
-    waitpid(board, NULL, 0);
+    CHECK(sim_stop(&board));
     return check_report("test_klipper_session_can");
 }

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "can_frames.h"
 #include "check.h"
 #include "link/canbus.h"
 
@@ -55,24 +56,12 @@ static void test_bridge_uuids(void)
 
 /* ---- the fake bus ---- */
 
-static void peer_send(int fd, uint32_t id, const void *data, uint8_t len)
-{
-    struct can_frame f;
-    memset(&f, 0, sizeof(f));
-    f.can_id = id;
-    f.len = len;
-    memcpy(f.data, data, len);
-    CHECK_EQ(send(fd, &f, sizeof(f), 0), (ssize_t)sizeof(f));
-}
-
 /* The next frame the host sent, or id 0xffffffff if none is waiting. */
 static struct can_frame peer_recv(int fd)
 {
     struct can_frame f;
     memset(&f, 0, sizeof(f));
-    f.can_id = 0xffffffff;
-    ssize_t n = recv(fd, &f, sizeof(f), MSG_DONTWAIT);
-    if (n != (ssize_t)sizeof(f))
+    if (!can_frame_recv(fd, 0, &f))
         f.can_id = 0xffffffff;
     return f;
 }
@@ -102,7 +91,7 @@ static void test_hello(void)
     /* A frame where the hello should be is not a virtual bus. */
     int sv[2];
     CHECK_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
-    peer_send(sv[1], 0x3f1, "\x20", 1);
+    CHECK(can_frame_send(sv[1], 0x3f1, "\x20", 1));
     struct mf_err err;
     CHECK_EQ(canbus_open_sim_fd(sv[0], "sim:odd", &bus, &err), -1);
     CHECK_EQ(err.code, MF_E_DEVICE);
@@ -119,13 +108,13 @@ static void test_admin(void)
      * node, data for some node, and a short reply. */
     memcpy(r + 1, a, 6);
     r[7] = 0x01;
-    peer_send(peer, 0x3f1, r, 8);
-    peer_send(peer, 0x3f1, r, 8);
-    peer_send(peer, 0x123, "\x20\x01\x02", 3);
+    CHECK(can_frame_send(peer, 0x3f1, r, 8));
+    CHECK(can_frame_send(peer, 0x3f1, r, 8));
+    CHECK(can_frame_send(peer, 0x123, "\x20\x01\x02", 3));
     memcpy(r + 1, b, 6);
     r[7] = 0x11;
-    peer_send(peer, 0x3f1, r, 8);
-    peer_send(peer, 0x3f1, "\x20\x09", 2);
+    CHECK(can_frame_send(peer, 0x3f1, r, 8));
+    CHECK(can_frame_send(peer, 0x3f1, "\x20\x09", 2));
     struct canbus_node_info nodes[4];
     struct mf_err err;
     CHECK_EQ(canbus_query_unassigned(bus, 30, nodes, 4, &err), 2);
@@ -164,7 +153,7 @@ static void test_admin(void)
     CHECK(strstr(err.msg, "010203040506") != NULL);
     memcpy(r + 1, a, 6);
     r[7] = 0x11;
-    peer_send(peer, 0x3f1, r, 8);
+    CHECK(can_frame_send(peer, 0x3f1, r, 8));
     enum canbus_app app = CANBUS_APP_UNKNOWN;
     CHECK_EQ(canbus_find_node(bus, a, 20, &app, &err), 0);
     CHECK_EQ(app, CANBUS_APP_KATAPULT);
@@ -194,11 +183,11 @@ static void test_node(void)
     }
     /* Input for this node, another node, the admin id, interleaved. */
     CHECK_EQ(transport_wait(t, TRANSPORT_READABLE, 10), 0);
-    peer_send(peer, 0x203, "hello, ", 7);
-    peer_send(peer, 0x205, "other", 5);
-    peer_send(peer, 0x202, "echo", 4);
-    peer_send(peer, 0x3f1, "\x20", 1);
-    peer_send(peer, 0x203, "world", 5);
+    CHECK(can_frame_send(peer, 0x203, "hello, ", 7));
+    CHECK(can_frame_send(peer, 0x205, "other", 5));
+    CHECK(can_frame_send(peer, 0x202, "echo", 4));
+    CHECK(can_frame_send(peer, 0x3f1, "\x20", 1));
+    CHECK(can_frame_send(peer, 0x203, "world", 5));
     CHECK(transport_wait(t, TRANSPORT_READABLE, 1000) & TRANSPORT_READABLE);
     char in[64];
     size_t got = 0;
@@ -214,7 +203,7 @@ static void test_node(void)
     CHECK_MEM(in, "other", 5);
     CHECK_EQ(transport_read(t, in, sizeof(in)), 0);
     /* Stale input is dropped on request. */
-    peer_send(peer, 0x203, "stale", 5);
+    CHECK(can_frame_send(peer, 0x203, "stale", 5));
     transport_wait(t, TRANSPORT_READABLE, 100);
     transport_discard_input(t);
     CHECK_EQ(transport_read(t, in, sizeof(in)), 0);

@@ -2,14 +2,9 @@
  * runs through the MCU's one data buffer) and hardware SPI, on a clean line
  * and with reply blocks lost at random; every sector is checked in the card
  * image itself once the board has stopped. */
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -17,22 +12,22 @@
 #include "klipper/session.h"
 #include "sd/klipper_bus.h"
 #include "sd/sd.h"
+#include "sim_proc.h"
 
 #define SECTORS 16384u  /* an 8 MiB image */
 
-static char dir[256];
+static char dir[1024];
 
 struct board {
-    pid_t pid;
-    char path[300], ctl[300], image[300];
+    struct sim_proc proc;
+    char image[1100];
     int fd;
     struct transport *t;
 };
 
 static void board_start(struct board *b, const char *name)
 {
-    snprintf(b->path, sizeof(b->path), "%s/%s", dir, name);
-    snprintf(b->ctl, sizeof(b->ctl), "%s/%s.ctl", dir, name);
+    memset(b, 0, sizeof(*b));
     snprintf(b->image, sizeof(b->image), "%s/%s.img", dir, name);
     uint8_t *zero = calloc(SECTORS, 512);
     FILE *f = fopen(b->image, "wb");
@@ -40,32 +35,19 @@ static void board_start(struct board *b, const char *name)
     if (f)
         fclose(f);
     free(zero);
-    const char *argv[] = { getenv("MCUFLASH_SIM"), "--path", b->path, "--control", b->ctl, "--mcu", "stm32f407xx",
-                           "--card", b->image, NULL };
-    b->pid = fork();
-    if (b->pid == 0) {
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    struct stat st;
-    for (int i = 0; i < 200 && (stat(b->path, &st) < 0 || stat(b->ctl, &st) < 0); i++)
-        usleep(20000);
-    b->fd = open(b->path, O_RDWR | O_NOCTTY | O_NONBLOCK);
-    struct termios t;
-    if (b->fd >= 0 && tcgetattr(b->fd, &t) == 0) {
-        cfmakeraw(&t);
-        tcsetattr(b->fd, TCSANOW, &t);
-    }
-    b->t = NULL;
+    CHECK(sim_start_board(&b->proc, dir, name, true,
+                          (const char *const[]){ "--mcu", "stm32f407xx", "--card", b->image, NULL }));
+    b->fd = sim_open_raw(&b->proc);
     if (b->fd >= 0)
-        transport_over_fd(b->fd, b->path, &b->t, NULL);
+        transport_over_fd(b->fd, b->proc.path, &b->t, NULL);
 }
 
 static void board_faults(struct board *b, const char *spec)
 {
-    char line[700];
-    snprintf(line, sizeof(line), "'%s' ctl '%s' faults %s >/dev/null", getenv("MCUFLASH_SIM"), b->ctl, spec);
-    CHECK_EQ(system(line), 0);
+    char command[300], reply[300];
+    snprintf(command, sizeof(command), "faults %s", spec);
+    sim_ctl(&b->proc, command, reply, sizeof(reply));
+    CHECK_STR(reply, "ok");
 }
 
 /* Stop the board (it writes the image out) and compare sectors with it. */
@@ -74,8 +56,7 @@ static void board_stop(struct board *b)
     transport_close(b->t);
     if (b->fd >= 0)
         close(b->fd);
-    kill(b->pid, SIGTERM);
-    waitpid(b->pid, NULL, 0);
+    CHECK(sim_stop(&b->proc));
 }
 
 static int image_holds(const struct board *b, uint32_t lba, uint32_t count, const uint8_t *data)
@@ -170,14 +151,10 @@ int main(void)
         fprintf(stderr, "MCUFLASH_SIM is not set\n");
         return 1;
     }
-    const char *tmp = getenv("MF_TMP") ? getenv("MF_TMP") : "/tmp";
-    mkdir(tmp, 0755);
-    snprintf(dir, sizeof(dir), "%s/sdklipper.XXXXXX", tmp);
-    if (!mkdtemp(dir))
-        return 1;
+    snprintf(dir, sizeof(dir), "%s", sim_tmpdir("sdklipper"));
     one_bus("sdio", true);
     one_bus("spi", false);
-    char rm[300];
+    char rm[1100];
     snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
     CHECK_EQ(system(rm), 0);
     return check_report("test_sd_klipper");

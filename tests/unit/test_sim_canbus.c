@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "can_frames.h"
 #include "check.h"
 #include "katapult_wire.h"
 #include "klipper/dict.h"
@@ -39,25 +40,6 @@ static int join(const char *bus, char *hello, size_t cap)
     return fd;
 }
 
-static void send_frame(int fd, uint32_t id, const uint8_t *data, uint8_t len)
-{
-    struct can_frame f;
-    memset(&f, 0, sizeof(f));
-    f.can_id = id;
-    f.len = len;
-    memcpy(f.data, data, len);
-    CHECK_EQ(send(fd, &f, sizeof(f), 0), (ssize_t)sizeof(f));
-}
-
-/* The next frame within ms. */
-static bool recv_frame(int fd, int ms, struct can_frame *f)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    if (poll(&p, 1, ms) != 1)
-        return false;
-    return recv(fd, f, sizeof(*f), 0) == (ssize_t)sizeof(*f);
-}
-
 static void admin(int fd, uint8_t cmd, const uint8_t *uuid, int nodeid)
 {
     uint8_t d[8] = { cmd };
@@ -68,7 +50,7 @@ static void admin(int fd, uint8_t cmd, const uint8_t *uuid, int nodeid)
     }
     if (nodeid >= 0)
         d[len++] = (uint8_t)nodeid;
-    send_frame(fd, 0x3f0, d, len);
+    CHECK(can_frame_send(fd, 0x3f0, d, len));
 }
 
 /* Answers to QUERY_UNASSIGNED: how many, and the app byte for each uuid. */
@@ -78,7 +60,7 @@ static int query(int fd, int *app_a, int *app_b)
     admin(fd, 0x00, NULL, -1);
     struct can_frame f;
     int n = 0;
-    while (recv_frame(fd, QUIET_MS, &f)) {
+    while (can_frame_recv(fd, QUIET_MS, &f)) {
         if (f.can_id != 0x3f1 || f.len != 8 || f.data[0] != 0x20)
             continue;
         n++;
@@ -90,19 +72,12 @@ static int query(int fd, int *app_a, int *app_b)
     return n;
 }
 
-/* Bytes sent as data frames of at most 8 on id. */
-static void send_stream(int fd, uint32_t id, const uint8_t *data, size_t len)
-{
-    for (size_t off = 0; off < len; off += 8)
-        send_frame(fd, id, data + off, (uint8_t)(len - off < 8 ? len - off : 8));
-}
-
 /* Collect data bytes from id until want bytes (or a quiet spell). */
 static size_t recv_stream(int fd, uint32_t id, uint8_t *buf, size_t want)
 {
     size_t got = 0;
     struct can_frame f;
-    while (got < want && recv_frame(fd, WAIT_MS, &f)) {
+    while (got < want && can_frame_recv(fd, WAIT_MS, &f)) {
         CHECK(f.len <= 8);
         if (f.can_id == id && got + f.len <= want) {
             memcpy(buf + got, f.data, f.len);
@@ -125,17 +100,17 @@ static void test_bus(void)
     int b = join(bus.path, hello, sizeof(hello));
     int c = join(bus.path, hello, sizeof(hello));
     for (uint8_t i = 0; i < 40; i++)
-        send_frame(a, 0x100 + i, &i, 1);
+        CHECK(can_frame_send(a, 0x100 + i, &i, 1));
     struct can_frame f;
     for (int other = 0; other < 2; other++) {
         int fd = other ? c : b;
         for (uint8_t i = 0; i < 40; i++) {
-            CHECK(recv_frame(fd, WAIT_MS, &f));
+            CHECK(can_frame_recv(fd, WAIT_MS, &f));
             CHECK_EQ(f.can_id, 0x100u + i); /* in order */
             CHECK(f.len == 1 && f.data[0] == i);
         }
     }
-    CHECK(!recv_frame(a, QUIET_MS, &f)); /* never echoed */
+    CHECK(!can_frame_recv(a, QUIET_MS, &f)); /* never echoed */
     close(a);
     close(b);
     close(c);
@@ -154,7 +129,7 @@ static bool need(int fd, uint32_t id, struct stream *st, size_t n)
 {
     struct can_frame f;
     while (st->len < n) {
-        if (!recv_frame(fd, WAIT_MS, &f))
+        if (!can_frame_recv(fd, WAIT_MS, &f))
             return false;
         if (f.can_id == id && f.len <= 8 && st->len + f.len <= sizeof(st->buf)) {
             memcpy(st->buf + st->len, f.data, f.len);
@@ -190,7 +165,7 @@ static char *identify(int fd, uint32_t id, uint8_t *seq)
         n += kl_vlq_encode(40, content + n);
         size_t blen = kl_block_build(*seq, content, n, block);
         *seq = (uint8_t)((*seq + 1) & KL_SEQ_MASK);
-        send_stream(fd, id, block, blen);
+        CHECK(can_stream_send(fd, id, block, blen));
         /* The response block, then the ack. */
         uint8_t resp[KL_MESSAGE_MAX], ack[KL_MESSAGE_MAX];
         size_t rlen = next_block(fd, id + 1, &st, resp);
@@ -291,12 +266,12 @@ static void test_boards(void)
     uint8_t frame[KW_FRAME_MAX], in[KW_FRAME_MAX];
     struct kw_reader r = { 0 };
     struct kw_frame f;
-    send_stream(host, 0x202, frame, kw_encode(KW_CONNECT, NULL, 0, frame));
+    CHECK(can_stream_send(host, 0x202, frame, kw_encode(KW_CONNECT, NULL, 0, frame)));
     size_t n = recv_stream(host, 0x203, in, 8 + 4 * 12); /* "stm32f446xx" and "v0.0.1-sim" */
     kw_feed(&r, in, n);
     CHECK(kw_next(&r, &f) && f.code == KW_ACK && kw_le32(f.payload) == KW_CONNECT);
     CHECK_EQ(kw_le32(f.payload + 8), 0x08008000);
-    send_stream(host, 0x202, frame, kw_encode(KW_GET_CANBUS_ID, NULL, 0, frame));
+    CHECK(can_stream_send(host, 0x202, frame, kw_encode(KW_GET_CANBUS_ID, NULL, 0, frame)));
     n = recv_stream(host, 0x203, in, 8 + 12);
     kw_feed(&r, in, n);
     CHECK(kw_next(&r, &f) && f.code == KW_ACK && f.words == 3);

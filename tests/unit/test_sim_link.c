@@ -5,14 +5,12 @@
  * from the dictionary the board itself hands out. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -20,6 +18,7 @@
 #include "klipper/dict.h"
 #include "klipper/msgformat.h"
 #include "klipper/proto.h"
+#include "sim_proc.h"
 
 #define QUIET_MS 150
 #define WAIT_MS 10000 /* generous: a loaded machine is slow, and the waits end early */
@@ -30,8 +29,7 @@ static const uint8_t ACK_SEQ1[] = { 0x05, 0x11, 0x8f, 0x08, 0x7e };
 static char tmpdir[1024];
 
 struct board {
-    pid_t pid;
-    char path[1200], ctl[1200];
+    struct sim_proc proc;
     int fd;
     uint8_t in[8192];
     size_t in_len;
@@ -47,89 +45,24 @@ struct block {
     size_t len;
 };
 
-/* --- the binary --- */
-
-static const char *sim_binary(void)
-{
-    static char path[4096];
-    const char *env = getenv("MCUFLASH_SIM");
-    if (env && *env)
-        return env;
-    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 32);
-    if (n <= 0)
-        return "mcuflash-sim";
-    path[n] = '\0';
-    char *dir = dirname(path);
-    memmove(path, dir, strlen(dir) + 1);
-    strcat(path, "/../mcuflash-sim");
-    return path;
-}
-
-static int run_sim(char *const argv[])
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(1 << 22);
-    *len = fread(buf, 1, (1 << 22) - 1, f);
-    buf[*len] = '\0';
-    fclose(f);
-    return buf;
-}
-
 /* The dictionary make-firmware writes for the same MCU. */
 static char *expected_dict(const char *mcu, const char *link, size_t *len)
 {
     char out[1200], fw[1200];
     snprintf(out, sizeof(out), "%s/%s.dict", tmpdir, mcu);
     snprintf(fw, sizeof(fw), "%s/%s.bin", tmpdir, mcu);
-    char *argv[] = { (char *)sim_binary(), "make-firmware", "--mcu", (char *)mcu, "--link", (char *)link,
-                     "-o", fw, "--dict-out", out, NULL };
-    int fdout = dup(1);
-    if (!freopen("/dev/null", "w", stdout))
-        perror("freopen /dev/null");
-    int rc = run_sim(argv);
-    fflush(stdout);
-    dup2(fdout, 1);
-    close(fdout);
-    CHECK_EQ(rc, 0);
-    return read_file(out, len);
+    CHECK_EQ(sim_run((const char *const[]){ "make-firmware", "--mcu", mcu, "--link", link, "-o", fw, "--dict-out",
+                                             out, NULL }),
+             0);
+    return sim_read_file(out, len);
 }
 
 /* --- starting and stopping a board --- */
 
-static bool wait_path(const char *path, bool present)
-{
-    for (int i = 0; i < WAIT_MS / 10; i++) {
-        struct stat st;
-        if ((lstat(path, &st) == 0) == present)
-            return true;
-        usleep(10000);
-    }
-    return false;
-}
-
 static void open_link(struct board *b)
 {
-    b->fd = open(b->path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+    b->fd = sim_open_raw(&b->proc);
     CHECK(b->fd >= 0);
-    struct termios t;
-    if (b->fd >= 0 && tcgetattr(b->fd, &t) == 0) {
-        cfmakeraw(&t);
-        tcsetattr(b->fd, TCSANOW, &t); /* TCSANOW: keep what is queued */
-    }
     b->in_len = 0;
     b->finder = (struct kl_finder){ 0 };
 }
@@ -137,25 +70,12 @@ static void open_link(struct board *b)
 static bool start(struct board *b, const char *name, const char *const extra[])
 {
     memset(b, 0, sizeof(*b));
-    snprintf(b->path, sizeof(b->path), "%s/%s", tmpdir, name);
-    snprintf(b->ctl, sizeof(b->ctl), "%s/%s.ctl", tmpdir, name);
-    unlink(b->path);
-    const char *argv[32] = { sim_binary(), "--path", b->path, "--control", b->ctl };
-    int n = 5;
-    for (int i = 0; extra[i] && n < 30; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    b->pid = fork();
-    if (b->pid == 0) {
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    bool up = wait_path(b->path, true) && wait_path(b->ctl, true);
+    b->fd = -1;
+    bool up = sim_start_board(&b->proc, tmpdir, name, true, extra);
     CHECK(up);
     if (!up)
         return false;
     open_link(b);
-    b->seq = 0;
     return b->fd >= 0;
 }
 
@@ -164,28 +84,17 @@ static void stop(struct board *b)
 {
     if (b->fd >= 0)
         close(b->fd);
-    kill(b->pid, SIGTERM);
-    int st = 0;
-    waitpid(b->pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(sim_stop(&b->proc));
     struct stat sb;
-    CHECK(lstat(b->path, &sb) < 0 && errno == ENOENT);
+    CHECK(lstat(b->proc.path, &sb) < 0 && errno == ENOENT);
     kl_dict_free(b->dict);
     free(b->json);
 }
 
-/* Run `mcuflash-sim ctl` and return its first output line. */
+/* A control command's reply line. */
 static void ctl(struct board *b, const char *command, char *reply, size_t cap)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "'%s' ctl '%s' %s", sim_binary(), b->ctl, command);
-    FILE *p = popen(cmd, "r");
-    reply[0] = '\0';
-    if (p) {
-        if (!fgets(reply, (int)cap, p))
-            reply[0] = '\0';
-        pclose(p);
-    }
+    sim_ctl(&b->proc, command, reply, cap);
 }
 
 /* --- blocks --- */
@@ -748,7 +657,7 @@ static void test_given_dict(void)
     fprintf(f, "%.*s300%s", (int)(num - json), json, end);
     fclose(f);
     size_t given_len = 0;
-    char *given = read_file(path, &given_len);
+    char *given = sim_read_file(path, &given_len);
     struct board b;
     if (start_identified(&b, "given", (const char *const[]){ "--dict", path, NULL })) {
         CHECK_EQ(b.json_len, given_len);
@@ -837,9 +746,9 @@ static void test_reset(void)
     size_t n = encode(&b, "reset", NULL, content);
     send_block(&b, b.seq, content, n);
     CHECK(no_more_blocks(&b)); /* no ack: the MCU restarts at once */
-    CHECK(wait_path(b.path, false));
+    CHECK(sim_wait_path(b.proc.path, false, WAIT_MS));
     close(b.fd);
-    CHECK(wait_path(b.path, true));
+    CHECK(sim_wait_path(b.proc.path, true, WAIT_MS));
     open_link(&b);
     struct block blk;
     CHECK(read_block(&b, WAIT_MS, &blk));
@@ -864,9 +773,9 @@ static void test_uart(void)
     CHECK(kl_dict_const_int(b.dict, "CLOCK_FREQ", &v) && v == 72000000);
     char reply[4096];
     ctl(&b, "reset", reply, sizeof(reply));
-    CHECK_STR(reply, "ok\n");
+    CHECK_STR(reply, "ok");
     struct stat st;
-    CHECK(lstat(b.path, &st) == 0);
+    CHECK(lstat(b.proc.path, &st) == 0);
     struct block blk;
     struct kl_msg m;
     CHECK(read_block(&b, WAIT_MS, &blk));
@@ -884,7 +793,7 @@ static void test_faults(void)
         return;
     char reply[4096];
     ctl(&b, "faults lose-response=1", reply, sizeof(reply));
-    CHECK_STR(reply, "ok\n");
+    CHECK_STR(reply, "ok");
     CHECK_EQ(exchange(&b, "get_clock", NULL, NULL), 0);
     CHECK_EQ(exchange(&b, "get_uptime", NULL, NULL), 0);
     ctl(&b, "status", reply, sizeof(reply));
@@ -892,7 +801,7 @@ static void test_faults(void)
     ctl(&b, "faults bogus=1", reply, sizeof(reply));
     CHECK(!strncmp(reply, "error", 5));
     ctl(&b, "faults corrupt=1,dir=in,seed=3", reply, sizeof(reply));
-    CHECK_STR(reply, "ok\n");
+    CHECK_STR(reply, "ok");
     uint8_t content[4];
     size_t n = encode(&b, "get_clock", NULL, content);
     send_block(&b, b.seq, content, n);
@@ -913,12 +822,7 @@ static void test_faults(void)
 
 int main(void)
 {
-    const char *t = getenv("MF_TMP");
-    snprintf(tmpdir, sizeof(tmpdir), "%s/test_sim_link.%d", t && *t ? t : "/tmp", (int)getpid());
-    char cmd[1200];
-    snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", tmpdir);
-    if (system(cmd) != 0)
-        return 1;
+    snprintf(tmpdir, sizeof(tmpdir), "%s", sim_tmpdir("test_sim_link"));
     signal(SIGPIPE, SIG_IGN);
     test_connect_and_identify();
     test_sequence_and_errors();
@@ -930,6 +834,7 @@ int main(void)
     test_reset();
     test_uart();
     test_faults();
+    char cmd[1200];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
         return 1;

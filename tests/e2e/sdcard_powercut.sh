@@ -1,0 +1,107 @@
+#!/bin/bash
+# The power fails in the middle of `mcuflash sdcard`: the virtual board loses
+# its power right after the k-th sector the card programs, for every k of a
+# whole flash (the upload, the read-back, the rename and the bootloader's own
+# rename), over hardware SPI and over SDIO.  Each time the card must stay
+# sound: fsck.fat -n finds nothing but what a cut between two sector writes
+# may leave (clusters not yet or no longer referenced, a stale free count,
+# the second FAT copy one sector behind the first), every other file is
+# byte-identical, and firmware.bin is absent or the complete new image.
+# Power back on, a second run flashes the board.  MF_POWERCUT_STRIDE=N
+# tries every N-th k.
+. "$MF_TESTS/lib/e2e.sh"
+
+STRIDE=${MF_POWERCUT_STRIDE:-1}
+# Other files: a short one, a long name, one in a folder.
+head -c 20000 /dev/urandom >"$T/settings.bak"
+printf 'keep me\n' >"$T/hello.txt"
+
+# in_root NAME: the card's root lists NAME (any case).
+in_root() { root "$T/pc.img" | grep -qixF -- "$1"; }
+
+# sound K: the card as the cut after write K left it.
+sound() {
+    fsck_after_cut "$T/pc.img" || echo "  (power cut after write $1 on $BOARD)"
+    same_file "$T/pc.img" HELLO.TXT "$T/hello.txt"
+    same_file "$T/pc.img" "printer settings.bak" "$T/settings.bak"
+    same_file "$T/pc.img" gcodes/part.gcode "$T/settings.bak"
+    if in_root firmware.bin; then same_file "$T/pc.img" firmware.bin "$T/new.bin"; fi
+    # FIRMWARE.CUR records the old firmware until the new image is on the
+    # card as firmware.bin (mcuflash then removes it, so the bootloader's
+    # rename cannot fail); once the bootloader ran again (power-on was its
+    # first run), its rename may have made it the new image.
+    if ! in_root FIRMWARE.CUR; then
+        in_root firmware.bin && pass || fail "after a cut at write $1 the card holds no firmware file"
+    elif [ "$(field pc .bootloader.runs)" = 1 ]; then same_file "$T/pc.img" FIRMWARE.CUR "$T/old.bin"
+    elif card_file_is "$T/pc.img" FIRMWARE.CUR "$T/old.bin"; then pass
+    else same_file "$T/pc.img" FIRMWARE.CUR "$T/new.bin"; fi
+    extra=$(root "$T/pc.img" | grep -vixE 'HELLO.TXT|printer settings.bak|gcodes/|FIRMWARE.CUR|firmware.bin|MCUFLASH.TMP')
+    [ -z "$extra" ] && pass || fail "after a cut at write $1 the card holds [$extra]"
+}
+
+# board: a fresh copy of the card in the board.
+board() {
+    cp --sparse=always "$T/base.img" "$T/pc.img"
+    start_sim pc --board "$BOARD" --card "$T/pc.img"
+}
+run_flash() { "$MCUFLASH" sdcard -f "$T/new.bin" -d "$T/new.bin.dict" "$T/pc" "$BOARD" "$@"; }
+
+# cut_every_write BOARD SIZE BUS: flash a SIZE-byte image over BUS (a
+# regex), cutting the power after each card write in turn.
+cut_every_write() {
+    BOARD=$1
+    make_fw "$T/new.bin" "$BOARD" v2-new --size "$2"
+    make_fw "$T/old.bin" "$BOARD" v1-old --size "$2" --seed 7
+    new_card "$T/base.img"
+    mcopy -i "$T/base.img" "$T/hello.txt" ::HELLO.TXT
+    mcopy -i "$T/base.img" "$T/settings.bak" "::printer settings.bak"
+    mmd -i "$T/base.img" ::gcodes
+    mcopy -i "$T/base.img" "$T/settings.bak" ::gcodes/part.gcode
+    mcopy -i "$T/base.img" "$T/old.bin" ::FIRMWARE.CUR # what the bootloader renamed last time
+
+    # How many sectors a whole flash writes, the bootloader's rename included.
+    board
+    expect_rc 0 run_flash
+    expect_out "over $3"
+    expect_last '^Flashed: the board now runs v2-new\.$'
+    writes=$(field pc .card_writes)
+    [ "$writes" -gt $(($2 / 512)) ] && pass || fail "a whole flash wrote only '$writes' sectors"
+    stop_sim pc
+
+    for ((k = 1; k <= writes; k += STRIDE)); do
+        board
+        expect_rc 0 sim_ctl "$T/pc.ctl" power-cut after-writes "$k"
+        background run_flash
+        for _ in $(seq 600); do
+            [ "$(field pc .counters.power_cuts)" = 1 ] && break
+            sleep 0.05
+        done
+        [ "$(field pc .state)/$(field pc .card_writes)" = "unplugged/$k" ] && pass ||
+            fail "the power was not cut at write $k: $(field pc '[.state, .card_writes]' | tr -d ' \n')"
+        sound "$k"
+        # Power returns: the run ends by itself (with the board back, a run
+        # cut in the bootloader's rename verifies), and a second run
+        # flashes.  FAT copies left different (a cut between the two) are
+        # refused until fsck.fat has mirrored the first, as the refusal says.
+        expect_rc 0 sim_ctl "$T/pc.ctl" plug
+        bg_end
+        wait_up pc
+        if grep -q '^FATs differ' "$T/fsck.out"; then
+            expect_rc 8 run_flash
+            expect_last 'FAT copies differ .*repair it with fsck\.fat'
+            fsck.fat -a "$T/pc.img" >/dev/null
+        fi
+        expect_rc 0 run_flash
+        runs "$T/pc" v2-new
+        fsck_after_cut "$T/pc.img"
+        same_file "$T/pc.img" FIRMWARE.CUR "$T/new.bin"
+        same_file "$T/pc.img" "printer settings.bak" "$T/settings.bak"
+        in_root MCUFLASH.TMP && fail "MCUFLASH.TMP left after a whole run (cut at $k)" || pass
+        stop_sim pc
+    done
+}
+
+cut_every_write btt-skr-mini-e3-v2 16384 'hardware SPI spi1'
+cut_every_write btt-skr2-f407 8192 'SDIO bus sdio'
+
+finish
