@@ -1,5 +1,5 @@
 /* Subcommands of `mcuflash`.  Each lives in its own cmd_*.c file, parses its
- * own options (getopt_long, with --help), and returns an exit status from
+ * options (through cli/options.h, with --help), and returns an exit status from
  * enum mf_code (util/err.h). */
 #ifndef MF_CLI_COMMANDS_H
 #define MF_CLI_COMMANDS_H
@@ -25,10 +25,6 @@ int cmd_update(int argc, char **argv);
  * {"error": {"code": N, "message": "..."}} on stdout with --json.
  * Returns err->code for use as the exit status. */
 int cli_report_error(const struct mf_err *err, bool json);
-
-/* Parse a non-negative integer option; fails with a usage error naming it. */
-int cli_parse_uint(const char *opt, const char *text, unsigned long max, unsigned long *out,
-                   struct mf_err *err);
 
 /* The flash front ends: `flash` (any route, TARGET) and `sdcard` (the SD
  * card route, DEVICE BOARD, flash-sdcard.sh's options). */

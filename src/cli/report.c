@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,17 +19,4 @@ int cli_report_error(const struct mf_err *err, bool json)
         fprintf(stderr, "mcuflash: %s\n", err->msg);
     }
     return code;
-}
-
-int cli_parse_uint(const char *opt, const char *text, unsigned long max, unsigned long *out,
-                   struct mf_err *err)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(text, &end, 0);
-    if (errno || end == text || *end || text[0] == '-' || v > max)
-        return mf_fail(err, MF_E_USAGE, "%s needs a whole number from 0 to %lu, not '%s'; nothing "
-                       "was done.", opt, max, text);
-    *out = v;
-    return 0;
 }

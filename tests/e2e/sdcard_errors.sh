@@ -123,7 +123,7 @@ expect_last "--wait needs a whole number .*, not 'soon'"
 refused 2 -f "$T/fw.bin" "$T/mini"
 expect_last 'sdcard needs DEVICE and BOARD \(got 1 argument\); nothing was done'
 refused 2 --frobnicate -f "$T/fw.bin" "$T/mini" $MINI
-expect_last "^mcuflash: '--frobnicate' is not an option of sdcard, or lacks its value; nothing was done; see 'mcuflash sdcard --help'\.$"
+expect_last "^mcuflash: '--frobnicate' is not an option of 'mcuflash sdcard'; nothing was done; see 'mcuflash sdcard --help'\.$"
 expect_no_out '^usage:'
 expect_rc 0 "$MCUFLASH" sdcard --help
 expect_out '^usage: mcuflash sdcard'
