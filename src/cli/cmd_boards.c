@@ -9,6 +9,7 @@
 #include "board/board.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/output.h"
 
 static const char usage_text[] =
     "usage: mcuflash boards [PATTERN] [--board-file FILE]... [--json]\n"
@@ -139,12 +140,14 @@ static json_t *board_json(const struct board *b)
     return o;
 }
 
-static void print_json(json_t *o)
+/* The result event with one field added, taking value. */
+static void print_json(const char *key, json_t *value, const char *key2, json_t *value2)
 {
-    char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    puts(text);
-    free(text);
-    json_decref(o);
+    json_t *o = cli_json_result(true);
+    json_object_set_new(o, key, value);
+    if (key2)
+        json_object_set_new(o, key2, value2);
+    cli_json_line(o);
 }
 
 static void bus_text(const struct board *b, char *buf, size_t cap)
@@ -198,7 +201,7 @@ static int list_boards(const struct board_db *db, const struct boards_opts *o)
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, board_json(list[i]));
-        print_json(json_pack("{s:o}", "boards", a));
+        print_json("boards", a, NULL, NULL);
     } else if (n) {
         print_table(list, n);
     } else {
@@ -264,7 +267,7 @@ static int show_board(const struct board_db *db, const struct boards_opts *o)
     json_t *alias = via ? json_pack("{s:s,s:o}", "name", via->name, "origin",
                                     origin_json(&via->origin))
                         : json_null();
-    print_json(json_pack("{s:o,s:o}", "board", board_json(b), "alias", alias));
+    print_json("board", board_json(b), "alias", alias);
     return MF_OK;
 }
 

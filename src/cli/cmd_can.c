@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/output.h"
 #include "link/canbus.h"
 
 /* Long enough for every node to answer once; Katapult's tool waits as long. */
@@ -60,23 +61,18 @@ static int scan(int argc, char **argv)
         char uuid[2 * CANBUS_UUID_LEN + 1];
         canbus_uuid_format(nodes[i].uuid, uuid);
         if (json) {
-            json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "event", "node", "interface", iface, "uuid", uuid,
-                                  "application", app_name(nodes[i].app));
-            char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            printf("%s\n", s);
-            free(s);
-            json_decref(o);
+            cli_json_line(json_pack("{s:s,s:s,s:s,s:s}", "event", "node", "interface", iface, "uuid", uuid,
+                                    "application", app_name(nodes[i].app)));
         } else {
             printf("%s  %s\n", uuid, app_name(nodes[i].app));
         }
     }
     if (json) {
-        json_t *o = json_pack("{s:s,s:b,s:s,s:i,s:I}", "event", "result", "ok", 1, "interface", iface, "nodes", n,
-                              "bitrate", (json_int_t)bitrate);
-        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        printf("%s\n", s);
-        free(s);
-        json_decref(o);
+        json_t *o = cli_json_result(true);
+        json_object_set_new(o, "interface", json_string(iface));
+        json_object_set_new(o, "nodes", json_integer(n));
+        json_object_set_new(o, "bitrate", json_integer((json_int_t)bitrate));
+        cli_json_line(o);
     } else if (n == 0) {
         printf("No unassigned CAN node answered on %s. Nodes that a running Klipper has taken stay silent: stop "
                "Klipper (sudo systemctl stop klipper) and scan again.\n", iface);

@@ -156,15 +156,14 @@ static void size_text(uint64_t v, char *buf, size_t cap)
         snprintf(buf, cap, "%.1f KiB", (double)v / 1024);
 }
 
-static int do_ls(struct mf_card *c, const char *dir, bool json, struct mf_err *err)
+/* The listing; with --json into jo (NULL without). */
+static int do_ls(struct mf_card *c, const char *dir, json_t *jo, struct mf_err *err)
 {
-    json_t *jo = json_object();
+    bool json = jo != NULL;
     print_card(c, json, jo);
     struct fat_info fi;
-    if (fat_info(c->vol, false, &fi, err) < 0) {
-        json_decref(jo);
+    if (fat_info(c->vol, false, &fi, err) < 0)
         return -1;
-    }
     char total[32], freeb[32];
     size_text(fi.total_bytes, total, sizeof(total));
     size_text(fi.free_bytes, freeb, sizeof(freeb));
@@ -177,10 +176,8 @@ static int do_ls(struct mf_card *c, const char *dir, bool json, struct mf_err *e
         printf("Filesystem:  FAT%d, label \"%s\", %s, %s free, %u-byte clusters\n", fi.type, fi.label, total, freeb,
                fi.cluster_bytes);
     struct fat_dir *d;
-    if (fat_dir_open(c->vol, dir, &d, err) < 0) {
-        json_decref(jo);
+    if (fat_dir_open(c->vol, dir, &d, err) < 0)
         return -1;
-    }
     json_t *files = json_array();
     if (!json)
         printf("Files in %s:\n", dir);
@@ -204,21 +201,16 @@ static int do_ls(struct mf_card *c, const char *dir, bool json, struct mf_err *e
     fat_dir_close(d);
     if (rc < 0) {
         json_decref(files);
-        json_decref(jo);
         return -1;
     }
     if (json) {
         json_object_set_new(jo, "directory", json_string(dir));
         json_object_set_new(jo, "files", files);
-        char *s = json_dumps(jo, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        printf("%s\n", s);
-        free(s);
     } else {
         json_decref(files);
         if (!n)
             printf("  (empty)\n");
     }
-    json_decref(jo);
     return 0;
 }
 
@@ -248,8 +240,10 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
+/* With --json, result gets what the operation found (NULL without). */
 static int run(const char *op, const char *device, const struct mf_bus_spec *spec, const struct board *board,
-               char **paths, int npaths, const struct card_opts *o, const struct mf_progress *p, struct mf_err *err)
+               char **paths, int npaths, const struct card_opts *o, const struct mf_progress *p, json_t *result,
+               struct mf_err *err)
 {
     /* Check local inputs before touching the board. */
     struct fw_image local = { 0 };
@@ -271,7 +265,7 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
     char cp[1024];
     if (rc == 0 && !strcmp(op, "ls")) {
         card_path(npaths ? paths[0] : "/", cp, sizeof(cp));
-        rc = do_ls(&c, cp, o->common.json, err);
+        rc = do_ls(&c, cp, result, err);
     } else if (rc == 0 && !strcmp(op, "get")) {
         card_path(paths[0], cp, sizeof(cp));
         uint8_t *data;
@@ -346,8 +340,17 @@ int cmd_card(int argc, char **argv)
     }
     struct cli_output out;
     struct mf_progress p = cli_output_init(&out, o.common.json, false);
-    int rc = run(op, pos[0], o.have_bus ? &o.bus : NULL, board, pos + 1 + need_board, npaths, &o, &p, &err);
+    json_t *result = o.common.json ? cli_json_result(true) : NULL;
+    if (result)
+        json_object_set_new(result, "operation", json_string(op));
+    int rc = run(op, pos[0], o.have_bus ? &o.bus : NULL, board, pos + 1 + need_board, npaths, &o, &p, result, &err);
     cli_output_done(&out);
     board_db_free(db);
-    return rc < 0 ? cli_report_error(&err, o.common.json) : 0;
+    if (rc < 0) {
+        json_decref(result);
+        return cli_report_error(&err, o.common.json);
+    }
+    if (result)
+        cli_json_line(result);
+    return 0;
 }

@@ -10,6 +10,7 @@
 #include "board/board.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/output.h"
 #include "firmware/format.h"
 #include "firmware/inspect.h"
 #include "firmware/mcu.h"
@@ -237,9 +238,13 @@ static void print_json(const struct fwinfo *f)
 {
     const struct fw_image *img = &f->img;
     const struct fw_inspection *in = &f->in;
-    json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:o}", "file", img->path, "format", fw_format_id(f->format),
-                          "size", (json_int_t)img->size, "sha1", img->sha1_hex, "encoding",
-                          string_or_null(fw_encoding_id(in->encoding)));
+    /* Not ok when the image does not fit --board: the exit status says so too. */
+    json_t *o = cli_json_result(!f->checked || f->fit.code == MF_OK);
+    json_t *fields = json_pack("{s:s,s:s,s:I,s:s,s:o}", "file", img->path, "format", fw_format_id(f->format), "size",
+                               (json_int_t)img->size, "sha1", img->sha1_hex, "encoding",
+                               string_or_null(fw_encoding_id(in->encoding)));
+    json_object_update(o, fields);
+    json_decref(fields);
     if (in->decoded)
         json_object_set_new(o, "decoded_size", json_integer((json_int_t)in->decoded_size));
     if (f->format != FW_FORMAT_BIN)
@@ -252,10 +257,7 @@ static void print_json(const struct fwinfo *f)
         json_object_set_new(fit, "note", f->note[0] ? json_string(f->note) : json_null());
         json_object_set_new(o, "board_check", fit);
     }
-    char *text = json_dumps(o, JSON_COMPACT);
-    printf("%s\n", text);
-    free(text);
-    json_decref(o);
+    cli_json_line(o);
 }
 
 /* 0 to go on, 1 after --help, -1 with err. */

@@ -8,6 +8,7 @@
 #include "board/search.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/output.h"
 #include "klipper/mcu.h"
 #include "method/connect.h"
 #include "method/mcutarget.h"
@@ -113,7 +114,7 @@ static void print_json(const char *device, const struct info *in)
     kl_dict_const_int(d, "CLOCK_FREQ", &clock);
     bus_names(d, in->feat.spi_bus_enum, &spi);
     bus_names(d, in->feat.sdio_bus_enum, &sdio);
-    json_t *o = json_object();
+    json_t *o = cli_json_result(true);
     json_object_set_new(o, "device", json_string(device));
     json_object_set_new(o, "mcu", kl_dict_const(d, "MCU") ? json_string(kl_dict_const(d, "MCU")) : json_null());
     json_object_set_new(o, "version", d->version ? json_string(d->version) : json_null());
@@ -138,10 +139,7 @@ static void print_json(const char *device, const struct info *in)
                                              (json_int_t)in->stats.retransmits, "naks", (json_int_t)in->stats.naks,
                                              "bad_blocks", (json_int_t)in->stats.bad_blocks, "lost_responses",
                                              (json_int_t)in->stats.lost_responses));
-    char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    printf("%s\n", text);
-    free(text);
-    json_decref(o);
+    cli_json_line(o);
 }
 
 static void usage(FILE *out)

@@ -10,6 +10,7 @@
 #include "board/search.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/output.h"
 #include "method/connect.h"
 #include "method/discover.h"
 #include "method/identify.h"
@@ -122,14 +123,11 @@ static void print_json(const struct status_row *rows, size_t n, const char *conf
                                                                                             : json_null());
         json_array_append_new(arr, o);
     }
-    json_t *top = json_object();
+    json_t *top = cli_json_result(true);
     json_object_set_new(top, "config", json_string(config));
     json_object_set_new(top, "host_klipper", host_ok ? json_string(host) : json_null());
     json_object_set_new(top, "mcus", arr);
-    char *text = json_dumps(top, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    printf("%s\n", text);
-    free(text);
-    json_decref(top);
+    cli_json_line(top);
 }
 
 int cmd_status(int argc, char **argv)

@@ -119,16 +119,6 @@ static const char *running(const struct mf_update_item *it)
     return "?";
 }
 
-/* One JSON event on its own line, taking o. */
-static void print_event(json_t *o)
-{
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    printf("%s\n", s);
-    fflush(stdout);
-    free(s);
-    json_decref(o);
-}
-
 static void print_plan(const struct update_cli *c, const struct mf_update *u)
 {
     if (c->json) {
@@ -143,7 +133,7 @@ static void print_plan(const struct update_cli *c, const struct mf_update *u)
             json_object_set_new(o, "board", it->board ? json_string(it->board->name) : json_null());
             json_array_append_new(arr, o);
         }
-        print_event(json_pack("{s:s,s:o,s:b}", "event", "plan", "mcus", arr, "dry_run", c->dry_run));
+        cli_json_line(json_pack("{s:s,s:o,s:b}", "event", "plan", "mcus", arr, "dry_run", c->dry_run));
         return;
     }
     printf("Plan for %s (%zu MCU%s, in this order):\n", u->config, u->n, u->n == 1 ? "" : "s");
@@ -158,7 +148,10 @@ static void print_plan(const struct update_cli *c, const struct mf_update *u)
     fflush(stdout);
 }
 
-static void print_summary(const struct update_cli *c, const struct mf_update *u)
+/* The summary; with --json the result event, carrying the error of a
+ * restart that failed (restart NULL when none did). */
+static void print_summary(const struct update_cli *c, const struct mf_update *u, int rc,
+                          const struct mf_err *restart)
 {
     if (c->json) {
         json_t *arr = json_array();
@@ -169,7 +162,12 @@ static void print_summary(const struct update_cli *c, const struct mf_update *u)
             json_object_set_new(o, "error", it->error[0] ? json_string(it->error) : json_null());
             json_array_append_new(arr, o);
         }
-        print_event(json_pack("{s:s,s:o}", "event", "summary", "mcus", arr));
+        json_t *o = cli_json_result(rc == 0);
+        json_object_set_new(o, "mcus", arr);
+        if (restart)
+            json_object_set_new(o, "error", json_pack("{s:i,s:s}", "code", (int)restart->code, "message",
+                                                      restart->msg));
+        cli_json_line(o);
         return;
     }
     printf("\n%-14s %-30s %-30s %s\n", "MCU", "BEFORE", "AFTER", "RESULT");
@@ -181,6 +179,18 @@ static void print_summary(const struct update_cli *c, const struct mf_update *u)
     for (size_t i = 0; i < u->n; i++)
         if (u->items[i].error[0])
             printf("%s: %s\n", u->items[i].mcu.name, u->items[i].error);
+    if (restart)
+        cli_report_error(restart, false);
+}
+
+/* A restart that failed after another failure: a note beside that
+ * failure's result. */
+static void report_restart_failure(const struct update_cli *c, const struct mf_err *serr)
+{
+    if (c->json)
+        mf_progress_note(c->o.progress, "service", serr->msg);
+    else
+        cli_report_error(serr, false);
 }
 
 /* Stop the service if it runs; *stopped says whether it must be started
@@ -248,7 +258,9 @@ int cmd_update(int argc, char **argv)
             rc = -1;
         }
         print_plan(&c, &u);
-        if (!c.json && rc == 0)
+        if (c.json && rc == 0)
+            cli_json_line(json_pack("{s:s,s:b,s:b}", "event", "result", "ok", 1, "dry_run", 1));
+        else if (rc == 0)
             printf("Dry run: nothing was touched.\n");
         mf_update_free(&u);
         return rc < 0 ? cli_report_error(&err, c.json) : 0;
@@ -256,7 +268,7 @@ int cmd_update(int argc, char **argv)
     if (stop_service(&c, unit, &stopped, &err) < 0 || mf_update_identify(&u, true, &err) < 0) {
         struct mf_err serr = { 0 };
         if (stopped && start_service(&c, unit, &serr) < 0)
-            cli_report_error(&serr, c.json);
+            report_restart_failure(&c, &serr);
         mf_update_free(&u);
         return cli_report_error(&err, c.json);
     }
@@ -265,14 +277,12 @@ int cmd_update(int argc, char **argv)
     cli_output_done(&out);
     struct mf_err serr = { 0 };
     bool restart_failed = stopped && start_service(&c, unit, &serr) < 0;
-    print_summary(&c, &u);
-    if (restart_failed)
-        cli_report_error(&serr, c.json);
     for (size_t i = 0; i < u.n && !rc; i++)
         if (u.items[i].result != MF_UPDATE_FLASHED)
             rc = (int)u.items[i].code;
-    mf_update_free(&u);
     if (!rc && (failed || restart_failed))
-        rc = MF_E_FAIL;
+        rc = restart_failed && serr.code ? (int)serr.code : MF_E_FAIL;
+    print_summary(&c, &u, rc, restart_failed ? &serr : NULL);
+    mf_update_free(&u);
     return rc;
 }

@@ -3,18 +3,16 @@
 #include <stdlib.h>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 
 int cli_report_error(const struct mf_err *err, bool json)
 {
     int code = err->code ? (int)err->code : MF_E_FAIL;
     if (json) {
         /* The same shape as a command's final result line. */
-        json_t *o = json_pack("{s:s,s:b,s:{s:i,s:s}}", "event", "result", "ok", 0, "error", "code", code, "message",
-                              err->msg);
-        char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        printf("%s\n", text);
-        free(text);
-        json_decref(o);
+        json_t *o = cli_json_result(false);
+        json_object_set_new(o, "error", json_pack("{s:i,s:s}", "code", code, "message", err->msg));
+        cli_json_line(o);
     } else {
         fprintf(stderr, "mcuflash: %s\n", err->msg);
     }

@@ -391,7 +391,7 @@ static int dfu_leave(struct mf_job *j, bool written, struct mf_err *err)
     usbdev_close(s->usb);
     s->usb = NULL;
     if (s->entered_us)
-        mf_job_note(j, "dfu-time", "The board spent %.1f s in its bootloader.",
+        mf_job_note(j, "dfu_time", "The board spent %.1f s in its bootloader.",
                     (double)(mf_now_us() - s->entered_us) / 1e6);
     if (written && rc == 0)
         follow_to_klipper(j, s);

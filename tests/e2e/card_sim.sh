@@ -51,7 +51,7 @@ for case in "f4spi spi --spi-bus spi1 --cs-pin PA4" \
     expect_rc 0 "$MCUFLASH" card get "$dev" "$@" NOTES.TXT -o "$T/got.txt"
     if cmp -s "$T/got.txt" "$T/notes.txt"; then pass; else fail "get NOTES.TXT"; fi
     expect_rc 0 "$MCUFLASH" card ls "$dev" "$@" --json
-    expect_out '"name": "Long Mixed Name.bin"'
+    expect_out '^\{"event":"result","ok":true,"operation":"ls",.*"name":"Long Mixed Name.bin"'
     expect_rc 0 "$MCUFLASH" card rm "$dev" "$@" firmware.bin
     expect_rc 6 "$MCUFLASH" card rm "$dev" "$@" firmware.bin
     expect_out 'There is no /firmware.bin on the card; nothing was removed'

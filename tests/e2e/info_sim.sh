@@ -14,8 +14,8 @@ expect_out '^SDIO: +sdio$'
 expect_out '^Link stats: +[0-9]+ blocks sent'
 
 expect_rc 0 "$MCUFLASH" info --json "$T/f407"
-expect_out '"mcu": "stm32f407xx"'
-expect_out '"sdio": true'
+expect_out '^\{"event":"result","ok":true,.*"mcu":"stm32f407xx"'
+expect_out '"sdio":true'
 
 start_sim lpc --mcu lpc1769 --link uart:250000
 expect_rc 0 "$MCUFLASH" info "$T/lpc"
