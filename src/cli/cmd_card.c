@@ -214,6 +214,33 @@ static int do_ls(struct mf_card *c, const char *dir, json_t *jo, struct mf_err *
     return 0;
 }
 
+/* Any file may go on the card, not only firmware; it is read whole first. */
+#define CARD_PUT_MAX_BYTES (256u << 20)
+
+static int read_local(const char *path, uint8_t **data, uint32_t *size, struct mf_err *err)
+{
+    struct stat st;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return mf_fail(err, MF_E_INPUT, "Cannot read %s: %s; nothing was put on the card; check the path.", path,
+                       strerror(errno));
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)CARD_PUT_MAX_BYTES) {
+        fclose(f);
+        return mf_fail(err, MF_E_INPUT, "%s is %s; nothing was put on the card; give a file of at most %u MiB.",
+                       path, S_ISDIR(st.st_mode) ? "a folder, not a file" : "not a plain file, or too big",
+                       CARD_PUT_MAX_BYTES >> 20);
+    }
+    *size = (uint32_t)st.st_size;
+    *data = malloc(*size ? *size : 1);
+    if (!*data || fread(*data, 1, *size, f) != *size) {
+        free(*data);
+        fclose(f);
+        return mf_fail(err, MF_E_INPUT, "Cannot read all of %s; nothing was put on the card.", path);
+    }
+    fclose(f);
+    return 0;
+}
+
 /* Write local data to path through a temporary file in the same directory. */
 static int write_local(const char *path, const uint8_t *data, uint32_t size, struct mf_err *err)
 {
@@ -246,12 +273,13 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
                struct mf_err *err)
 {
     /* Check local inputs before touching the board. */
-    struct fw_image local = { 0 };
-    if (!strcmp(op, "put") && fw_image_load(paths[0], &local, err) < 0)
+    uint8_t *local = NULL;
+    uint32_t local_size = 0;
+    if (!strcmp(op, "put") && read_local(paths[0], &local, &local_size, err) < 0)
         return -1;
     struct mf_card c;
     if (mf_card_connect(device, (uint32_t)o->common.baud, p, &c, err) < 0) {
-        fw_image_free(&local);
+        free(local);
         return -1;
     }
     struct mf_bus_spec s;
@@ -262,6 +290,8 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
         rc = mf_bus_from_board(board, kl_session_dict(c.conn.session), o->common.fast_spi, &s, err);
     if (rc == 0)
         rc = mf_card_attach(&c, &s, true, err);
+    if (rc == 0 && (!strcmp(op, "put") || !strcmp(op, "rm")))
+        rc = mf_card_check_writable(&c, err);
     char cp[1024];
     if (rc == 0 && !strcmp(op, "ls")) {
         card_path(npaths ? paths[0] : "/", cp, sizeof(cp));
@@ -280,7 +310,7 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
         }
     } else if (rc == 0 && !strcmp(op, "put")) {
         card_path(npaths > 1 ? paths[1] : base_name(paths[0]), cp, sizeof(cp));
-        rc = mf_fat_put(c.vol, cp, local.data, (uint32_t)local.size, p, err);
+        rc = mf_fat_put(c.vol, cp, local, local_size, p, err);
     } else if (rc == 0 && !strcmp(op, "rm")) {
         for (int i = 0; i < npaths && rc == 0; i++) {
             card_path(paths[i], cp, sizeof(cp));
@@ -298,7 +328,7 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
     struct mf_err cerr;
     if (mf_card_close(&c, true, rc == 0 ? err : &cerr) < 0)
         rc = -1;
-    fw_image_free(&local);
+    free(local);
     return rc;
 }
 

@@ -5,7 +5,6 @@
 #include <ctype.h>
 #include <getopt.h>
 #include <signal.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +14,9 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/output.h"
-#include "link/link.h"
 #include "method/flash.h"
 #include "method/identify.h"
 #include "method/mcutarget.h"
-#include "printer/service.h"
 #include "util/interrupt.h"
 
 static void flash_usage(FILE *out)
@@ -79,17 +76,32 @@ static const struct board *find_board(const struct board_db *db, const char *nam
     return board_db_find_for_mcu(db, name, id.mcu[0] ? id.mcu : NULL, err);
 }
 
-/* A port that is busy while the Klipper service runs: the service is what
- * holds it, so the advice names the service. */
-static void name_klipper_service(const struct mf_target *t, struct mf_err *err)
+/* The image and the board definition name different MCUs: the board itself
+ * says which of the two is wrong.  When it does not have the definition's
+ * MCU, the definition is the one to change (an image still built for
+ * another MCU is refused on the next run, with the right definition). */
+static void blame_definition(const struct board_db *db, const struct mf_flash_opts *o, struct mf_err *err)
 {
-    char real[PATH_MAX], holders[256];
-    if (err->code != MF_E_DEVICE || !t->device || !realpath(t->device, real) ||
-        link_holders(real, holders, sizeof(holders)) <= 0 || service_state("klipper") != SERVICE_ACTIVE)
+    struct mf_identity id = { 0 };
+    if (err->code != MF_E_MISMATCH || !o->board || !o->target.device)
         return;
-    mf_fail(err, MF_E_DEVICE, "%s is in use by %s while the klipper service runs; nothing was sent to the board; "
-            "stop the service first (sudo systemctl stop klipper) and try again, or let 'mcuflash update' stop "
-            "and start it.", t->device, holders);
+    mf_identify(&o->target, false, &id);
+    if (id.state != MF_BOARD_KLIPPER || !id.mcu[0] || !strcasecmp(id.mcu, o->board->mcu))
+        return;
+    /* The definitions of this MCU that share the chosen one's family name
+     * ("btt-skr2-" of "btt-skr2-f429"). */
+    const struct board *same_mcu[32];
+    size_t n = board_db_by_mcu(db, id.mcu, same_mcu, 32);
+    const char *dash = strrchr(o->board->name, '-');
+    size_t stem = dash ? (size_t)(dash - o->board->name + 1) : strlen(o->board->name);
+    char names[256] = "";
+    for (size_t i = 0, len = 0; i < n && i < 32; i++)
+        if (!strncmp(same_mcu[i]->name, o->board->name, stem))
+            len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", len ? ", " : "", same_mcu[i]->name);
+    mf_fail(err, MF_E_MISMATCH, "The board at %s has a %s, but board definition %s is for a %s; nothing was changed; "
+            "the definition is the wrong one: pick %s%s%s and try again.", o->target.device, id.mcu, o->board->name,
+            o->board->mcu, names[0] ? "" : "a definition for the ", names[0] ? names : id.mcu,
+            names[0] ? "" : " ('mcuflash boards' lists them)");
 }
 
 static const unsigned flash_shared = CLI_HELP | CLI_JSON | CLI_BAUD | CLI_FAST_SPI | CLI_FIRMWARE | CLI_DICT |
@@ -215,8 +227,12 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     mf_interrupt_catch();
     int rc = mf_flash_run(&o, &r, &err);
     cli_output_done(&out);
-    if (rc < 0)
-        name_klipper_service(&o.target, &err);
+    if (rc < 0 && r.verdict == MF_NOT_FLASHED && !r.bytes)
+        blame_definition(db, &o, &err);
+    if (rc < 0) {
+        cli_advise(&err, o.target.device);
+        cli_advise_not_flashed(&err, db, o.board);
+    }
     board_db_free(db);
     cli_flash_result(json, o.check_only, rc, &err, &r);
     /* Stopped by a signal: the shell's convention, 128 + the signal. */

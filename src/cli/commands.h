@@ -26,6 +26,17 @@ int cmd_update(int argc, char **argv);
  * Returns err->code for use as the exit status. */
 int cli_report_error(const struct mf_err *err, bool json);
 
+/* Add what to do next for the fact behind err (see enum mf_fact), in
+ * mcuflash's own terms; device, when known, is the port the command used.
+ * cli_report_error does it too, without a device. */
+void cli_advise(struct mf_err *err, const char *device);
+
+/* After an exit 9 with a user's definition that drives an STM32's SDIO
+ * slot over software SPI: say so, and which definition flashes it on a
+ * warm reset. */
+struct board_db;
+void cli_advise_not_flashed(struct mf_err *err, const struct board_db *db, const struct board *b);
+
 /* The flash front ends: `flash` (any route, TARGET) and `sdcard` (the SD
  * card route, DEVICE BOARD, flash-sdcard.sh's options). */
 struct cli_flash_shape {

@@ -5,8 +5,10 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 
-int cli_report_error(const struct mf_err *err, bool json)
+int cli_report_error(const struct mf_err *given, bool json)
 {
+    struct mf_err advised = *given, *err = &advised;
+    cli_advise(err, NULL);
     int code = err->code ? (int)err->code : MF_E_FAIL;
     if (json) {
         /* The same shape as a command's final result line. */

@@ -157,13 +157,8 @@ static int sdcard_write(struct mf_job *j, struct mf_err *err)
         card_path(b->firmware_path, target, sizeof(target));
     }
     snprintf(r->card_name, sizeof(r->card_name), "%s", target + 1);
-    struct fat_info fi;
-    if (fat_info(c->vol, false, &fi, err) < 0)
+    if (mf_card_check_writable(c, err) < 0)
         return -1;
-    if (!fi.writable)
-        return mf_fail(err, MF_E_CARD, "The card in %s is write-protected or its filesystem is marked as not "
-                       "cleanly unmounted; nothing was written; unlock the card, or check it with fsck.fat on a "
-                       "computer, then try again.", b->name);
     mf_job_note(j, "upload", "Writing %s (%zu bytes) to the card over %s.", r->card_name, j->fw.card.size, r->bus);
     uint64_t t0 = mf_now_us();
     if (mf_fat_put(c->vol, target, j->fw.card.data, (uint32_t)j->fw.card.size, j->o->progress, err) < 0)

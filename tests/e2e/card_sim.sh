@@ -82,7 +82,7 @@ expect_out "No board named 'no-such-board'"
 # Local file missing: refused before the board is touched.
 before=$(img_sum "$T/spi.img")
 expect_rc 6 "$MCUFLASH" card put "$T/f4spi" --spi-bus spi1 --cs-pin PA4 "$T/missing.bin"
-expect_out 'does not exist; nothing was changed'
+expect_out 'Cannot read .*missing.bin: No such file or directory; nothing was put on the card'
 [ "$(img_sum "$T/spi.img")" = "$before" ] && pass || fail "image changed by a failed put"
 
 finish
