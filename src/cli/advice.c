@@ -32,6 +32,15 @@ static void advice(const struct mf_err *err, const char *device, char *buf, size
     case MF_FACT_DICT_OTHER:
         snprintf(buf, cap, "give the klipper.dict of the same build with -d, or leave out -d");
         return;
+    case MF_FACT_POWER_CYCLE:
+        snprintf(buf, cap, "or use --wait to have mcuflash wait for the power cycle");
+        return;
+    case MF_FACT_NO_IMAGE:
+        snprintf(buf, cap, "or give it with -f NAME=FILE");
+        return;
+    case MF_FACT_NO_CONFIG:
+        snprintf(buf, cap, "give its place with --config FILE");
+        return;
     case MF_FACT_NONE:
         break;
     }

@@ -170,6 +170,7 @@ static int demo_one(const char *sim, const char *dir, const struct demo_scene *s
     if (rc == 0) {
         struct mf_flash_opts o;
         mf_flash_opts_init(&o);
+        o.command = cli_flash_command;
         o.firmware_path = newfw;
         o.firmware_given = true;
         o.dict_path = dict;

@@ -98,10 +98,14 @@ static void blame_definition(const struct board_db *db, const struct mf_flash_op
     for (size_t i = 0, len = 0; i < n && i < 32; i++)
         if (!strncmp(same_mcu[i]->name, o->board->name, stem))
             len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", len ? ", " : "", same_mcu[i]->name);
-    mf_fail(err, MF_E_MISMATCH, "The board at %s has a %s, but board definition %s is for a %s; nothing was changed; "
-            "the definition is the wrong one: pick %s%s%s and try again.", o->target.device, id.mcu, o->board->name,
-            o->board->mcu, names[0] ? "" : "a definition for the ", names[0] ? names : id.mcu,
-            names[0] ? "" : " ('mcuflash boards' lists them)");
+    if (names[0])
+        mf_fail(err, MF_E_MISMATCH, "The board at %s has a %s, but board definition %s is for a %s; nothing was "
+                "changed; the definition is the wrong one: pick %s and try again.", o->target.device, id.mcu,
+                o->board->name, o->board->mcu, names);
+    else
+        mf_fail(err, MF_E_MISMATCH, "The board at %s has a %s, but board definition %s is for a %s; nothing was "
+                "changed; the definition is the wrong one: pick one for the %s ('mcuflash boards %s*' lists them) "
+                "and try again.", o->target.device, id.mcu, o->board->name, o->board->mcu, id.mcu, id.mcu);
 }
 
 static const unsigned flash_shared = CLI_HELP | CLI_JSON | CLI_BAUD | CLI_FAST_SPI | CLI_FIRMWARE | CLI_DICT |
@@ -130,6 +134,7 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
                                  .own = sdcard ? sdcard_own : flash_own, .common = &cm };
     struct mf_flash_opts o;
     mf_flash_opts_init(&o);
+    o.command = cli_flash_command;
     struct mf_err err = { 0 };
     struct printer_mcus mcus = { 0 };
     bool list = false;
@@ -227,7 +232,8 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     mf_interrupt_catch();
     int rc = mf_flash_run(&o, &r, &err);
     cli_output_done(&out);
-    if (rc < 0 && r.verdict == MF_NOT_FLASHED && !r.bytes)
+    /* Refused by the image check, before the board was asked anything. */
+    if (rc < 0 && !r.running_before[0] && !r.bytes)
         blame_definition(db, &o, &err);
     if (rc < 0) {
         cli_advise(&err, o.target.device);

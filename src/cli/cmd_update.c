@@ -93,6 +93,7 @@ static int parse(int argc, char **argv, struct update_cli *c, struct mf_err *err
         }
     }
     c->o.config_path = c->common.config;
+    c->o.command = cli_flash_command;
     c->o.images = c->images;
     c->o.dicts = c->dicts;
     c->o.board_files = c->common.board_files;

@@ -45,6 +45,9 @@ struct cli_flash_shape {
 };
 int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *shape);
 
+/* mf_flash_opts.command: the flash or sdcard command line for o's target. */
+void cli_flash_command(const struct mf_flash_opts *o, const char *route, bool check, char *buf, size_t cap);
+
 /* The result of a flash: "Flashed: ..." ("Verified: ..." after -c) or,
  * with --json, the result object. */
 void cli_flash_result(bool json, bool check_only, int rc, const struct mf_err *err, const struct mf_flash_result *r);

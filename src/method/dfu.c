@@ -116,16 +116,19 @@ static int find_waiting(struct mf_job *j, struct dfu_route *s, struct mf_err *er
 static int not_dfu(struct mf_job *j, struct dfu_route *s, const struct usb_port_info *after, bool present,
                    struct mf_err *err)
 {
-    char what[400];
+    char what[900], cmd[512];
     if (!present)
         snprintf(what, sizeof(what), "nothing came back on USB port %s within %d s", s->before.port,
                  APPEAR_TIMEOUT_MS / 1000);
     else if (after->vid == KLIPPER_VID && after->pid == KLIPPER_PID)
         snprintf(what, sizeof(what), "Klipper came back on USB port %s, so this build cannot reach the ROM "
                  "bootloader from the firmware (some boards cannot at all)", s->before.port);
+    else if (after->vid == KLIPPER_VID && after->pid == KATAPULT_PID && mf_command(j->o, "katapult", false, cmd,
+                                                                                   sizeof(cmd)))
+        snprintf(what, sizeof(what), "Katapult came up on USB port %s instead: flash through it with '%s'",
+                 s->before.port, cmd);
     else if (after->vid == KLIPPER_VID && after->pid == KATAPULT_PID)
-        snprintf(what, sizeof(what), "Katapult came up on USB port %s instead: flash through it with "
-                 "'mcuflash flash --route katapult'", s->before.port);
+        snprintf(what, sizeof(what), "Katapult came up on USB port %s instead", s->before.port);
     else if (after->vid == HID_BOOTLOADER_VID && after->pid == HID_BOOTLOADER_PID)
         snprintf(what, sizeof(what), "an HID bootloader (1209:beba) came up on USB port %s instead, which mcuflash "
                  "does not speak", s->before.port);
@@ -133,10 +136,9 @@ static int not_dfu(struct mf_job *j, struct dfu_route *s, const struct usb_port_
         snprintf(what, sizeof(what), "%04x:%04x (%s %s) came up on USB port %s instead", after->vid, after->pid,
                  after->manufacturer, after->product, s->before.port);
     const struct board *b = j->o->board;
-    char sd[400] = "";
-    if (b && (b->spi_bus || b->sdio_bus))
-        snprintf(sd, sizeof(sd), " Its SD card works without touching the board: 'mcuflash flash --route sdcard "
-                 "--board %s -f %s %s'.", b->name, j->o->firmware_path, j->o->target.device);
+    char sd[600] = "";
+    if (b && (b->spi_bus || b->sdio_bus) && mf_command(j->o, "sdcard", false, cmd, sizeof(cmd)))
+        snprintf(sd, sizeof(sd), " Its SD card works without touching the board: '%s'.", cmd);
     return mf_fail(err, MF_E_DEVICE, "The board did not appear as a DFU device after the bootloader request: %s; "
                    "nothing was written.%s", what, sd);
 }
@@ -246,9 +248,11 @@ static int choose_address(struct mf_job *j, struct dfu_route *s, struct mf_err *
     /* A plain DFU bootloader writes where it starts the application: the
      * shared image check has held the image against that address. */
     if (s->plain) {
-        if (!b || !b->napp_addresses)
-            return mf_fail(err, MF_E_USAGE, "A plain DFU bootloader writes at its own application address, which "
-                           "only the board definition knows; nothing was written; give --board NAME.");
+        if (!b || !b->napp_addresses) {
+            mf_fail(err, MF_E_USAGE, "A plain DFU bootloader writes at its own application address, which only the "
+                    "board definition knows; nothing was written.");
+            return mf_fact(err, MF_FACT_BOARD_NEEDED);
+        }
         return 0;
     }
     if (dfu_layout_check_write(&s->layout, s->addr, (uint32_t)fw->card.size, err) < 0)
@@ -267,13 +271,18 @@ static int dfu_open(struct mf_job *j, struct mf_err *err)
         struct usbdev_id id;
         if (!board_dfu_ids(j->o->board, &id.vid, &id.pid)) {
             const struct board *b = j->o->board;
-            if (b->spi_bus || b->sdio_bus)
+            struct mf_flash_opts serial = *j->o;
+            char cmd[512];
+            if (usb_target(j))
+                serial.target.device = "SERIAL-DEVICE";
+            if ((b->spi_bus || b->sdio_bus) && mf_command(&serial, "sdcard", false, cmd, sizeof(cmd)))
                 return mf_fail(err, MF_E_USAGE, "Board %s has no USB DFU bootloader; nothing was done; its SD card "
-                               "works without touching the board: 'mcuflash flash --route sdcard --board %s -f %s %s'.",
-                               b->name, b->name, j->o->firmware_path,
-                               usb_target(j) ? "SERIAL-DEVICE" : j->o->target.device);
+                               "works without touching the board: '%s'.", b->name, cmd);
+            if (mf_command(&serial, "katapult", false, cmd, sizeof(cmd)))
+                return mf_fail(err, MF_E_USAGE, "Board %s has no USB DFU bootloader; nothing was done; install "
+                               "Katapult and flash it with '%s'.", b->name, cmd);
             return mf_fail(err, MF_E_USAGE, "Board %s has no USB DFU bootloader; nothing was done; install Katapult "
-                           "and flash it with --route katapult.", b->name);
+                           "and flash it through Katapult.", b->name);
         }
     }
     if (usb_target(j) ? find_waiting(j, s, err) : enter_from_klipper(j, s, err))

@@ -213,9 +213,9 @@ int mf_update_prepare(const struct mf_update_opts *o, struct mf_update *u, struc
             append_name(missing, sizeof(missing), it->mcu.name);
     }
     if (missing[0]) {
-        mf_fail(err, MF_E_INPUT, "No image for %s: nothing was touched; give -f NAME=FILE, or 'firmware: FILE' in "
-                "the [mcu NAME] section of %s.", missing,
-                u->settings[0] ? u->settings : "mcuflash.cfg beside printer.cfg");
+        mf_fail(err, MF_E_INPUT, "No image for %s: nothing was touched; name it with 'firmware: FILE' in the [mcu "
+                "NAME] section of %s.", missing, u->settings[0] ? u->settings : "mcuflash.cfg beside printer.cfg");
+        mf_fact(err, MF_FACT_NO_IMAGE);
         goto out;
     }
     for (size_t i = 0; i < u->n; i++)
@@ -324,6 +324,7 @@ size_t mf_update_flash(const struct mf_update_opts *o, struct mf_update *u)
         fo.firmware_given = true;
         fo.dict_path = it->dict[0] ? it->dict : NULL;
         fo.progress = o->progress;
+        fo.command = o->command;
         memset(&r, 0, sizeof(r));
         bool entered = true;
         if (it->target.can_uuid && !it->before.bridge && it->identified && it->before.state == MF_BOARD_KLIPPER) {

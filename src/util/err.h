@@ -32,6 +32,9 @@ enum mf_fact {
     MF_FACT_PORT_BUSY,      /* another program holds the port */
     MF_FACT_BOARD_NEEDED,   /* the route needs a board definition, and none was given */
     MF_FACT_DICT_OTHER,     /* the klipper.dict given is not of the image's build */
+    MF_FACT_POWER_CYCLE,    /* a power cycle flashes the board, and it was not waited for */
+    MF_FACT_NO_IMAGE,       /* no image was named for an MCU of the printer */
+    MF_FACT_NO_CONFIG,      /* printer.cfg is not at its usual places */
 };
 
 struct mf_err {

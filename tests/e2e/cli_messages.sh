@@ -67,4 +67,9 @@ sim_ctl "$T/dirty.ctl" card write-protect on >/dev/null
 expect_rc 7 "$MCUFLASH" card rm "$T/dirty" $MINI NOTHING.TXT
 expect_out 'write-protected by its own CSD register \(temporarily\); nothing was written; no lock switch is involved \(microSD cards have none'
 expect_no_out 'slide|unlock'
+
+# Advice that names an option comes from the command line, for the fact a
+# lower layer found: no printer.cfg at its usual places.
+expect_rc 6 "$MCUFLASH" status
+expect_out "^mcuflash: There is no printer\.cfg in $T/printer_data/config or $T; nothing was done; give its place with --config FILE\.$"
 finish
