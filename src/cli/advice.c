@@ -11,12 +11,20 @@
 #include "link/link.h"
 #include "printer/service.h"
 
-/* The advice for a fact, to follow the low layer's sentence after "; ". */
+/* What to do about each fact, to follow the low layer's sentence after "; ". */
+static const char *const fact_advice[] = {
+    [MF_FACT_BOARD_NEEDED] = "give it with --board NAME ('mcuflash boards' lists them)",
+    [MF_FACT_DICT_OTHER] = "give the klipper.dict of the same build with -d, or leave out -d",
+    [MF_FACT_POWER_CYCLE] = "or use --wait to have mcuflash wait for the power cycle",
+    [MF_FACT_NO_IMAGE] = "or give it with -f NAME=FILE",
+    [MF_FACT_NO_CONFIG] = "give its place with --config FILE",
+};
+
 static void advice(const struct mf_err *err, const char *device, char *buf, size_t cap)
 {
     char real[PATH_MAX];
-    switch (err->fact) {
-    case MF_FACT_PORT_BUSY:
+    buf[0] = '\0';
+    if (err->fact == MF_FACT_PORT_BUSY) {
         /* The Klipper service is what holds a port while it runs. */
         if (device && realpath(device, real) && link_holders(real, NULL, 0) > 0 &&
             service_state("klipper") == SERVICE_ACTIVE)
@@ -25,26 +33,9 @@ static void advice(const struct mf_err *err, const char *device, char *buf, size
         else
             snprintf(buf, cap, "stop %s first (for Klipper: sudo systemctl stop klipper) and try again",
                      strstr(err->msg, "), pid ") ? "those programs" : "that program");
-        return;
-    case MF_FACT_BOARD_NEEDED:
-        snprintf(buf, cap, "give it with --board NAME ('mcuflash boards' lists them)");
-        return;
-    case MF_FACT_DICT_OTHER:
-        snprintf(buf, cap, "give the klipper.dict of the same build with -d, or leave out -d");
-        return;
-    case MF_FACT_POWER_CYCLE:
-        snprintf(buf, cap, "or use --wait to have mcuflash wait for the power cycle");
-        return;
-    case MF_FACT_NO_IMAGE:
-        snprintf(buf, cap, "or give it with -f NAME=FILE");
-        return;
-    case MF_FACT_NO_CONFIG:
-        snprintf(buf, cap, "give its place with --config FILE");
-        return;
-    case MF_FACT_NONE:
-        break;
+    } else if ((size_t)err->fact < sizeof(fact_advice) / sizeof(fact_advice[0]) && fact_advice[err->fact]) {
+        snprintf(buf, cap, "%s", fact_advice[err->fact]);
     }
-    buf[0] = '\0';
 }
 
 void cli_advise(struct mf_err *err, const char *device)

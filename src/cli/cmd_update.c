@@ -49,9 +49,15 @@ struct update_cli {
     bool no_service, dry_run, json;
 };
 
-static int add_arg(const char **list, size_t *n, size_t cap, const char *opt, const char *arg, struct mf_err *err)
+/* A NAME=FILE value of -f or -d, added to list. */
+static int add_arg(const char **list, size_t *n, const char *opt, const char *what, const char *arg,
+                   struct mf_err *err)
 {
-    if (*n == cap)
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1])
+        return cli_usage_error(err, "update", "%s needs NAME=FILE (an MCU of printer.cfg and its %s), not '%s'", opt,
+                               what, arg);
+    if (*n == MAX_ARGS)
         return cli_usage_error(err, "update", "%s may be given at most %d times", opt, MAX_ARGS);
     list[(*n)++] = arg;
     return 0;
@@ -78,11 +84,13 @@ static int parse(int argc, char **argv, struct update_cli *c, struct mf_err *err
         case -2: return -1;
         case 'h': usage(stdout); return 1;
         case 'f':
-            if (add_arg(c->images, &c->o.nimages, MAX_ARGS, "--firmware", optarg, err) < 0)
+            if (add_arg(c->images, &c->o.nimages, cli_typed_name(&parser, "--firmware", "-f"), "image", optarg,
+                        err) < 0)
                 return -1;
             break;
         case 'd':
-            if (add_arg(c->dicts, &c->o.ndicts, MAX_ARGS, "--dict", optarg, err) < 0)
+            if (add_arg(c->dicts, &c->o.ndicts, cli_typed_name(&parser, "--dict", "-d"), "klipper.dict", optarg,
+                        err) < 0)
                 return -1;
             break;
         case O_SETTINGS: c->o.settings_path = optarg; break;

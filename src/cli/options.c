@@ -66,8 +66,7 @@ void cli_parse_begin(struct cli_parser *p, int argc, char **argv)
     opterr = 0; /* the errors below say it in mcuflash's words */
 }
 
-/* The option whose value optarg is, as the user typed it: "-b" or "--baud". */
-static const char *typed_name(const struct cli_parser *p, const char *long_name, const char *short_name)
+const char *cli_typed_name(const struct cli_parser *p, const char *long_name, const char *short_name)
 {
     int at = optind > 1 && optarg == p->argv[optind - 1] ? optind - 2 : optind - 1;
     return short_name && at >= 0 && strncmp(p->argv[at], "--", 2) ? short_name : long_name;
@@ -101,7 +100,7 @@ static int store_shared(struct cli_parser *p, int c, struct mf_err *err)
     case CLI_O_CONFIG: cm->config = optarg; break;
     case CLI_O_CAN_IFACE: cm->can_iface = optarg; break;
     case 'b':
-        if (parse_uint(p, typed_name(p, "--baud", "-b"), optarg, 20000000, &v, err) < 0)
+        if (parse_uint(p, cli_typed_name(p, "--baud", "-b"), optarg, 20000000, &v, err) < 0)
             return -1;
         cm->baud = v;
         cm->baud_given = true;

@@ -77,6 +77,9 @@ void cli_parse_begin(struct cli_parser *p, int argc, char **argv);
  * first argument left is argv[optind]. */
 int cli_parse_next(struct cli_parser *p, struct mf_err *err);
 
+/* The option whose value optarg is, as the user typed it: "-b" or "--baud". */
+const char *cli_typed_name(const struct cli_parser *p, const char *long_name, const char *short_name);
+
 /* For a command with no options of its own: begin, then parse them all.
  * 0 to go on (the first argument left is argv[optind]), 1 when --help was
  * given (and p->usage shown), -1 with err. */

@@ -119,8 +119,8 @@ static int settle_item(const struct mf_update_opts *o, struct mf_update *u, cons
                        const struct pcfg *settings, struct mf_update_item *it, struct mf_err *err)
 {
     const char *image, *dict;
-    if (pick_arg("-f", o->images, o->nimages, m, it->mcu.name, &image, err) < 0 ||
-        pick_arg("-d", o->dicts, o->ndicts, m, it->mcu.name, &dict, err) < 0)
+    if (pick_arg("image", o->images, o->nimages, m, it->mcu.name, &image, err) < 0 ||
+        pick_arg("klipper.dict", o->dicts, o->ndicts, m, it->mcu.name, &dict, err) < 0)
         return -1;
     char section[80];
     snprintf(section, sizeof(section), "%s%s", strcmp(it->mcu.name, "mcu") ? "mcu " : "", it->mcu.name);
