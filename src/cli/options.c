@@ -88,7 +88,7 @@ static int parse_uint(const struct cli_parser *p, const char *opt, const char *t
 static int store_shared(struct cli_parser *p, int c, struct mf_err *err)
 {
     struct cli_common *cm = p->common;
-    unsigned long v;
+    unsigned long v = 0;
     switch (c) {
     case 'h': cm->help = true; break;
     case CLI_O_JSON: cm->json = true; break;
