@@ -307,11 +307,19 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
             free(data);
             if (rc == 0)
                 mf_progress_note(p, "done", "Downloaded the file.");
+            if (rc == 0 && result)
+                json_object_update_new(result, json_pack("{s:s,s:s,s:I}", "path", cp, "local", dest, "size",
+                                                         (json_int_t)size));
         }
     } else if (rc == 0 && !strcmp(op, "put")) {
         card_path(npaths > 1 ? paths[1] : base_name(paths[0]), cp, sizeof(cp));
         rc = mf_fat_put(c.vol, cp, local, local_size, p, err);
+        if (rc == 0 && result)
+            json_object_update_new(result, json_pack("{s:s,s:I}", "path", cp, "size", (json_int_t)local_size));
     } else if (rc == 0 && !strcmp(op, "rm")) {
+        json_t *removed = result ? json_array() : NULL; /* held by result */
+        if (removed)
+            json_object_set_new(result, "removed", removed);
         for (int i = 0; i < npaths && rc == 0; i++) {
             card_path(paths[i], cp, sizeof(cp));
             struct fat_entry e;
@@ -323,6 +331,8 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
                 rc = -1;
             else
                 rc = fat_delete(c.vol, cp, err);
+            if (rc == 0 && removed)
+                json_array_append_new(removed, json_string(cp));
         }
     }
     struct mf_err cerr;
@@ -378,6 +388,7 @@ int cmd_card(int argc, char **argv)
     board_db_free(db);
     if (rc < 0) {
         json_decref(result);
+        cli_advise(&err, pos[0]);
         return cli_report_error(&err, o.common.json);
     }
     if (result)

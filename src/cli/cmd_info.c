@@ -185,6 +185,8 @@ int cmd_info(int argc, char **argv)
     }
     struct mf_conn conn;
     int crc = mf_target_connect(&t, &conn, &err);
+    if (crc < 0)
+        cli_advise(&err, t.device); /* before t's strings are freed */
     printer_mcus_free(&mcus);
     if (crc < 0)
         return cli_report_error(&err, json);

@@ -69,8 +69,13 @@ last '.mcu == "stm32f103xe"'
 json 0 card ls --json "$T/mini" $MINI
 last '.operation == "ls" and (.files | type == "array")'
 json 0 card put --json "$T/mini" $MINI "$T/mini1.bin" old.bin
-last '.operation == "put"'
+last '.operation == "put" and .path == "/old.bin" and .size > 0'
 json 6 card put --json "$T/mini" $MINI "$T/missing.bin"
+json 0 card get --json "$T/mini" $MINI old.bin -o "$T/back.bin"
+last '.operation == "get" and .path == "/old.bin" and .local == "'"$T/back.bin"'"'
+cmp -s "$T/back.bin" "$T/mini1.bin" && pass || fail "card get: not the file put"
+json 0 card rm --json "$T/mini" $MINI old.bin
+last '.operation == "rm" and .removed == ["/old.bin"]'
 json 0 sdcard --json -f "$T/mini.bin" -d "$T/mini.bin.dict" "$T/mini" $MINI
 last '.verdict == "flashed" and (.upload_seconds | type == "number")'
 json 2 sdcard --json --frobnicate "$T/mini" $MINI
