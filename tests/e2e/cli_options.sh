@@ -57,6 +57,14 @@ assert "is not an option" in o["error"]["message"], o' && pass || fail "mcuflash
     fi
 done
 
+# An unknown command, also after help: one line, exit 2.
+for words in "frobnicate" "help frobnicate"; do
+    # shellcheck disable=SC2086
+    OUT=$("$MCUFLASH" $words 2>&1); rc=$?
+    [ "$rc" -eq 2 ] && pass || fail "mcuflash $words: exit $rc, wanted 2"
+    expect_out "^mcuflash: 'frobnicate' is not a command; nothing was done; run 'mcuflash --help' for the list\.$"
+done
+
 # Every command that reads board definitions takes --board-file; every one
 # that looks up an MCU name of printer.cfg takes --config.
 for cmd in flash sdcard card info fwinfo boards status update; do
