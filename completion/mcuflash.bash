@@ -91,6 +91,8 @@ _mcuflash_value()
             COMPREPLY=($(compgen -d -- "${COMP_WORDS[COMP_CWORD]}")) ;;
         --route)
             _mcuflash_reply "sdcard katapult dfu" ;;
+        --scene)
+            _mcuflash_reply "printer" ;;
         --canbus-interface)
             _mcuflash_reply "$(ls /sys/class/net 2>/dev/null | grep -E '^v?can')" ;;
         --board)
@@ -104,7 +106,7 @@ _mcuflash_value()
         -b|--baud)
             _mcuflash_reply "250000 115200 230400 500000 1000000" ;;
         --spi-bus|--spi-pins|--cs-pin|--sdio-bus|--faults|--version-string|--size|--seed|--canbus-uuid|\
-        --service|--scene)
+        --service)
             COMPREPLY=() ;;
         *)
             return 1 ;;
