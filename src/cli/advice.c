@@ -69,7 +69,7 @@ void cli_advise_not_flashed(struct mf_err *err, const struct board_db *db, const
         !on_sdio_slot(b))
         return;
     char names[160] = "";
-    for (size_t i = 0, len = 0, n = 0; i < board_db_count(db) && n < 2; i++) {
+    for (size_t i = 0, len = 0, n = 0; i < board_db_count(db) && n < 2 && len < sizeof(names); i++) {
         const struct board *o = board_db_board(db, i);
         if (!o->origin.file && o->card_access == BOARD_CARD_SDIO && !strcasecmp(o->mcu, b->mcu) && on_sdio_slot(o)) {
             len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", n ? " or " : "", o->name);

@@ -95,7 +95,7 @@ static void blame_definition(const struct board_db *db, const struct mf_flash_op
     const char *dash = strrchr(o->board->name, '-');
     size_t stem = dash ? (size_t)(dash - o->board->name + 1) : strlen(o->board->name);
     char names[256] = "";
-    for (size_t i = 0, len = 0; i < n && i < 32; i++)
+    for (size_t i = 0, len = 0; i < n && i < 32 && len < sizeof(names); i++)
         if (!strncmp(same_mcu[i]->name, o->board->name, stem))
             len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", len ? ", " : "", same_mcu[i]->name);
     if (names[0])
