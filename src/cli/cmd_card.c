@@ -219,7 +219,7 @@ static int do_ls(struct mf_card *c, const char *dir, json_t *jo, struct mf_err *
 
 static int read_local(const char *path, uint8_t **data, uint32_t *size, struct mf_err *err)
 {
-    struct stat st;
+    struct stat st = { 0 };
     FILE *f = fopen(path, "rb");
     if (!f)
         return mf_fail(err, MF_E_INPUT, "Cannot read %s: %s; nothing was put on the card; check the path.", path,
