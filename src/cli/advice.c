@@ -76,10 +76,15 @@ void cli_advise_not_flashed(struct mf_err *err, const struct board_db *db, const
             n++;
         }
     }
-    size_t len = strlen(err->msg);
-    snprintf(err->msg + len, sizeof(err->msg) - len,
-             " %s drives the card by software SPI on PC8, PD2, PC12, PC11: that is the %s's SDIO slot, and its "
-             "bootloader most likely reads it in SD mode; %s%s%s'card_access: sdio' in %s%s flashes it on a warm "
-             "reset.", b->name, b->mcu, names[0] ? "the built-in " : "", names, names[0] ? " (or " : "",
+    /* First, as it is the specific reason: the message may be cut at its end. */
+    char hint[sizeof(err->msg)];
+    snprintf(hint, sizeof(hint), "%s drives the card by software SPI on PC8, PD2, PC12, PC11: that is the %s's SDIO "
+             "slot, and its bootloader most likely reads it in SD mode; %s%s%s'card_access: sdio' in %s%s flashes it "
+             "on a warm reset.", b->name, b->mcu, names[0] ? "the built-in " : "", names, names[0] ? " (or " : "",
              b->origin.file, names[0] ? ")" : "");
+    size_t h = strnlen(hint, sizeof(err->msg) - 2);
+    memmove(err->msg + h + 1, err->msg, sizeof(err->msg) - h - 1);
+    err->msg[sizeof(err->msg) - 1] = '\0';
+    memcpy(err->msg, hint, h);
+    err->msg[h] = ' ';
 }

@@ -38,7 +38,7 @@ spi_pins: PC8, PD2, PC12
 cs_pin: PC11
 CFG
 expect_rc 9 "$MCUFLASH" sdcard --board-file "$T/my.cfg" -f "$T/f407.bin" "$T/f407" my-skr2
-expect_last "my-skr2 drives the card by software SPI on PC8, PD2, PC12, PC11: that is the stm32f407xx's SDIO slot, and its bootloader most likely reads it in SD mode; the built-in .*btt-skr2-f407 \(or 'card_access: sdio' in $T/my.cfg\) flashes it on a warm reset\.$"
+expect_last "^mcuflash: my-skr2 drives the card by software SPI on PC8, PD2, PC12, PC11: that is the stm32f407xx's SDIO slot, and its bootloader most likely reads it in SD mode; the built-in .*btt-skr2-f407 \(or 'card_access: sdio' in $T/my.cfg\) flashes it on a warm reset\. The bootloader did not take the file"
 power_cycle f407
 # The same definition with card_access: sdio flashes on a warm reset, and
 # the built-in one gets no such note.
