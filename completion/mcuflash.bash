@@ -84,8 +84,17 @@ _mcuflash_value()
 {
     local prog=$1 opt=$2
     case "$opt" in
-        --board-file|-f|-d|-o|--output|--dict|--dict-out|--card|--flash-state|--control|--path|--sim)
+        --board-file|-f|--firmware|-d|--dict|-o|--output|--dict-out|--card|--flash-state|--control|--path|--sim|\
+        --config|--settings)
             _mcuflash_files ;;
+        --klipper-dir)
+            COMPREPLY=($(compgen -d -- "${COMP_WORDS[COMP_CWORD]}")) ;;
+        --route)
+            _mcuflash_reply "sdcard katapult dfu" ;;
+        --scene)
+            _mcuflash_reply "printer" ;;
+        --canbus-interface)
+            _mcuflash_reply "$(ls /sys/class/net 2>/dev/null | grep -E '^v?can')" ;;
         --board)
             _mcuflash_reply "$(_mcuflash_boards mcuflash)" ;;
         --mcu)
@@ -96,7 +105,8 @@ _mcuflash_value()
             _mcuflash_reply "none realistic" ;;
         -b|--baud)
             _mcuflash_reply "250000 115200 230400 500000 1000000" ;;
-        --spi-bus|--spi-pins|--cs-pin|--sdio-bus|--faults|--version-string|--size|--seed)
+        --spi-bus|--spi-pins|--cs-pin|--sdio-bus|--faults|--version-string|--size|--seed|--canbus-uuid|\
+        --service)
             COMPREPLY=() ;;
         *)
             return 1 ;;
@@ -163,7 +173,7 @@ _mcuflash()
     case "$cmd" in
         sdcard) [ $n -eq 0 ] && _mcuflash_reply "$(_mcuflash_devices)"
                 [ $n -eq 1 ] && _mcuflash_reply "$(_mcuflash_boards "$prog")" ;;
-        info)   _mcuflash_reply "$(_mcuflash_devices)" ;;
+        info|flash) _mcuflash_reply "$(_mcuflash_devices)" ;;
         fwinfo) _mcuflash_files ;;
         boards) [ $n -eq 0 ] && _mcuflash_reply "show $(_mcuflash_boards "$prog")"
                 [ $n -eq 1 ] && _mcuflash_reply "$(_mcuflash_boards "$prog")" ;;

@@ -28,9 +28,7 @@ int blockdev_write(struct blockdev *bd, uint32_t lba, uint32_t count, const uint
                    struct mf_err *err)
 {
     if (bd->read_only)
-        return mf_fail(err, MF_E_CARD,
-                       "The card is write-protected; nothing was written; slide the lock switch "
-                       "on the card to unlocked and try again.");
+        return mf_fail(err, MF_E_CARD, "The card is write-protected; nothing was written.");
     if (check_range(bd, lba, count, err) < 0)
         return -1;
     if (count == 0)

@@ -103,7 +103,7 @@ const struct board *board_db_find_for_mcu(const struct board_db *db, const char 
         list_names(all, nall, names, sizeof(names));
         mf_fail(err, MF_E_MISMATCH, "No board definition called like '%s' has the MCU the board reports (%s); the "
                 "definitions of that name are %s; nothing was done; check the board, or add a definition for it "
-                "('mcuflash boards --help').", name, mcu, names);
+                "('mcuflash help boards').", name, mcu, names);
     }
     return NULL;
 }

@@ -8,8 +8,8 @@
 
 #include "board/board.h"
 #include "cli/commands.h"
-
-#define MAX_BOARD_FILES 16
+#include "cli/options.h"
+#include "cli/output.h"
 
 static const char usage_text[] =
     "usage: mcuflash boards [PATTERN] [--board-file FILE]... [--json]\n"
@@ -21,15 +21,17 @@ static const char usage_text[] =
     "then ~/.config/mcuflash/boards.cfg, then each --board-file; a later\n"
     "definition of a name replaces an earlier one.\n"
     "\n"
-    "options:\n"
-    "  --board-file FILE  also read board definitions from FILE (may be repeated)\n"
-    "  --json             print JSON instead of text\n"
-    "  -h, --help         show this help\n";
+    "      --board-file FILE  also read board definitions from FILE (may be repeated)\n"
+    "      --json             print JSON instead of text\n"
+    "  -h, --help             show this help\n";
+
+static void usage(FILE *out)
+{
+    fputs(usage_text, out);
+}
 
 struct boards_opts {
-    const char *files[MAX_BOARD_FILES];
-    size_t nfiles;
-    bool json;
+    struct cli_common common;
     bool show;
     const char *arg;  /* PATTERN, or NAME for show */
 };
@@ -37,9 +39,8 @@ struct boards_opts {
 static int usage_error(struct boards_opts *o, const char *what)
 {
     struct mf_err err;
-    mf_fail(&err, MF_E_USAGE, "%s; nothing was done; run 'mcuflash boards --help' for the "
-            "usage.", what);
-    return cli_report_error(&err, o->json);
+    cli_usage_error(&err, "boards", "%s", what);
+    return cli_report_error(&err, o->common.json);
 }
 
 static int parse_positionals(struct boards_opts *o, int n, char **args)
@@ -61,31 +62,12 @@ static int parse_positionals(struct boards_opts *o, int n, char **args)
 /* Returns -1 to go on, or the exit status to stop with. */
 static int parse_options(int argc, char **argv, struct boards_opts *o)
 {
-    static const struct option longopts[] = {
-        { "board-file", required_argument, NULL, 'f' },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    char what[256];
-    optind = 1;
-    opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
-        if (c == 'h') {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (c == 'j') {
-            o->json = true;
-        } else if (c == 'f' && o->nfiles < MAX_BOARD_FILES) {
-            o->files[o->nfiles++] = optarg;
-        } else if (c == 'f') {
-            return usage_error(o, "--board-file may be given at most 16 times");
-        } else {
-            snprintf(what, sizeof(what), "'%s' is not an option of 'boards'%s", argv[optind - 1],
-                     optopt == 'f' ? " without a file name" : "");
-            return usage_error(o, what);
-        }
-    }
+    struct cli_parser parser = { .command = "boards", .shared = CLI_HELP | CLI_JSON | CLI_BOARD_FILE,
+                                 .common = &o->common, .usage = usage };
+    struct mf_err err;
+    int prc = cli_parse_shared(&parser, argc, argv, &err);
+    if (prc != 0)
+        return prc > 0 ? 0 : cli_report_error(&err, o->common.json);
     int rc = parse_positionals(o, argc - optind, argv + optind);
     return rc ? rc : -1;
 }
@@ -158,12 +140,14 @@ static json_t *board_json(const struct board *b)
     return o;
 }
 
-static void print_json(json_t *o)
+/* The result event with one field added, taking value. */
+static void print_json(const char *key, json_t *value, const char *key2, json_t *value2)
 {
-    char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    puts(text);
-    free(text);
-    json_decref(o);
+    json_t *o = cli_json_result(true);
+    json_object_set_new(o, key, value);
+    if (key2)
+        json_object_set_new(o, key2, value2);
+    cli_json_line(o);
 }
 
 static void bus_text(const struct board *b, char *buf, size_t cap)
@@ -208,16 +192,16 @@ static int list_boards(const struct board_db *db, const struct boards_opts *o)
         struct mf_err err;
         mf_fail(&err, MF_E_FAIL, "Out of memory while listing boards; nothing was done; close "
                 "other programs and try again.");
-        return cli_report_error(&err, o->json);
+        return cli_report_error(&err, o->common.json);
     }
     for (size_t i = 0; i < total; i++)
         if (board_matches(board_db_board(db, i), o->arg))
             list[n++] = board_db_board(db, i);
-    if (o->json) {
+    if (o->common.json) {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, board_json(list[i]));
-        print_json(json_pack("{s:o}", "boards", a));
+        print_json("boards", a, NULL, NULL);
     } else if (n) {
         print_table(list, n);
     } else {
@@ -275,29 +259,29 @@ static int show_board(const struct board_db *db, const struct boards_opts *o)
     struct mf_err err;
     const struct board *b = board_db_find(db, o->arg, &err);
     if (!b)
-        return cli_report_error(&err, o->json);
+        return cli_report_error(&err, o->common.json);
     const struct board_alias *via = board_db_find_alias(db, o->arg);
-    if (!o->json) {
+    if (!o->common.json) {
         print_definition(b, via);
         return MF_OK;
     }
     json_t *alias = via ? json_pack("{s:s,s:o}", "name", via->name, "origin",
                                     origin_json(&via->origin))
                         : json_null();
-    print_json(json_pack("{s:o,s:o}", "board", board_json(b), "alias", alias));
+    print_json("board", board_json(b), "alias", alias);
     return MF_OK;
 }
 
 int cmd_boards(int argc, char **argv)
 {
-    struct boards_opts o = { .nfiles = 0 };
+    struct boards_opts o = { .show = false };
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0)
         return rc;
     struct board_db *db;
     struct mf_err err;
-    if (board_db_load(o.files, o.nfiles, &db, &err))
-        return cli_report_error(&err, o.json);
+    if (board_db_load(o.common.board_files, o.common.nboard_files, &db, &err))
+        return cli_report_error(&err, o.common.json);
     rc = o.show ? show_board(db, &o) : list_boards(db, &o);
     board_db_free(db);
     return rc;

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "cli/output.h"
 #include "link/canbus.h"
 
 /* Long enough for every node to answer once; Katapult's tool waits as long. */
@@ -33,31 +35,17 @@ static const char *app_name(enum canbus_app a)
 
 static int scan(int argc, char **argv)
 {
-    enum { O_IFACE = 256, O_JSON };
-    static const struct option opts[] = {
-        { "canbus-interface", required_argument, NULL, O_IFACE },
-        { "json", no_argument, NULL, O_JSON },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
-    };
-    const char *iface = "can0";
-    bool json = false;
+    struct cli_common cm;
+    struct cli_parser parser = { .command = "can scan", .shared = CLI_HELP | CLI_JSON | CLI_CAN_IFACE,
+                                 .common = &cm, .usage = usage };
     struct mf_err err = { 0 };
-    int c;
-    optind = 1;
-    for (int i = 1; i < argc; i++)
-        json |= !strcmp(argv[i], "--json");
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'h': usage(stdout); return 0;
-        case O_IFACE: iface = optarg; break;
-        case O_JSON: break;
-        default: usage(stderr); return MF_E_USAGE;
-        }
-    }
+    int prc = cli_parse_shared(&parser, argc, argv, &err);
+    if (prc != 0)
+        return prc > 0 ? 0 : cli_report_error(&err, cm.json);
+    const char *iface = cm.can_iface ? cm.can_iface : "can0";
+    bool json = cm.json;
     if (optind != argc) {
-        mf_fail(&err, MF_E_USAGE, "can scan takes no arguments (got '%s'); nothing was done; see 'mcuflash can "
-                "scan --help'.", argv[optind]);
+        cli_usage_error(&err, "can scan", "can scan takes no arguments (got '%s')", argv[optind]);
         return cli_report_error(&err, json);
     }
     struct canbus *bus;
@@ -73,23 +61,18 @@ static int scan(int argc, char **argv)
         char uuid[2 * CANBUS_UUID_LEN + 1];
         canbus_uuid_format(nodes[i].uuid, uuid);
         if (json) {
-            json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "event", "node", "interface", iface, "uuid", uuid,
-                                  "application", app_name(nodes[i].app));
-            char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            printf("%s\n", s);
-            free(s);
-            json_decref(o);
+            cli_json_line(json_pack("{s:s,s:s,s:s,s:s}", "event", "node", "interface", iface, "uuid", uuid,
+                                    "application", app_name(nodes[i].app)));
         } else {
             printf("%s  %s\n", uuid, app_name(nodes[i].app));
         }
     }
     if (json) {
-        json_t *o = json_pack("{s:s,s:b,s:s,s:i,s:I}", "event", "result", "ok", 1, "interface", iface, "nodes", n,
-                              "bitrate", (json_int_t)bitrate);
-        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        printf("%s\n", s);
-        free(s);
-        json_decref(o);
+        json_t *o = cli_json_result(true);
+        json_object_set_new(o, "interface", json_string(iface));
+        json_object_set_new(o, "nodes", json_integer(n));
+        json_object_set_new(o, "bitrate", json_integer((json_int_t)bitrate));
+        cli_json_line(o);
     } else if (n == 0) {
         printf("No unassigned CAN node answered on %s. Nodes that a running Klipper has taken stay silent: stop "
                "Klipper (sudo systemctl stop klipper) and scan again.\n", iface);
@@ -106,6 +89,9 @@ int cmd_can(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    mf_fail(&err, MF_E_USAGE, "can needs a subcommand: 'mcuflash can scan'; nothing was done.");
-    return cli_report_error(&err, false);
+    bool json = false;
+    for (int i = 1; i < argc; i++)
+        json |= !strcmp(argv[i], "--json");
+    cli_usage_error(&err, "can", "can needs a subcommand: 'mcuflash can scan'");
+    return cli_report_error(&err, json);
 }

@@ -11,17 +11,16 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/output.h"
 #include "firmware/image.h"
 #include "method/card.h"
 #include "method/safewrite.h"
 
 struct card_opts {
-    unsigned long baud;
-    bool json, fast, have_bus;
+    struct cli_common common;
+    bool have_bus;
     struct mf_bus_spec bus;
-    const char *board_files[8];
-    size_t nboard_files;
     const char *output;
 };
 
@@ -51,7 +50,7 @@ static void usage(FILE *out)
 static int set_field(char *dst, size_t cap, const char *opt, const char *val, struct mf_err *err)
 {
     if (!*val || strlen(val) >= cap)
-        return mf_fail(err, MF_E_USAGE, "%s needs a name, not '%s'; nothing was done.", opt, val);
+        return cli_usage_error(err, "card", "%s needs a name, not '%s'", opt, val);
     snprintf(dst, cap, "%s", val);
     return 0;
 }
@@ -63,33 +62,35 @@ static int parse_pins(struct mf_bus_spec *b, const char *val, struct mf_err *err
     char *save, *tok = strtok_r(buf, ",", &save);
     for (int i = 0; i < 3; i++, tok = strtok_r(NULL, ",", &save))
         if (!tok || set_field(b->sw_pins[i], sizeof(b->sw_pins[i]), "--spi-pins", tok, err) < 0)
-            return mf_fail(err, MF_E_USAGE, "--spi-pins needs three pins MISO,MOSI,SCLK, not '%s'; nothing "
-                           "was done.", val);
+            return cli_usage_error(err, "card", "--spi-pins needs three pins MISO,MOSI,SCLK, not '%s'", val);
     if (tok)
-        return mf_fail(err, MF_E_USAGE, "--spi-pins needs exactly three pins MISO,MOSI,SCLK, not '%s'; nothing "
-                       "was done.", val);
+        return cli_usage_error(err, "card", "--spi-pins needs exactly three pins MISO,MOSI,SCLK, not '%s'", val);
     return 0;
 }
 
+/* 0 to go on, 1 after --help, -1 with err. */
 static int parse_opts(int argc, char **argv, struct card_opts *o, struct mf_err *err)
 {
-    enum { O_SPI_BUS = 256, O_SPI_PINS, O_CS, O_SDIO, O_BOARD_FILE, O_JSON };
-    static const struct option opts[] = {
-        { "baud", required_argument, NULL, 'b' },      { "output", required_argument, NULL, 'o' },
-        { "fast-spi", no_argument, NULL, 's' },        { "spi-bus", required_argument, NULL, O_SPI_BUS },
-        { "spi-pins", required_argument, NULL, O_SPI_PINS }, { "cs-pin", required_argument, NULL, O_CS },
-        { "sdio-bus", required_argument, NULL, O_SDIO }, { "board-file", required_argument, NULL, O_BOARD_FILE },
-        { "json", no_argument, NULL, O_JSON },         { "help", no_argument, NULL, 'h' },
+    enum { O_SPI_BUS = CLI_OWN, O_SPI_PINS, O_CS, O_SDIO };
+    static const struct option own[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "spi-bus", required_argument, NULL, O_SPI_BUS },
+        { "spi-pins", required_argument, NULL, O_SPI_PINS },
+        { "cs-pin", required_argument, NULL, O_CS },
+        { "sdio-bus", required_argument, NULL, O_SDIO },
         { 0 },
     };
+    struct cli_parser parser = { .command = "card", .shared = CLI_HELP | CLI_JSON | CLI_BAUD | CLI_FAST_SPI |
+                                 CLI_BOARD_FILE, .own_short = "o:", .own = own, .common = &o->common };
     int c;
     bool spi_bus = false, pins = false;
-    while ((c = getopt_long(argc, argv, "+b:o:sh", opts, NULL)) != -1) {
+    cli_parse_begin(&parser, argc, argv);
+    while ((c = cli_parse_next(&parser, err)) != -1) {
         int rc = 0;
         switch (c) {
-        case 'b': rc = cli_parse_uint("-b", optarg, 20000000, &o->baud, err); break;
+        case -2: return -1;
+        case 'h': return 1;
         case 'o': o->output = optarg; break;
-        case 's': o->fast = true; break;
         case O_SPI_BUS: rc = set_field(o->bus.spi_bus, sizeof(o->bus.spi_bus), "--spi-bus", optarg, err);
             spi_bus = o->have_bus = true; break;
         case O_SPI_PINS: rc = parse_pins(&o->bus, optarg, err); pins = o->have_bus = true; break;
@@ -97,14 +98,7 @@ static int parse_opts(int argc, char **argv, struct card_opts *o, struct mf_err 
             o->have_bus = true; break;
         case O_SDIO: rc = set_field(o->bus.sdio_bus, sizeof(o->bus.sdio_bus), "--sdio-bus", optarg, err);
             o->have_bus = true; break;
-        case O_BOARD_FILE:
-            if (o->nboard_files == sizeof(o->board_files) / sizeof(o->board_files[0]))
-                return mf_fail(err, MF_E_USAGE, "Too many --board-file options; nothing was done.");
-            o->board_files[o->nboard_files++] = optarg;
-            break;
-        case O_JSON: o->json = true; break;
-        case 'h': return 1;
-        default: return mf_fail(err, MF_E_USAGE, "Unknown option; nothing was done; see 'mcuflash card --help'.");
+        default: break; /* a shared option, stored in o->common */
         }
         if (rc < 0)
             return -1;
@@ -113,12 +107,12 @@ static int parse_opts(int argc, char **argv, struct card_opts *o, struct mf_err 
         return 0;
     bool sdio = o->bus.sdio_bus[0];
     if (sdio && (spi_bus || pins || o->bus.cs_pin[0]))
-        return mf_fail(err, MF_E_USAGE, "--sdio-bus cannot be combined with SPI options; nothing was done.");
+        return cli_usage_error(err, "card", "--sdio-bus cannot be combined with SPI options");
     if (!sdio && (spi_bus == pins || !o->bus.cs_pin[0]))
-        return mf_fail(err, MF_E_USAGE, "Give either --spi-bus or --spi-pins, together with --cs-pin (or "
-                       "--sdio-bus alone); nothing was done.");
+        return cli_usage_error(err, "card", "Give either --spi-bus or --spi-pins, together with --cs-pin (or "
+                               "--sdio-bus alone)");
     o->bus.kind = sdio ? MF_BUS_SDIO : pins ? MF_BUS_SWSPI : MF_BUS_SPI;
-    o->bus.fast = o->fast;
+    o->bus.fast = o->common.fast_spi;
     return 0;
 }
 
@@ -162,15 +156,14 @@ static void size_text(uint64_t v, char *buf, size_t cap)
         snprintf(buf, cap, "%.1f KiB", (double)v / 1024);
 }
 
-static int do_ls(struct mf_card *c, const char *dir, bool json, struct mf_err *err)
+/* The listing; with --json into jo (NULL without). */
+static int do_ls(struct mf_card *c, const char *dir, json_t *jo, struct mf_err *err)
 {
-    json_t *jo = json_object();
+    bool json = jo != NULL;
     print_card(c, json, jo);
     struct fat_info fi;
-    if (fat_info(c->vol, false, &fi, err) < 0) {
-        json_decref(jo);
+    if (fat_info(c->vol, false, &fi, err) < 0)
         return -1;
-    }
     char total[32], freeb[32];
     size_text(fi.total_bytes, total, sizeof(total));
     size_text(fi.free_bytes, freeb, sizeof(freeb));
@@ -183,10 +176,8 @@ static int do_ls(struct mf_card *c, const char *dir, bool json, struct mf_err *e
         printf("Filesystem:  FAT%d, label \"%s\", %s, %s free, %u-byte clusters\n", fi.type, fi.label, total, freeb,
                fi.cluster_bytes);
     struct fat_dir *d;
-    if (fat_dir_open(c->vol, dir, &d, err) < 0) {
-        json_decref(jo);
+    if (fat_dir_open(c->vol, dir, &d, err) < 0)
         return -1;
-    }
     json_t *files = json_array();
     if (!json)
         printf("Files in %s:\n", dir);
@@ -210,21 +201,43 @@ static int do_ls(struct mf_card *c, const char *dir, bool json, struct mf_err *e
     fat_dir_close(d);
     if (rc < 0) {
         json_decref(files);
-        json_decref(jo);
         return -1;
     }
     if (json) {
         json_object_set_new(jo, "directory", json_string(dir));
         json_object_set_new(jo, "files", files);
-        char *s = json_dumps(jo, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        printf("%s\n", s);
-        free(s);
     } else {
         json_decref(files);
         if (!n)
             printf("  (empty)\n");
     }
-    json_decref(jo);
+    return 0;
+}
+
+/* Any file may go on the card, not only firmware; it is read whole first. */
+#define CARD_PUT_MAX_BYTES (256u << 20)
+
+static int read_local(const char *path, uint8_t **data, uint32_t *size, struct mf_err *err)
+{
+    struct stat st = { 0 };
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return mf_fail(err, MF_E_INPUT, "Cannot read %s: %s; nothing was put on the card; check the path.", path,
+                       strerror(errno));
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)CARD_PUT_MAX_BYTES) {
+        fclose(f);
+        return mf_fail(err, MF_E_INPUT, "%s is %s; nothing was put on the card; give a file of at most %u MiB.",
+                       path, S_ISDIR(st.st_mode) ? "a folder, not a file" : "not a plain file, or too big",
+                       CARD_PUT_MAX_BYTES >> 20);
+    }
+    *size = (uint32_t)st.st_size;
+    *data = malloc(*size ? *size : 1);
+    if (!*data || fread(*data, 1, *size, f) != *size) {
+        free(*data);
+        fclose(f);
+        return mf_fail(err, MF_E_INPUT, "Cannot read all of %s; nothing was put on the card.", path);
+    }
+    fclose(f);
     return 0;
 }
 
@@ -254,16 +267,19 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
+/* With --json, result gets what the operation found (NULL without). */
 static int run(const char *op, const char *device, const struct mf_bus_spec *spec, const struct board *board,
-               char **paths, int npaths, const struct card_opts *o, const struct mf_progress *p, struct mf_err *err)
+               char **paths, int npaths, const struct card_opts *o, const struct mf_progress *p, json_t *result,
+               struct mf_err *err)
 {
     /* Check local inputs before touching the board. */
-    struct fw_image local = { 0 };
-    if (!strcmp(op, "put") && fw_image_load(paths[0], &local, err) < 0)
+    uint8_t *local = NULL;
+    uint32_t local_size = 0;
+    if (!strcmp(op, "put") && read_local(paths[0], &local, &local_size, err) < 0)
         return -1;
     struct mf_card c;
-    if (mf_card_connect(device, (uint32_t)o->baud, p, &c, err) < 0) {
-        fw_image_free(&local);
+    if (mf_card_connect(device, (uint32_t)o->common.baud, p, &c, err) < 0) {
+        free(local);
         return -1;
     }
     struct mf_bus_spec s;
@@ -271,13 +287,15 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
     if (spec)
         s = *spec;
     else
-        rc = mf_bus_from_board(board, kl_session_dict(c.conn.session), o->fast, &s, err);
+        rc = mf_bus_from_board(board, kl_session_dict(c.conn.session), o->common.fast_spi, &s, err);
     if (rc == 0)
         rc = mf_card_attach(&c, &s, true, err);
+    if (rc == 0 && (!strcmp(op, "put") || !strcmp(op, "rm")))
+        rc = mf_card_check_writable(&c, err);
     char cp[1024];
     if (rc == 0 && !strcmp(op, "ls")) {
         card_path(npaths ? paths[0] : "/", cp, sizeof(cp));
-        rc = do_ls(&c, cp, o->json, err);
+        rc = do_ls(&c, cp, result, err);
     } else if (rc == 0 && !strcmp(op, "get")) {
         card_path(paths[0], cp, sizeof(cp));
         uint8_t *data;
@@ -289,11 +307,19 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
             free(data);
             if (rc == 0)
                 mf_progress_note(p, "done", "Downloaded the file.");
+            if (rc == 0 && result)
+                json_object_update_new(result, json_pack("{s:s,s:s,s:I}", "path", cp, "local", dest, "size",
+                                                         (json_int_t)size));
         }
     } else if (rc == 0 && !strcmp(op, "put")) {
         card_path(npaths > 1 ? paths[1] : base_name(paths[0]), cp, sizeof(cp));
-        rc = mf_fat_put(c.vol, cp, local.data, (uint32_t)local.size, p, err);
+        rc = mf_fat_put(c.vol, cp, local, local_size, p, err);
+        if (rc == 0 && result)
+            json_object_update_new(result, json_pack("{s:s,s:I}", "path", cp, "size", (json_int_t)local_size));
     } else if (rc == 0 && !strcmp(op, "rm")) {
+        json_t *removed = result ? json_array() : NULL; /* held by result */
+        if (removed)
+            json_object_set_new(result, "removed", removed);
         for (int i = 0; i < npaths && rc == 0; i++) {
             card_path(paths[i], cp, sizeof(cp));
             struct fat_entry e;
@@ -305,88 +331,67 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
                 rc = -1;
             else
                 rc = fat_delete(c.vol, cp, err);
+            if (rc == 0 && removed)
+                json_array_append_new(removed, json_string(cp));
         }
     }
     struct mf_err cerr;
     if (mf_card_close_settled(&c, rc == 0 ? err : &cerr) < 0)
         rc = -1;
-    fw_image_free(&local);
+    free(local);
     return rc;
 }
 
 int cmd_card(int argc, char **argv)
 {
-    struct card_opts o = { .baud = 250000 };
+    struct card_opts o = { 0 };
     struct mf_err err = { 0 };
-    const char *op = argc > 1 ? argv[1] : "";
-    if (!strcmp(op, "--help") || !strcmp(op, "-h")) {
+    int prc = parse_opts(argc, argv, &o, &err);
+    if (prc == 1) {
         usage(stdout);
         return 0;
     }
-    bool json_hint = false;
-    for (int i = 1; i < argc; i++)
-        json_hint |= !strcmp(argv[i], "--json");
+    if (prc < 0)
+        return cli_report_error(&err, o.common.json);
+    /* The operation, then its arguments; options may come anywhere. */
+    const char *op = optind < argc ? argv[optind] : "";
     if (strcmp(op, "ls") && strcmp(op, "get") && strcmp(op, "put") && strcmp(op, "rm")) {
-        mf_fail(&err, MF_E_USAGE, "'card' needs one of ls, get, put or rm (not '%s'); nothing was done; see "
-                "'mcuflash card --help'.", op);
-        return cli_report_error(&err, json_hint);
+        cli_usage_error(&err, "card", "'card' needs one of ls, get, put or rm (not '%s')", op);
+        return cli_report_error(&err, o.common.json);
     }
-    /* Options may come anywhere after the operation. */
-    char **args = calloc((size_t)argc + 1, sizeof(char *));
-    char **pos = calloc((size_t)argc + 1, sizeof(char *));
-    int nargs = 0, npos = 0;
-    args[nargs++] = argv[1];
-    for (int i = 2; i < argc; i++) {
-        bool takes = !strcmp(argv[i], "-b") || !strcmp(argv[i], "-o") || !strcmp(argv[i], "--baud") ||
-                     !strcmp(argv[i], "--output") || !strcmp(argv[i], "--spi-bus") || !strcmp(argv[i], "--spi-pins") ||
-                     !strcmp(argv[i], "--cs-pin") || !strcmp(argv[i], "--sdio-bus") || !strcmp(argv[i], "--board-file");
-        if (argv[i][0] == '-' && argv[i][1]) {
-            args[nargs++] = argv[i];
-            if (takes && i + 1 < argc)
-                args[nargs++] = argv[++i];
-        } else {
-            pos[npos++] = argv[i];
-        }
-    }
-    optind = 1;
-    int prc = parse_opts(nargs, args, &o, &err);
-    int status = 0;
-    if (prc == 1) {
-        usage(stdout);
-        goto out;
-    }
-    if (prc < 0) {
-        status = cli_report_error(&err, json_hint);
-        goto out;
-    }
+    char **pos = argv + optind + 1;
+    int npos = argc - optind - 1;
     int need_board = o.have_bus ? 0 : 1;
     int min_paths = !strcmp(op, "ls") ? 0 : 1;
     int max_paths = !strcmp(op, "ls") || !strcmp(op, "get") ? 1 : !strcmp(op, "put") ? 2 : npos;
     int npaths = npos - 1 - need_board;
     if (npos < 1 + need_board || npaths < min_paths || npaths > max_paths) {
-        mf_fail(&err, MF_E_USAGE, "Wrong number of arguments for 'card %s'; nothing was done; see 'mcuflash card "
-                "--help'.", op);
-        status = cli_report_error(&err, o.json);
-        goto out;
+        cli_usage_error(&err, "card", "Wrong number of arguments for 'card %s'", op);
+        return cli_report_error(&err, o.common.json);
     }
     struct board_db *db = NULL;
     const struct board *board = NULL;
     if (need_board) {
-        if (board_db_load(o.board_files, o.nboard_files, &db, &err) < 0 ||
+        if (board_db_load(o.common.board_files, o.common.nboard_files, &db, &err) < 0 ||
             !(board = board_db_find(db, pos[1], &err))) {
-            status = cli_report_error(&err, o.json);
             board_db_free(db);
-            goto out;
+            return cli_report_error(&err, o.common.json);
         }
     }
     struct cli_output out;
-    struct mf_progress p = cli_output_init(&out, o.json, false);
-    int rc = run(op, pos[0], o.have_bus ? &o.bus : NULL, board, pos + 1 + need_board, npaths, &o, &p, &err);
+    struct mf_progress p = cli_output_init(&out, o.common.json, false);
+    json_t *result = o.common.json ? cli_json_result(true) : NULL;
+    if (result)
+        json_object_set_new(result, "operation", json_string(op));
+    int rc = run(op, pos[0], o.have_bus ? &o.bus : NULL, board, pos + 1 + need_board, npaths, &o, &p, result, &err);
     cli_output_done(&out);
     board_db_free(db);
-    status = rc < 0 ? cli_report_error(&err, o.json) : 0;
-out:
-    free(args);
-    free(pos);
-    return status;
+    if (rc < 0) {
+        json_decref(result);
+        cli_advise(&err, pos[0]);
+        return cli_report_error(&err, o.common.json);
+    }
+    if (result)
+        cli_json_line(result);
+    return 0;
 }

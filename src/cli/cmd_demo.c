@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/output.h"
 #include "link/link.h"
 #include "method/flash.h"
@@ -169,6 +170,7 @@ static int demo_one(const char *sim, const char *dir, const struct demo_scene *s
     if (rc == 0) {
         struct mf_flash_opts o;
         mf_flash_opts_init(&o);
+        o.command = cli_flash_command;
         o.firmware_path = newfw;
         o.firmware_given = true;
         o.dict_path = dict;
@@ -296,35 +298,44 @@ static void remove_dir(const char *dir)
 
 int cmd_demo(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "sim", required_argument, NULL, 's' },
-        { "scene", required_argument, NULL, 'S' },
-        { "help", no_argument, NULL, 'h' },
+    enum { O_SIM = CLI_OWN, O_SCENE };
+    static const struct option own[] = {
+        { "sim", required_argument, NULL, O_SIM },
+        { "scene", required_argument, NULL, O_SCENE },
         { 0 },
     };
+    struct cli_common cm;
+    struct cli_parser parser = { .command = "demo", .shared = CLI_HELP, .own = own, .common = &cm };
     const char *sim_arg = NULL, *scene = NULL;
+    struct mf_err err = { 0 };
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 's') {
+    cli_parse_begin(&parser, argc, argv);
+    while ((c = cli_parse_next(&parser, &err)) != -1) {
+        if (c == -2)
+            return cli_report_error(&err, false);
+        if (c == O_SIM) {
             sim_arg = optarg;
-        } else if (c == 'S') {
+        } else if (c == O_SCENE) {
             scene = optarg;
         } else if (c == 'h') {
-            printf("usage: mcuflash demo [--sim PATH] [--scene printer]\n\n"
+            printf("usage: mcuflash demo [-h] [--sim PATH] [--scene printer]\n\n"
                    "Flash a generated firmware onto virtual boards (mcuflash-sim) with realistic\n"
                    "timing: a BTT SKR 2 through SDIO, a BTT SKR 1.4 through SPI over UART, a\n"
                    "CAN toolhead through Katapult, and a whole virtual printer with mcuflash update\n"
                    "(--scene printer: that one alone).\n"
-                   "Everything happens in a temporary directory, removed afterwards.\n");
+                   "Everything happens in a temporary directory, removed afterwards.\n\n"
+                   "      --sim PATH       the mcuflash-sim program (default: beside mcuflash)\n"
+                   "      --scene printer  run the printer-wide scene alone\n"
+                   "  -h, --help           show this help\n");
             return 0;
-        } else {
-            return MF_E_USAGE;
         }
+    }
+    if (optind != argc) {
+        cli_usage_error(&err, "demo", "demo takes no arguments (got '%s')", argv[optind]);
+        return cli_report_error(&err, false);
     }
     char sim[PATH_MAX], dir[] = "/tmp/mcuflash-demo.XXXXXX";
     find_sim(sim_arg, sim, sizeof(sim));
-    struct mf_err err = { 0 };
     if (!mkdtemp(dir)) {
         mf_fail(&err, MF_E_FAIL, "Cannot make a temporary directory for the demo: %s.", strerror(errno));
         return cli_report_error(&err, false);
@@ -332,7 +343,8 @@ int cmd_demo(int argc, char **argv)
     int rc = 0;
     if (scene && strcmp(scene, "printer")) {
         rmdir(dir);
-        mf_fail(&err, MF_E_USAGE, "There is no demo scene called '%s'; the one that runs alone is 'printer'.", scene);
+        cli_usage_error(&err, "demo", "There is no demo scene called '%s'; the one that runs alone is 'printer'",
+                        scene);
         return cli_report_error(&err, false);
     }
     for (size_t i = 0; !scene && i < sizeof(demo_scenes) / sizeof(demo_scenes[0]) && rc == 0; i++)

@@ -9,13 +9,13 @@
 
 #include "board/board.h"
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "cli/output.h"
 #include "firmware/format.h"
 #include "firmware/inspect.h"
 #include "firmware/mcu.h"
 #include "firmware/vectors.h"
 #include "method/fwprep.h"
-
-#define FWINFO_MAX_BOARD_FILES 16
 
 static void usage(FILE *out)
 {
@@ -28,12 +28,11 @@ static void usage(FILE *out)
             "MCU's flash and, when it carries the Klipper data dictionary, the app, MCU\n"
             "type, version and build versions. Nothing is changed.\n"
             "\n"
-            "options:\n"
-            "  --board NAME       also say whether the image fits that board, and why not\n"
-            "                     (exit status 5 or 6 when it does not)\n"
-            "  --board-file FILE  read board definitions from FILE too (repeatable)\n"
-            "  --json             print one JSON object instead of text\n"
-            "  -h, --help         show this help\n");
+            "      --board NAME       also say whether the image fits that board, and why not\n"
+            "                         (exit status 5 or 6 when it does not)\n"
+            "      --board-file FILE  read board definitions from FILE too (repeatable)\n"
+            "      --json             print one JSON object instead of text\n"
+            "  -h, --help             show this help\n");
 }
 
 static const char *encoding_text(const struct fw_inspection *in)
@@ -239,9 +238,13 @@ static void print_json(const struct fwinfo *f)
 {
     const struct fw_image *img = &f->img;
     const struct fw_inspection *in = &f->in;
-    json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:o}", "file", img->path, "format", fw_format_id(f->format),
-                          "size", (json_int_t)img->size, "sha1", img->sha1_hex, "encoding",
-                          string_or_null(fw_encoding_id(in->encoding)));
+    /* Not ok when the image does not fit --board: the exit status says so too. */
+    json_t *o = cli_json_result(!f->checked || f->fit.code == MF_OK);
+    json_t *fields = json_pack("{s:s,s:s,s:I,s:s,s:o}", "file", img->path, "format", fw_format_id(f->format), "size",
+                               (json_int_t)img->size, "sha1", img->sha1_hex, "encoding",
+                               string_or_null(fw_encoding_id(in->encoding)));
+    json_object_update(o, fields);
+    json_decref(fields);
     if (in->decoded)
         json_object_set_new(o, "decoded_size", json_integer((json_int_t)in->decoded_size));
     if (f->format != FW_FORMAT_BIN)
@@ -254,48 +257,20 @@ static void print_json(const struct fwinfo *f)
         json_object_set_new(fit, "note", f->note[0] ? json_string(f->note) : json_null());
         json_object_set_new(o, "board_check", fit);
     }
-    char *text = json_dumps(o, JSON_COMPACT);
-    printf("%s\n", text);
-    free(text);
-    json_decref(o);
+    cli_json_line(o);
 }
 
-struct fwinfo_opts {
-    bool json;
-    const char *path, *board;
-    const char *board_files[FWINFO_MAX_BOARD_FILES];
-    size_t nboard_files;
-};
-
-static int parse_args(int argc, char **argv, struct fwinfo_opts *o, struct mf_err *err)
+/* 0 to go on, 1 after --help, -1 with err. */
+static int parse_args(int argc, char **argv, struct cli_common *o, const char **path, struct mf_err *err)
 {
-    static const struct option opts[] = {
-        { "json", no_argument, NULL, 'j' },
-        { "board", required_argument, NULL, 'b' },
-        { "board-file", required_argument, NULL, 'B' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'j')
-            o->json = true;
-        else if (c == 'b')
-            o->board = optarg;
-        else if (c == 'B' && o->nboard_files < FWINFO_MAX_BOARD_FILES)
-            o->board_files[o->nboard_files++] = optarg;
-        else if (c == 'h')
-            return 1;
-        else
-            return mf_fail(err, MF_E_USAGE, "fwinfo does not know the option '%s'%s; nothing was done; "
-                           "run 'mcuflash fwinfo --help'.", argv[optind - 1],
-                           c == 'B' ? " so many times" : optopt ? " without its value" : "");
-    }
+    struct cli_parser parser = { .command = "fwinfo", .shared = CLI_HELP | CLI_JSON | CLI_BOARD | CLI_BOARD_FILE,
+                                 .common = o, .usage = usage };
+    int rc = cli_parse_shared(&parser, argc, argv, err);
+    if (rc != 0)
+        return rc;
     if (argc - optind != 1)
-        return mf_fail(err, MF_E_USAGE, "fwinfo needs exactly one firmware file; nothing was done; "
-                       "run 'mcuflash fwinfo --help'.");
-    o->path = argv[optind];
+        return cli_usage_error(err, "fwinfo", "fwinfo needs exactly one firmware file");
+    *path = argv[optind];
     return 0;
 }
 
@@ -373,12 +348,11 @@ static void fwinfo_free(struct fwinfo *f)
 int cmd_fwinfo(int argc, char **argv)
 {
     struct mf_err err = { 0 };
-    struct fwinfo_opts o = { 0 };
-    int rc = parse_args(argc, argv, &o, &err);
-    if (rc > 0) {
-        usage(stdout);
+    struct cli_common o;
+    const char *path = NULL;
+    int rc = parse_args(argc, argv, &o, &path, &err);
+    if (rc > 0)
         return MF_OK;
-    }
     if (rc < 0)
         return cli_report_error(&err, o.json);
     struct board_db *db = NULL;
@@ -390,7 +364,7 @@ int cmd_fwinfo(int argc, char **argv)
         mf_fail(&err, MF_E_FAIL, "Out of memory; nothing was done.");
         return cli_report_error(&err, o.json);
     }
-    rc = read_image(f, o.path, &err);
+    rc = read_image(f, path, &err);
     if (rc == 0 && o.board)
         rc = check_board(f, db, o.board, &err);
     if (rc == 0) {

@@ -7,6 +7,8 @@
 
 #include "board/search.h"
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "cli/output.h"
 #include "klipper/mcu.h"
 #include "method/connect.h"
 #include "method/mcutarget.h"
@@ -114,7 +116,7 @@ static void print_json(const char *device, const struct info *in)
     kl_dict_const_int(d, "CLOCK_FREQ", &clock);
     bus_names(d, in->feat.spi_bus_enum, &spi);
     bus_names(d, in->feat.sdio_bus_enum, &sdio);
-    json_t *o = json_object();
+    json_t *o = cli_json_result(true);
     json_object_set_new(o, "device", json_string(device));
     json_object_set_new(o, "mcu", kl_dict_const(d, "MCU") ? json_string(kl_dict_const(d, "MCU")) : json_null());
     json_object_set_new(o, "version", d->version ? json_string(d->version) : json_null());
@@ -139,69 +141,54 @@ static void print_json(const char *device, const struct info *in)
                                              (json_int_t)in->stats.retransmits, "naks", (json_int_t)in->stats.naks,
                                              "bad_blocks", (json_int_t)in->stats.bad_blocks, "lost_responses",
                                              (json_int_t)in->stats.lost_responses));
-    char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    printf("%s\n", text);
-    free(text);
-    json_decref(o);
+    cli_json_line(o);
 }
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: mcuflash info DEVICE [-b BAUD] [--json]\n\n"
-                 "Connect to the Klipper firmware on DEVICE and show its MCU type, version, state,\n"
-                 "the SPI and SDIO buses it offers, and link statistics.  Nothing is changed.\n\n"
-                 "  -b, --baud BAUD   serial baud rate for UART boards (default 250000)\n"
-                 "      --json        print one JSON object\n"
-                 "  -h, --help        show this help\n");
+    fprintf(out, "usage: mcuflash info [-h] [-b BAUD] [--config FILE] [--board-file FILE] [--json] DEVICE|MCU\n\n"
+                 "Connect to the Klipper firmware on DEVICE (or the MCU of printer.cfg so named) and\n"
+                 "show its MCU type, version, state, the board definitions with that MCU, the SPI and\n"
+                 "SDIO buses it offers, and link statistics.  Nothing is changed.\n\n"
+                 "  -b, --baud BAUD       serial baud rate for UART boards (default 250000)\n"
+                 "      --config FILE     printer.cfg, where an MCU name is looked up (default\n"
+                 "                        ~/printer_data/config/printer.cfg, else ~/printer.cfg)\n"
+                 "      --board-file FILE extra board definitions\n"
+                 "      --json            print one JSON object\n"
+                 "  -h, --help            show this help\n");
 }
 
 int cmd_info(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "baud", required_argument, NULL, 'b' },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
-    };
+    struct cli_common cm;
+    struct cli_parser parser = { .command = "info", .shared = CLI_HELP | CLI_JSON | CLI_BAUD | CLI_CONFIG |
+                                 CLI_BOARD_FILE, .common = &cm, .usage = usage };
     struct mf_err err = { 0 };
-    unsigned long baud = MF_DEFAULT_BAUD;
-    bool json = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "b:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'b':
-            if (cli_parse_uint("-b", optarg, 20000000, &baud, &err) < 0)
-                return cli_report_error(&err, json);
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return MF_E_USAGE;
-        }
-    }
+    int prc = cli_parse_shared(&parser, argc, argv, &err);
+    if (prc != 0)
+        return prc > 0 ? 0 : cli_report_error(&err, cm.json);
+    bool json = cm.json;
     if (optind + 1 != argc) {
-        mf_fail(&err, MF_E_USAGE, "info takes exactly one DEVICE (for example /dev/serial/by-id/usb-Klipper_...); "
-                "nothing was done.");
+        cli_usage_error(&err, "info", "info takes exactly one DEVICE (for example /dev/serial/by-id/usb-Klipper_...) "
+                        "or MCU name");
         return cli_report_error(&err, json);
     }
     const char *device = argv[optind];
-    struct mf_target t = { .device = device, .baud = (uint32_t)baud };
+    struct mf_target t = { .device = device, .baud = (uint32_t)cm.baud };
     struct printer_mcus mcus = { 0 };
     char name[320];
     /* An MCU of printer.cfg, reached as Klipper reaches it. */
     if (mf_target_text_is_name(device)) {
-        if (mf_target_from_config(NULL, device, &mcus, &t, &err) < 0)
+        if (mf_target_from_config(cm.config, device, &mcus, &t, &err) < 0)
             return cli_report_error(&err, json);
+        if (cm.baud_given)
+            t.baud = (uint32_t)cm.baud;
         device = mf_target_name(&t, name, sizeof(name));
     }
     struct mf_conn conn;
     int crc = mf_target_connect(&t, &conn, &err);
+    if (crc < 0)
+        cli_advise(&err, t.device); /* before t's strings are freed */
     printer_mcus_free(&mcus);
     if (crc < 0)
         return cli_report_error(&err, json);
@@ -213,7 +200,7 @@ int cmd_info(int argc, char **argv)
         kl_mcu_features(in.dict, &in.feat);
         struct board_db *db = NULL;
         const char *mcu = kl_dict_const(in.dict, "MCU");
-        if (mcu && board_db_load(NULL, 0, &db, &err) == 0)
+        if (mcu && board_db_load(cm.board_files, cm.nboard_files, &db, &err) == 0)
             in.nboards = board_db_by_mcu(db, mcu, in.boards, MAX_BOARDS);
         in.nboards = in.nboards > MAX_BOARDS ? MAX_BOARDS : in.nboards;
         in.stats = kl_session_stats(conn.session);

@@ -9,6 +9,8 @@
 
 #include "board/search.h"
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "cli/output.h"
 #include "method/connect.h"
 #include "method/discover.h"
 #include "method/identify.h"
@@ -31,7 +33,7 @@ struct status_row {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: mcuflash status [--config FILE] [--klipper-dir DIR] [--json]\n\n"
+    fprintf(out, "usage: mcuflash status [-h] [--config FILE] [--klipper-dir DIR] [--board-file FILE] [--json]\n\n"
                  "For every MCU of printer.cfg, and every Klipper, Katapult, DFU or BOOTSEL device on\n"
                  "USB and on the printer's CAN interfaces that printer.cfg does not name: how it is\n"
                  "reached, its MCU, the firmware it runs against the host's Klipper version, the board\n"
@@ -40,6 +42,7 @@ static void usage(FILE *out)
                  "      --config FILE      printer.cfg (default ~/printer_data/config/printer.cfg,\n"
                  "                         else ~/printer.cfg)\n"
                  "      --klipper-dir DIR  the host's Klipper checkout (default ~/klipper)\n"
+                 "      --board-file FILE  extra board definitions\n"
                  "      --json             one JSON object\n"
                  "  -h, --help             show this help\n");
 }
@@ -142,42 +145,41 @@ static void print_json(const struct status_row *rows, size_t n, const char *conf
                                                                                             : json_null());
         json_array_append_new(arr, o);
     }
-    json_t *top = json_object();
+    json_t *top = cli_json_result(true);
     json_object_set_new(top, "config", json_string(config));
     json_object_set_new(top, "host_klipper", host_ok ? json_string(host) : json_null());
     json_object_set_new(top, "mcus", arr);
-    char *text = json_dumps(top, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    printf("%s\n", text);
-    free(text);
-    json_decref(top);
+    cli_json_line(top);
 }
 
 int cmd_status(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'C' },
-        { "klipper-dir", required_argument, NULL, 'K' },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
+    enum { O_KLIPPER_DIR = CLI_OWN };
+    static const struct option own[] = {
+        { "klipper-dir", required_argument, NULL, O_KLIPPER_DIR },
         { 0 },
     };
-    const char *config = NULL, *klipper_dir = NULL;
-    bool json = false;
+    struct cli_common cm;
+    struct cli_parser parser = { .command = "status", .shared = CLI_HELP | CLI_JSON | CLI_CONFIG | CLI_BOARD_FILE,
+                                 .own = own, .common = &cm };
+    const char *klipper_dir = NULL;
     struct mf_err err = { 0 };
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'C': config = optarg; break;
-        case 'K': klipper_dir = optarg; break;
-        case 'j': json = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return MF_E_USAGE;
+    cli_parse_begin(&parser, argc, argv);
+    while ((c = cli_parse_next(&parser, &err)) != -1) {
+        if (c == -2)
+            return cli_report_error(&err, cm.json);
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
         }
+        if (c == O_KLIPPER_DIR)
+            klipper_dir = optarg;
     }
+    const char *config = cm.config;
+    bool json = cm.json;
     if (optind != argc) {
-        mf_fail(&err, MF_E_USAGE, "status takes no arguments (got '%s'); nothing was done; see 'mcuflash status "
-                "--help'.", argv[optind]);
+        cli_usage_error(&err, "status", "status takes no arguments (got '%s')", argv[optind]);
         return cli_report_error(&err, json);
     }
     char used[4096], host[128];
@@ -187,7 +189,7 @@ int cmd_status(int argc, char **argv)
     if (printer_load(config, used, sizeof(used), &cfg, &mcus, &err) < 0)
         return cli_report_error(&err, json);
     pcfg_free(cfg);
-    if (board_db_load(NULL, 0, &db, &err) < 0) {
+    if (board_db_load(cm.board_files, cm.nboard_files, &db, &err) < 0) {
         printer_mcus_free(&mcus);
         return cli_report_error(&err, json);
     }

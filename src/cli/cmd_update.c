@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/output.h"
 #include "method/connect.h"
 #include "method/update.h"
@@ -26,78 +27,85 @@ static void usage(FILE *out)
             "behind a USB to CAN bridge come before the bridge, then the other boards.  The Klipper\n"
             "service is stopped first and started again at the end, also after a failure.  A\n"
             "failure on one MCU does not stop the others; the run ends with a summary.\n\n"
-            "  -f NAME=FILE       the image for MCU NAME (else 'firmware:' in its [mcu NAME]\n"
-            "                     section of mcuflash.cfg beside printer.cfg)\n"
-            "  -d NAME=FILE       the klipper.dict of that image, to verify against\n"
-            "      --config FILE  printer.cfg (default ~/printer_data/config/printer.cfg,\n"
-            "                     else ~/printer.cfg)\n"
-            "      --settings F   mcuflash.cfg (default: beside printer.cfg)\n"
-            "      --service UNIT the Klipper systemd unit (default klipper, or 'klipper_service:')\n"
-            "      --no-service   leave the Klipper service alone\n"
-            "      --board-file F extra board definitions\n"
-            "      --dry-run      print the plan and stop; nothing is touched\n"
-            "      --json         one JSON event per line, ending with the summary\n"
-            "  -h, --help         show this help\n");
+            "  -f, --firmware NAME=FILE  the image for MCU NAME (else 'firmware:' in its [mcu NAME]\n"
+            "                            section of mcuflash.cfg beside printer.cfg)\n"
+            "  -d, --dict NAME=FILE      the klipper.dict of that image, to verify against\n"
+            "      --config FILE         printer.cfg (default ~/printer_data/config/printer.cfg,\n"
+            "                            else ~/printer.cfg)\n"
+            "      --settings FILE       mcuflash.cfg (default: beside printer.cfg)\n"
+            "      --service UNIT        the Klipper systemd unit (default klipper, or 'klipper_service:')\n"
+            "      --no-service          leave the Klipper service alone\n"
+            "      --board-file FILE     extra board definitions\n"
+            "      --dry-run             print the plan and stop; nothing is touched\n"
+            "      --json                one JSON event per line, ending with the summary\n"
+            "  -h, --help                show this help\n");
 }
 
 struct update_cli {
     struct mf_update_opts o;
-    const char *images[MAX_ARGS], *dicts[MAX_ARGS], *board_files[8];
+    struct cli_common common;
+    const char *images[MAX_ARGS], *dicts[MAX_ARGS];
     const char *service;
     bool no_service, dry_run, json;
 };
 
-static int add_arg(const char **list, size_t *n, size_t cap, const char *opt, const char *arg, struct mf_err *err)
+/* A NAME=FILE value of -f or -d, added to list. */
+static int add_arg(const char **list, size_t *n, const char *opt, const char *what, const char *arg,
+                   struct mf_err *err)
 {
-    if (*n == cap)
-        return mf_fail(err, MF_E_USAGE, "Too many %s options; nothing was touched.", opt);
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1])
+        return cli_usage_error(err, "update", "%s needs NAME=FILE (an MCU of printer.cfg and its %s), not '%s'", opt,
+                               what, arg);
+    if (*n == MAX_ARGS)
+        return cli_usage_error(err, "update", "%s may be given at most %d times", opt, MAX_ARGS);
     list[(*n)++] = arg;
     return 0;
 }
 
+/* 0 to go on, 1 after --help, -1 with err. */
 static int parse(int argc, char **argv, struct update_cli *c, struct mf_err *err)
 {
-    enum { O_CONFIG = 256, O_SETTINGS, O_SERVICE, O_NO_SERVICE, O_BOARD_FILE, O_DRY_RUN, O_JSON };
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, O_CONFIG },
+    enum { O_SETTINGS = CLI_OWN, O_SERVICE, O_NO_SERVICE, O_DRY_RUN };
+    static const struct option own[] = {
         { "settings", required_argument, NULL, O_SETTINGS },
         { "service", required_argument, NULL, O_SERVICE },
         { "no-service", no_argument, NULL, O_NO_SERVICE },
-        { "board-file", required_argument, NULL, O_BOARD_FILE },
         { "dry-run", no_argument, NULL, O_DRY_RUN },
-        { "json", no_argument, NULL, O_JSON },
-        { "help", no_argument, NULL, 'h' },
         { 0 },
     };
+    struct cli_parser parser = { .command = "update", .shared = CLI_HELP | CLI_JSON | CLI_FIRMWARE | CLI_DICT |
+                                 CLI_CONFIG | CLI_BOARD_FILE, .own = own, .common = &c->common };
     int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "hf:d:", opts, NULL)) != -1) {
+    cli_parse_begin(&parser, argc, argv);
+    c->json = c->common.json;
+    while ((ch = cli_parse_next(&parser, err)) != -1) {
         switch (ch) {
+        case -2: return -1;
         case 'h': usage(stdout); return 1;
         case 'f':
-            if (add_arg(c->images, &c->o.nimages, MAX_ARGS, "-f", optarg, err) < 0)
+            if (add_arg(c->images, &c->o.nimages, cli_typed_name(&parser, "--firmware", "-f"), "image", optarg,
+                        err) < 0)
                 return -1;
             break;
         case 'd':
-            if (add_arg(c->dicts, &c->o.ndicts, MAX_ARGS, "-d", optarg, err) < 0)
+            if (add_arg(c->dicts, &c->o.ndicts, cli_typed_name(&parser, "--dict", "-d"), "klipper.dict", optarg,
+                        err) < 0)
                 return -1;
             break;
-        case O_CONFIG: c->o.config_path = optarg; break;
         case O_SETTINGS: c->o.settings_path = optarg; break;
         case O_SERVICE: c->service = optarg; break;
         case O_NO_SERVICE: c->no_service = true; break;
-        case O_BOARD_FILE:
-            if (add_arg(c->board_files, &c->o.nboard_files, 8, "--board-file", optarg, err) < 0)
-                return -1;
-            break;
         case O_DRY_RUN: c->dry_run = true; break;
-        case O_JSON: break;
-        default: usage(stderr); return 2;
+        default: break; /* a shared option, stored in c->common */
         }
     }
+    c->o.config_path = c->common.config;
+    c->o.command = cli_flash_command;
     c->o.images = c->images;
     c->o.dicts = c->dicts;
-    c->o.board_files = c->board_files;
+    c->o.board_files = c->common.board_files;
+    c->o.nboard_files = c->common.nboard_files;
     c->o.names = (const char *const *)argv + optind;
     c->o.nnames = (size_t)(argc - optind);
     return 0;
@@ -120,16 +128,6 @@ static const char *running(const struct mf_update_item *it)
     return "?";
 }
 
-/* One JSON event on its own line, taking o. */
-static void print_event(json_t *o)
-{
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    printf("%s\n", s);
-    fflush(stdout);
-    free(s);
-    json_decref(o);
-}
-
 static void print_plan(const struct update_cli *c, const struct mf_update *u)
 {
     if (c->json) {
@@ -145,7 +143,7 @@ static void print_plan(const struct update_cli *c, const struct mf_update *u)
             json_object_set_new(o, "behind", it->behind ? json_string(it->behind) : json_null());
             json_array_append_new(arr, o);
         }
-        print_event(json_pack("{s:s,s:o,s:b}", "event", "plan", "mcus", arr, "dry_run", c->dry_run));
+        cli_json_line(json_pack("{s:s,s:o,s:b}", "event", "plan", "mcus", arr, "dry_run", c->dry_run));
         return;
     }
     printf("Plan for %s (%zu MCU%s, in this order):\n", u->config, u->n, u->n == 1 ? "" : "s");
@@ -163,7 +161,10 @@ static void print_plan(const struct update_cli *c, const struct mf_update *u)
     fflush(stdout);
 }
 
-static void print_summary(const struct update_cli *c, const struct mf_update *u)
+/* The summary; with --json the result event, carrying the error of a
+ * restart that failed (restart NULL when none did). */
+static void print_summary(const struct update_cli *c, const struct mf_update *u, int rc,
+                          const struct mf_err *restart)
 {
     if (c->json) {
         json_t *arr = json_array();
@@ -174,7 +175,12 @@ static void print_summary(const struct update_cli *c, const struct mf_update *u)
             json_object_set_new(o, "error", it->error[0] ? json_string(it->error) : json_null());
             json_array_append_new(arr, o);
         }
-        print_event(json_pack("{s:s,s:o}", "event", "summary", "mcus", arr));
+        json_t *o = cli_json_result(rc == 0);
+        json_object_set_new(o, "mcus", arr);
+        if (restart)
+            json_object_set_new(o, "error", json_pack("{s:i,s:s}", "code", (int)restart->code, "message",
+                                                      restart->msg));
+        cli_json_line(o);
         return;
     }
     printf("\n%-14s %-30s %-30s %s\n", "MCU", "BEFORE", "AFTER", "RESULT");
@@ -186,6 +192,18 @@ static void print_summary(const struct update_cli *c, const struct mf_update *u)
     for (size_t i = 0; i < u->n; i++)
         if (u->items[i].error[0])
             printf("%s: %s\n", u->items[i].mcu.name, u->items[i].error);
+    if (restart)
+        cli_report_error(restart, false);
+}
+
+/* A restart that failed after another failure: a note beside that
+ * failure's result. */
+static void report_restart_failure(const struct update_cli *c, const struct mf_err *serr)
+{
+    if (c->json)
+        mf_progress_note(c->o.progress, "service", serr->msg);
+    else
+        cli_report_error(serr, false);
 }
 
 /* Stop the service if it runs; *stopped says whether it must be started
@@ -234,11 +252,9 @@ int cmd_update(int argc, char **argv)
     struct mf_update u;
     struct mf_err err = { 0 };
     memset(&c, 0, sizeof(c));
-    for (int i = 1; i < argc; i++)
-        c.json |= !strcmp(argv[i], "--json");
     int prc = parse(argc, argv, &c, &err);
-    if (prc != 0) /* 1: --help shown; 2: usage shown; -1: err */
-        return prc == 1 ? 0 : prc == 2 ? MF_E_USAGE : cli_report_error(&err, c.json);
+    if (prc != 0)
+        return prc > 0 ? 0 : cli_report_error(&err, c.json);
     struct cli_output out;
     struct mf_progress p = cli_output_init(&out, c.json, false);
     c.o.progress = &p;
@@ -260,7 +276,9 @@ int cmd_update(int argc, char **argv)
             rc = -1;
         }
         print_plan(&c, &u);
-        if (!c.json && rc == 0)
+        if (c.json && rc == 0)
+            cli_json_line(json_pack("{s:s,s:b,s:b}", "event", "result", "ok", 1, "dry_run", 1));
+        else if (rc == 0)
             printf("Dry run: nothing was touched.\n");
         mf_update_free(&u);
         return rc < 0 ? cli_report_error(&err, c.json) : 0;
@@ -268,7 +286,7 @@ int cmd_update(int argc, char **argv)
     if (stop_service(&c, unit, &stopped, &err) < 0 || mf_update_identify(&u, true, &err) < 0) {
         struct mf_err serr = { 0 };
         if (stopped && start_service(&c, unit, &serr) < 0)
-            cli_report_error(&serr, c.json);
+            report_restart_failure(&c, &serr);
         mf_update_free(&u);
         return cli_report_error(&err, c.json);
     }
@@ -277,14 +295,12 @@ int cmd_update(int argc, char **argv)
     cli_output_done(&out);
     struct mf_err serr = { 0 };
     bool restart_failed = stopped && start_service(&c, unit, &serr) < 0;
-    print_summary(&c, &u);
-    if (restart_failed)
-        cli_report_error(&serr, c.json);
     for (size_t i = 0; i < u.n && !rc; i++)
         if (u.items[i].result != MF_UPDATE_FLASHED)
             rc = (int)u.items[i].code;
-    mf_update_free(&u);
     if (!rc && (failed || restart_failed))
-        rc = MF_E_FAIL;
+        rc = restart_failed && serr.code ? (int)serr.code : MF_E_FAIL;
+    print_summary(&c, &u, rc, restart_failed ? &serr : NULL);
+    mf_update_free(&u);
     return rc;
 }

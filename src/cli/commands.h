@@ -1,5 +1,5 @@
 /* Subcommands of `mcuflash`.  Each lives in its own cmd_*.c file, parses its
- * own options (getopt_long, with --help), and returns an exit status from
+ * options (through cli/options.h, with --help), and returns an exit status from
  * enum mf_code (util/err.h). */
 #ifndef MF_CLI_COMMANDS_H
 #define MF_CLI_COMMANDS_H
@@ -26,9 +26,16 @@ int cmd_update(int argc, char **argv);
  * Returns err->code for use as the exit status. */
 int cli_report_error(const struct mf_err *err, bool json);
 
-/* Parse a non-negative integer option; fails with a usage error naming it. */
-int cli_parse_uint(const char *opt, const char *text, unsigned long max, unsigned long *out,
-                   struct mf_err *err);
+/* Add what to do next for the fact behind err (see enum mf_fact), in
+ * mcuflash's own terms; device, when known, is the port the command used.
+ * cli_report_error does it too, without a device. */
+void cli_advise(struct mf_err *err, const char *device);
+
+/* After an exit 9 with a user's definition that drives an STM32's SDIO
+ * slot over software SPI: say so, and which definition flashes it on a
+ * warm reset. */
+struct board_db;
+void cli_advise_not_flashed(struct mf_err *err, const struct board_db *db, const struct board *b);
 
 /* The flash front ends: `flash` (any route, TARGET) and `sdcard` (the SD
  * card route, DEVICE BOARD, flash-sdcard.sh's options). */
@@ -37,6 +44,9 @@ struct cli_flash_shape {
     void (*usage)(FILE *out);
 };
 int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *shape);
+
+/* mf_flash_opts.command: the flash or sdcard command line for o's target. */
+void cli_flash_command(const struct mf_flash_opts *o, const char *route, bool check, char *buf, size_t cap);
 
 /* The result of a flash: "Flashed: ..." ("Verified: ..." after -c) or,
  * with --json, the result object. */

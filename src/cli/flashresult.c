@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 
 void cli_flash_result(bool json, bool check_only, int rc, const struct mf_err *err, const struct mf_flash_result *r)
 {
@@ -14,8 +15,9 @@ void cli_flash_result(bool json, bool check_only, int rc, const struct mf_err *e
             printf("Flashed: the board now runs %s.\n", r->running_after);
         return;
     }
-    json_t *o = json_pack("{s:s,s:b,s:s,s:s}", "event", "result", "ok", rc == 0, "verdict",
-                          mf_verdict_name(r->verdict), "route", r->route ? r->route : "");
+    json_t *o = cli_json_result(rc == 0);
+    json_object_set_new(o, "verdict", json_string(mf_verdict_name(r->verdict)));
+    json_object_set_new(o, "route", json_string(r->route ? r->route : ""));
     if (r->bus[0] || r->card[0]) {
         json_object_set_new(o, "bus", json_string(r->bus));
         json_object_set_new(o, "card", json_string(r->card));
@@ -25,14 +27,10 @@ void cli_flash_result(bool json, bool check_only, int rc, const struct mf_err *e
     json_object_set_new(o, "version_before", json_string(r->running_before));
     json_object_set_new(o, "version_after", json_string(r->running_after));
     json_object_set_new(o, "bytes", json_integer((json_int_t)r->bytes));
-    /* Rounded for people to read: milliseconds are plenty. */
-    json_object_set_new(o, "upload_seconds", json_real((double)(long long)(r->upload_seconds * 1000 + 0.5) / 1000));
+    json_object_set_new(o, "upload_seconds", json_real(cli_json_seconds(r->upload_seconds)));
     if (r->card_name[0])
         json_object_set_new(o, "file", json_string(r->card_name));
     if (rc < 0)
         json_object_set_new(o, "error", json_pack("{s:i,s:s}", "code", (int)err->code, "message", err->msg));
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    printf("%s\n", s);
-    free(s);
-    json_decref(o);
+    cli_json_line(o);
 }

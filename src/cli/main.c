@@ -31,6 +31,13 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'mcuflash COMMAND --help' for the options of one command.\n");
 }
 
+static int not_a_command(const char *word)
+{
+    fprintf(stderr, "mcuflash: '%s' is not a command; nothing was done; run 'mcuflash --help' for the list.\n",
+            word);
+    return MF_E_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -43,6 +50,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
             if (!strcmp(argv[2], commands[i].name))
                 return commands[i].run(2, help_argv);
+        return not_a_command(argv[2]);
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
@@ -60,7 +68,5 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "mcuflash: '%s' is not a command; nothing was done; run 'mcuflash --help' "
-                    "for the list.\n", argv[1]);
-    return MF_E_USAGE;
+    return not_a_command(argv[1]);
 }

@@ -8,6 +8,25 @@
 
 #include "util/clock.h"
 
+json_t *cli_json_result(bool ok)
+{
+    return json_pack("{s:s,s:b}", "event", "result", "ok", ok);
+}
+
+void cli_json_line(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    printf("%s\n", s ? s : "{}");
+    fflush(stdout);
+    free(s);
+    json_decref(o);
+}
+
+double cli_json_seconds(double seconds)
+{
+    return (double)(long long)(seconds * 1000 + 0.5) / 1000;
+}
+
 static void end_bar(struct cli_output *o)
 {
     if (o->bar_open) {
@@ -43,9 +62,8 @@ static void on_update(void *ctx, const char *phase, uint64_t done, uint64_t tota
         if (done != total && now - o->last_draw_us < 100000)
             return;
         o->last_draw_us = now;
-        printf("{\"event\":\"progress\",\"phase\":\"%s\",\"done\":%llu,\"total\":%llu,\"rate\":%.0f}\n", phase,
-               (unsigned long long)done, (unsigned long long)total, rate);
-        fflush(stdout);
+        cli_json_line(json_pack("{s:s,s:s,s:I,s:I,s:I}", "event", "progress", "phase", phase, "done",
+                                (json_int_t)done, "total", (json_int_t)total, "rate", (json_int_t)(rate + 0.5)));
         return;
     }
     if (!o->tty || o->quiet)
@@ -70,12 +88,7 @@ static void on_note(void *ctx, const char *event, const char *text)
 {
     struct cli_output *o = ctx;
     if (o->json) {
-        json_t *j = json_pack("{s:s,s:s}", "event", event, "message", text);
-        char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        printf("%s\n", s);
-        fflush(stdout);
-        free(s);
-        json_decref(j);
+        cli_json_line(json_pack("{s:s,s:s}", "event", event, "message", text));
         return;
     }
     if (o->quiet)

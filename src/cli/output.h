@@ -9,6 +9,20 @@
 
 #include "method/progress.h"
 
+typedef struct json_t json_t;
+
+/* --json output: one object per line, and every command ends with one
+ * "result" event, {"event":"result","ok":...} and what the command found
+ * (an error, as cli_report_error prints it).  Events in between carry their
+ * own "event" name: "progress", the steps of a flash, "plan", "node". */
+
+/* A new result event, to which the command adds its fields. */
+json_t *cli_json_result(bool ok);
+/* Print o on one line (taking it), with reals rounded for people to read. */
+void cli_json_line(json_t *o);
+/* Seconds rounded to milliseconds. */
+double cli_json_seconds(double seconds);
+
 struct cli_output {
     bool json, tty, quiet;
     char phase[32];

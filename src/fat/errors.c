@@ -28,12 +28,15 @@ int fat_oom(struct mf_err *err)
     return mf_fail(err, MF_E_FAIL, "Out of memory while working on the card; nothing was changed.");
 }
 
+int fat_check_writable(struct fat_volume *vol, struct mf_err *err)
+{
+    return vol_check_writable(vol, err);
+}
+
 int vol_check_writable(struct fat_volume *v, struct mf_err *err)
 {
     if (v->bd->read_only)
-        return mf_fail(err, MF_E_CARD,
-                       "The card is write-protected; nothing was changed; slide the lock switch on "
-                       "the card to unlocked and try again.");
+        return mf_fail(err, MF_E_CARD, "The card is write-protected; nothing was changed.");
     if (v->broken)
         return mf_fail(err, MF_E_CARD,
                        "An earlier write to the card failed, so nothing more was written; check the "

@@ -89,6 +89,10 @@ int fat_unmount(struct fat_volume *vol, struct mf_err *err);
 /* Volume facts.  exact_free forces a scan of the whole FAT on FAT32 instead
  * of trusting the FSInfo free count (FAT12/16 are always scanned). */
 int fat_info(struct fat_volume *vol, bool exact_free, struct fat_info *out, struct mf_err *err);
+/* 0 if the volume may be written; else why not (MF_E_CARD: the card is
+ * write-protected or an earlier write failed; MF_E_FS: the filesystem is
+ * marked unclean or looks damaged). */
+int fat_check_writable(struct fat_volume *vol, struct mf_err *err);
 
 /* Timestamps for new and changed entries: a fixed time (reproducible images)
  * or 0 for the host clock.  Converted with the local time zone. */

@@ -29,11 +29,11 @@ int bootentry_usb_touch(const char *path, struct mf_err *err)
     char real[PATH_MAX], holders[512];
     if (!realpath(path, real))
         return mf_fail(err, MF_E_DEVICE, "No device at %s; the board was not asked to enter its bootloader.", path);
-    int count = link_holders(real, holders, sizeof(holders));
-    if (count > 0)
-        return mf_fail(err, MF_E_DEVICE, "%s is in use by %s; the board was not asked to enter its bootloader; "
-                       "stop %s first (for Klipper: sudo systemctl stop klipper) and try again.", path, holders,
-                       count == 1 ? "that program" : "those programs");
+    if (link_holders(real, holders, sizeof(holders)) > 0) {
+        mf_fail(err, MF_E_DEVICE, "%s is in use by %s; the board was not asked to enter its bootloader.", path,
+                holders);
+        return mf_fact(err, MF_FACT_PORT_BUSY);
+    }
     int fd = open(real, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return mf_fail(err, MF_E_DEVICE, "Cannot open %s: %s; the board was not asked to enter its bootloader.",

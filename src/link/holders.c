@@ -149,16 +149,35 @@ static void shorten_command(char *cmd)
     strcpy(cmd + cut, " ...");
 }
 
-/* The process's command line with spaces for NULs, or "[comm]" for one
+/* raw[0..n) with spaces for the NULs between arguments and C escapes for
+ * control characters inside them, so that the text stays on one line. */
+static void printable(const char *raw, size_t n, char *out, size_t cap)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n && len + 5 < cap; i++) {
+        unsigned char c = (unsigned char)raw[i];
+        if (c == '\0')
+            out[len++] = ' ';
+        else if (c == '\n')
+            len += (size_t)snprintf(out + len, cap - len, "\\n");
+        else if (c == '\t')
+            len += (size_t)snprintf(out + len, cap - len, "\\t");
+        else if (c < 0x20 || c == 0x7f)
+            len += (size_t)snprintf(out + len, cap - len, "\\x%02x", c);
+        else
+            out[len++] = (char)c;
+    }
+    out[len] = '\0';
+}
+
+/* The process's command line on one printable line, or "[comm]" for one
  * without (kernel threads, zombies). */
 static void process_command(long pid, char *out, size_t cap)
 {
-    char path[64];
+    char path[64], raw[CMDLINE_SHOWN * 4];
     snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
-    size_t n = read_small_file(path, out, cap);
-    for (size_t i = 0; i < n; i++)
-        if (out[i] == '\0')
-            out[i] = ' ';
+    size_t n = read_small_file(path, raw, sizeof(raw));
+    printable(raw, n, out, cap);
     trim_trailing_space(out);
     if (out[0]) {
         shorten_command(out);

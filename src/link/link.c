@@ -24,8 +24,6 @@
 #define PTY_SLAVE_MAJOR_FIRST 136u
 #define PTY_SLAVE_MAJOR_LAST 143u
 
-static const char klipper_hint[] = "for Klipper: sudo systemctl stop klipper";
-
 static int fail_missing(const char *path, struct mf_err *err)
 {
     return mf_fail(err, MF_E_DEVICE,
@@ -52,16 +50,11 @@ static int fail_os(const char *what, const char *path, int errnum, struct mf_err
 static int fail_busy(const struct link *l, struct mf_err *err)
 {
     char holders[512];
-    int count = link_holders(l->real_path, holders, sizeof(holders));
-    if (count > 0)
-        return mf_fail(err, MF_E_DEVICE,
-                       "%s is in use by %s; nothing was sent to the board; stop %s first (%s) "
-                       "and try again.",
-                       l->path, holders, count == 1 ? "that program" : "those programs", klipper_hint);
-    return mf_fail(err, MF_E_DEVICE,
-                   "%s is locked by another program; nothing was sent to the board; stop the "
-                   "program using it first (%s) and try again.",
-                   l->path, klipper_hint);
+    if (link_holders(l->real_path, holders, sizeof(holders)) > 0)
+        mf_fail(err, MF_E_DEVICE, "%s is in use by %s; nothing was sent to the board.", l->path, holders);
+    else
+        mf_fail(err, MF_E_DEVICE, "%s is locked by another program; nothing was sent to the board.", l->path);
+    return mf_fact(err, MF_FACT_PORT_BUSY);
 }
 
 static int resolve_path(struct link *l, struct mf_err *err)

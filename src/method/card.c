@@ -138,6 +138,22 @@ int mf_card_attach(struct mf_card *c, const struct mf_bus_spec *spec, bool need_
     return 0;
 }
 
+int mf_card_check_writable(struct mf_card *c, struct mf_err *err)
+{
+    const struct sd_card_info *ci = sd_card_info(c->card);
+    /* Klipper's SPI and SDIO commands never see a lock switch: a full-size
+     * card's switch is sensed by the socket only, and microSD cards have
+     * none.  What refuses the write is the card's own protection. */
+    if (ci->write_protected)
+        return mf_fail(err, MF_E_CARD, "The SD card is write-protected by its own CSD register (%s); nothing was "
+                       "written; no lock switch is involved (microSD cards have none, and the board does not read "
+                       "the switch of a full-size card): %s", ci->perm_write_protect ? "permanently" : "temporarily",
+                       ci->perm_write_protect ? "use another card."
+                                              : "clear the protection with an SD card tool on a computer, or use "
+                                                "another card.");
+    return fat_check_writable(c->vol, err);
+}
+
 /* Unmount and leave the card and its bus; the link stays open. */
 static int release_card(struct mf_card *c, struct mf_err *err)
 {

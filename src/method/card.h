@@ -52,6 +52,11 @@ int mf_card_connect(const char *device, uint32_t baud, const struct mf_progress 
  * without a usable FAT filesystem is an error; otherwise vol stays NULL and
  * fs_error says why. */
 int mf_card_attach(struct mf_card *c, const struct mf_bus_spec *spec, bool need_fs, struct mf_err *err);
+/* Whether the card may be written, checked before writing anything: the
+ * card's own write protection (its CSD register), then the filesystem's
+ * state; each refusal says what to do. */
+int mf_card_check_writable(struct mf_card *c, struct mf_err *err);
+
 /* Unmount (writing back metadata), leave the card idle, reset the MCU so
  * Klipper finds it unconfigured, and close.  Returns -1 if the unmount
  * failed (the rest is still done). */

@@ -110,9 +110,11 @@ static int choose_address(struct mf_job *j, struct dfu_route *s, struct mf_err *
     /* A plain DFU bootloader writes where it starts the application: the
      * shared image check has held the image against that address. */
     if (s->plain) {
-        if (!b || !b->napp_addresses)
-            return mf_fail(err, MF_E_USAGE, "A plain DFU bootloader writes at its own application address, which "
-                           "only the board definition knows; nothing was written; give --board NAME.");
+        if (!b || !b->napp_addresses) {
+            mf_fail(err, MF_E_USAGE, "A plain DFU bootloader writes at its own application address, which only the "
+                    "board definition knows; nothing was written.");
+            return mf_fact(err, MF_FACT_BOARD_NEEDED);
+        }
         return 0;
     }
     if (dfu_layout_check_write(&s->layout, s->addr, (uint32_t)fw->card.size, err) < 0)
@@ -133,13 +135,18 @@ static int dfu_open(struct mf_job *j, struct mf_err *err)
         struct usbdev_id id;
         if (!board_dfu_ids(j->o->board, &id.vid, &id.pid)) {
             const struct board *b = j->o->board;
-            if (b->spi_bus || b->sdio_bus)
+            struct mf_flash_opts serial = *j->o;
+            char cmd[512];
+            if (usbboot_target(j))
+                serial.target.device = "SERIAL-DEVICE";
+            if ((b->spi_bus || b->sdio_bus) && mf_command(&serial, "sdcard", false, cmd, sizeof(cmd)))
                 return mf_fail(err, MF_E_USAGE, "Board %s has no USB DFU bootloader; nothing was done; its SD card "
-                               "works without touching the board: 'mcuflash flash --route sdcard --board %s -f %s %s'.",
-                               b->name, b->name, j->o->firmware_path,
-                               usbboot_target(j) ? "SERIAL-DEVICE" : j->o->target.device);
+                               "works without touching the board: '%s'.", b->name, cmd);
+            if (mf_command(&serial, "katapult", false, cmd, sizeof(cmd)))
+                return mf_fail(err, MF_E_USAGE, "Board %s has no USB DFU bootloader; nothing was done; install "
+                               "Katapult and flash it with '%s'.", b->name, cmd);
             return mf_fail(err, MF_E_USAGE, "Board %s has no USB DFU bootloader; nothing was done; install Katapult "
-                           "and flash it with --route katapult.", b->name);
+                           "and flash it through Katapult.", b->name);
         }
     }
     if (usbboot_target(j) ? usbboot_find_waiting(j, &s->kind, &s->ub, err) : enter_from_klipper(j, s, err))

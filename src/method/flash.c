@@ -62,7 +62,7 @@ static const struct mf_route *choose_route(const struct mf_flash_opts *o, struct
             mf_fail(err, MF_E_USAGE, "There is no route called '%s'; nothing was done; the routes are: %s.", o->route,
                     names);
         else
-            snprintf(r->route_why, sizeof(r->route_why), "asked for with --route");
+            snprintf(r->route_why, sizeof(r->route_why), "asked for");
         return rt;
     }
     if (!o->target.can_uuid && (!o->board || o->board->katapult == BOARD_KATAPULT_UNKNOWN) &&
@@ -105,43 +105,12 @@ const char *mf_flash_route_name(const struct mf_flash_opts *o)
     return rt ? rt->name : o->route;
 }
 
-static void append(char *buf, size_t cap, size_t *n, const char *fmt, const char *arg)
+bool mf_command(const struct mf_flash_opts *o, const char *route, bool check, char *buf, size_t cap)
 {
-    if (*n < cap)
-        *n += (size_t)snprintf(buf + *n, cap - *n, fmt, arg);
-}
-
-/* The command line that runs this flash again, or (check) verifies it
- * later, in the user's own terms. */
-static void make_cmd(const struct mf_job *j, bool check, char *buf, size_t cap)
-{
-    const struct mf_flash_opts *o = j->o;
-    char baud[16];
-    size_t n = 0;
-    bool sdcard = !strcmp(o->front_end, "sdcard");
-    append(buf, cap, &n, "mcuflash %s", sdcard ? "sdcard" : "flash");
-    if (check)
-        append(buf, cap, &n, "%s", " -c");
-    if (!sdcard && o->route)
-        append(buf, cap, &n, " --route %s", j->route->name);
-    if (!sdcard && o->board)
-        append(buf, cap, &n, " --board %s", o->board->name);
-    snprintf(baud, sizeof(baud), "%u", o->target.baud);
-    if (o->target.device && o->target.baud != MF_DEFAULT_BAUD)
-        append(buf, cap, &n, " -b %s", baud);
-    if (o->firmware_given)
-        append(buf, cap, &n, " -f %s", o->firmware_path);
-    if (o->dict_path)
-        append(buf, cap, &n, " -d %s", o->dict_path);
-    if (o->target.can_uuid) {
-        append(buf, cap, &n, " --canbus-uuid %s", o->target.can_uuid);
-        if (strcmp(o->target.can_iface, "can0"))
-            append(buf, cap, &n, " --canbus-interface %s", o->target.can_iface);
-    } else {
-        append(buf, cap, &n, " %s", o->target.device);
-    }
-    if (sdcard)
-        append(buf, cap, &n, " %s", o->board->name);
+    buf[0] = '\0';
+    if (o->command)
+        o->command(o, route, check, buf, cap);
+    return buf[0] != '\0';
 }
 
 /* Where the flow was when it was asked to stop. */
@@ -178,11 +147,14 @@ int mf_flash_run(const struct mf_flash_opts *o, struct mf_flash_result *r, struc
     if (!j.route)
         return -1;
     r->route = j.route->name;
-    if (j.route == &mf_route_sdcard && !o->board)
-        return mf_fail(err, MF_E_USAGE, "The SD-card route needs the board definition, which says how the card is "
-                       "wired; nothing was done; give it with --board NAME ('mcuflash boards' lists them).");
-    make_cmd(&j, true, j.check_cmd, sizeof(j.check_cmd));
-    make_cmd(&j, false, j.again_cmd, sizeof(j.again_cmd));
+    if (j.route == &mf_route_sdcard && !o->board) {
+        mf_fail(err, MF_E_USAGE, "The SD-card route needs the board definition, which says how the card is wired; "
+                "nothing was done.");
+        return mf_fact(err, MF_FACT_BOARD_NEEDED);
+    }
+    /* The route is repeated only where the user chose it. */
+    mf_command(o, o->route ? j.route->name : NULL, true, j.check_cmd, sizeof(j.check_cmd));
+    mf_command(o, o->route ? j.route->name : NULL, false, j.again_cmd, sizeof(j.again_cmd));
     if (strcmp(o->front_end, "sdcard"))
         mf_job_note(&j, "route", "Route: %s (%s).", r->route, r->route_why);
     struct mf_fw_target t = { .accepts = j.route->accepts };

@@ -44,6 +44,11 @@ struct mf_flash_opts {
     int wait_timeout_s;        /* for --wait (default 300) */
     int reconnect_timeout_s;   /* after starting the new firmware (default 30) */
     const struct mf_progress *progress;
+    /* How the user's command line spells the command that flashes this
+     * target again (check: only verifies), through route when not NULL:
+     * the front end's business, as it owns the option names.  The advice
+     * quotes it; NULL: no command is quoted. */
+    void (*command)(const struct mf_flash_opts *o, const char *route, bool check, char *buf, size_t cap);
 };
 
 struct mf_flash_result {

@@ -171,16 +171,15 @@ static int check_dict_file(struct mf_firmware *fw, const char *dict_path, const 
     const char *dmcu = kl_dict_const(d, "MCU");
     int rc = 0;
     if (dmcu && strcasecmp(dmcu, mcu))
-        rc = mf_fail(err, MF_E_MISMATCH, "%s describes a %s build, but %s has a %s; nothing was changed; "
-                     "give the klipper.dict of the same build as the firmware (-d).", dict_path, dmcu, board, mcu);
+        rc = mf_fail(err, MF_E_MISMATCH, "%s describes a %s build, but %s has a %s; nothing was changed.",
+                     dict_path, dmcu, board, mcu);
     else if (fw->expect_json && (fw->expect_len != fw->dict_file.json_len ||
                                  memcmp(fw->expect_json, fw->dict_file.json, fw->expect_len)))
         rc = mf_fail(err, MF_E_MISMATCH, "%s does not belong to %s (their data dictionaries differ); nothing "
-                     "was changed; give the klipper.dict from the same build, or leave out -d.", dict_path,
-                     fw->image.path);
+                     "was changed.", dict_path, fw->image.path);
     kl_dict_free(d);
     if (rc < 0)
-        return -1;
+        return mf_fact(err, MF_FACT_DICT_OTHER);
     fw->expect_json = fw->dict_file.json;
     fw->expect_len = fw->dict_file.json_len;
     return 0;

@@ -306,15 +306,15 @@ static int request_bootloader(struct mf_job *j, struct kp_state *s, struct mf_er
 static int not_katapult(struct mf_job *j, const char *what_appeared, struct mf_err *err)
 {
     const struct board *b = j->o->board;
-    char sd_hint[400] = "";
-    if (b && (b->spi_bus || b->sdio_bus) && j->o->target.device)
-        snprintf(sd_hint, sizeof(sd_hint), " This board can be flashed through its SD card instead: 'mcuflash flash "
-                 "--route sdcard --board %s -f %s %s'.", b->name, j->o->firmware_path, j->o->target.device);
+    char sd_hint[600] = "", cmd[512];
+    if (b && (b->spi_bus || b->sdio_bus) && j->o->target.device && mf_command(j->o, "sdcard", false, cmd, sizeof(cmd)))
+        snprintf(sd_hint, sizeof(sd_hint), " This board can be flashed through its SD card instead: '%s'.", cmd);
     else if (!b && j->o->target.device)
-        snprintf(sd_hint, sizeof(sd_hint), " If the board has an SD card slot, name its board definition with --board "
-                 "NAME ('mcuflash boards' lists them) to flash it through the card.");
-    return mf_fail(err, MF_E_DEVICE, "Katapult did not answer after the bootloader request: %s; nothing was "
-                   "written.%s", what_appeared, sd_hint);
+        snprintf(sd_hint, sizeof(sd_hint), " If the board has an SD card slot, its board definition lets mcuflash "
+                 "flash it through the card.");
+    mf_fail(err, MF_E_DEVICE, "Katapult did not answer after the bootloader request: %s; nothing was written.%s",
+            what_appeared, sd_hint);
+    return mf_fact(err, b ? MF_FACT_NONE : MF_FACT_BOARD_NEEDED);
 }
 
 /* Wait for Katapult where the board was, and CONNECT. */

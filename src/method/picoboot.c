@@ -74,8 +74,8 @@ static int check_image(struct mf_job *j, struct mf_err *err)
     if (linked)
         return mf_fail(err, MF_E_MISMATCH, "%s was linked for 0x%08x (\"%s\"), but the boot ROM starts the image at "
                        "0x%08x; nothing was changed; run 'make menuconfig' in ~/klipper, set \"Bootloader offset\" to "
-                       "\"No bootloader\", rebuild and try again (a board with Katapult is flashed with --route "
-                       "katapult).", path, (unsigned)fw->link.address, choice, PICOBOOT_FLASH_START);
+                       "\"No bootloader\", rebuild and try again (a board with Katapult is flashed through "
+                       "Katapult).", path, (unsigned)fw->link.address, choice, PICOBOOT_FLASH_START);
     return mf_fail(err, MF_E_MISMATCH, "%s has no vector table that boots from 0x%08x, the start of flash; nothing "
                    "was changed; give the klipper.uf2 or klipper.bin of a build with \"Bootloader offset\" set to "
                    "\"No bootloader\".", path, PICOBOOT_FLASH_START);

@@ -60,6 +60,11 @@ extern const struct mf_route mf_route_sdcard, mf_route_katapult, mf_route_dfu, m
 /* Whether the picoboot route is the one for o's target (why says so). */
 bool mf_picoboot_suits(const struct mf_flash_opts *o, char *why, size_t cap);
 
+/* The command that flashes o's target (through route, when not NULL), as
+ * the front end spells it (mf_flash_opts.command); false, with buf empty,
+ * when it gives none. */
+bool mf_command(const struct mf_flash_opts *o, const char *route, bool check, char *buf, size_t cap);
+
 /* Shared steps (method/verify.c). */
 
 /* Connect to the target after the new firmware was started (it may still be

@@ -159,13 +159,8 @@ static int sdcard_write(struct mf_job *j, struct mf_err *err)
         card_path(b->firmware_path, target, sizeof(target));
     }
     snprintf(r->card_name, sizeof(r->card_name), "%s", target + 1);
-    struct fat_info fi;
-    if (fat_info(c->vol, false, &fi, err) < 0)
+    if (mf_card_check_writable(c, err) < 0)
         return -1;
-    if (!fi.writable)
-        return mf_fail(err, MF_E_CARD, "The card in %s is write-protected or its filesystem is marked as not "
-                       "cleanly unmounted; nothing was written; unlock the card, or check it with fsck.fat on a "
-                       "computer, then try again.", b->name);
     mf_job_note(j, "upload", "Writing %s (%zu bytes) to the card over %s.", r->card_name, j->fw.card.size, r->bus);
     uint64_t t0 = mf_now_us();
     if (mf_fat_put(c->vol, target, j->fw.card.data, (uint32_t)j->fw.card.size, j->o->progress, err) < 0)
@@ -283,20 +278,23 @@ static void inspect_card(struct mf_job *j, struct card_state *cs, bool cleanup)
     mf_card_close_settled(&c, &err);
 }
 
-static void advise(struct mf_job *j, const struct card_state *cs)
+/* The advice for a file the bootloader did not take; true when a power
+ * cycle flashes it (and so could be waited for). */
+static bool advise(struct mf_job *j, const struct card_state *cs)
 {
     struct sd_state *s = j->state;
     struct mf_flash_result *r = j->r;
     const struct mf_flash_opts *o = j->o;
     const struct board *b = o->board;
     const char *pend = r->card_name[0] ? r->card_name : b->firmware_path;
-    if (s->needs_power_cycle && (!cs->checked || cs->pending))
+    if (s->needs_power_cycle && (!cs->checked || cs->pending)) {
         snprintf(r->advice, sizeof(r->advice),
                  "The firmware is on the card as %s, but this board's bootloader reads the card in SD mode and the "
                  "card stays in SPI mode until it loses power, so a reset cannot flash it. Switch the board off, "
-                 "wait a few seconds and switch it on; then run '%s' to verify%s.", pend, j->check_cmd,
-                 o->wait_power_cycle ? "" : " (or use --wait to have mcuflash wait for the power cycle)");
-    else if (cs->checked && cs->pending)
+                 "wait a few seconds and switch it on; then run '%s' to verify.", pend, j->check_cmd);
+        return true;
+    }
+    if (cs->checked && cs->pending)
         snprintf(r->advice, sizeof(r->advice),
                  "The bootloader did not take the file: %s is still on the card unrenamed, so it could not read the "
                  "card or did not run. Power-cycle the board and run '%s'; if it still does not flash, check that "
@@ -321,6 +319,7 @@ static void advise(struct mf_job *j, const struct card_state *cs)
         snprintf(r->advice, sizeof(r->advice),
                  "The board still runs %s and its card could not be checked (%.300s). Power-cycle the board and run "
                  "'%s'.", r->running_after, cs->why_not, j->check_cmd);
+    return false;
 }
 
 static int sdcard_judge(struct mf_job *j, int running, struct mf_err *err)
@@ -348,8 +347,9 @@ static int sdcard_judge(struct mf_job *j, int running, struct mf_err *err)
         return 0;
     }
     r->verdict = cs.checked && cs.current_ours ? MF_OLD_RUNNING : MF_NOT_FLASHED;
-    advise(j, &cs);
-    return mf_fail(err, MF_E_NOT_FLASHED, "%s", r->advice);
+    bool power_cycle = advise(j, &cs);
+    mf_fail(err, MF_E_NOT_FLASHED, "%s", r->advice);
+    return mf_fact(err, power_cycle && !j->o->wait_power_cycle ? MF_FACT_POWER_CYCLE : MF_FACT_NONE);
 }
 
 static void sdcard_stopped_writing(const struct mf_job *j, char *buf, size_t cap)

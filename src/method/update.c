@@ -124,8 +124,8 @@ static int settle_item(const struct mf_update_opts *o, struct mf_update *u, cons
                        const struct pcfg *settings, struct mf_update_item *it, struct mf_err *err)
 {
     const char *image, *dict;
-    if (pick_arg("-f", o->images, o->nimages, m, it->mcu.name, &image, err) < 0 ||
-        pick_arg("-d", o->dicts, o->ndicts, m, it->mcu.name, &dict, err) < 0)
+    if (pick_arg("image", o->images, o->nimages, m, it->mcu.name, &image, err) < 0 ||
+        pick_arg("klipper.dict", o->dicts, o->ndicts, m, it->mcu.name, &dict, err) < 0)
         return -1;
     char section[80];
     snprintf(section, sizeof(section), "%s%s", strcmp(it->mcu.name, "mcu") ? "mcu " : "", it->mcu.name);
@@ -219,9 +219,9 @@ int mf_update_prepare(const struct mf_update_opts *o, struct mf_update *u, struc
             append_name(missing, sizeof(missing), it->mcu.name);
     }
     if (missing[0]) {
-        mf_fail(err, MF_E_INPUT, "No image for %s: nothing was touched; give -f NAME=FILE, or 'firmware: FILE' in "
-                "the [mcu NAME] section of %s.", missing,
-                u->settings[0] ? u->settings : "mcuflash.cfg beside printer.cfg");
+        mf_fail(err, MF_E_INPUT, "No image for %s: nothing was touched; name it with 'firmware: FILE' in the [mcu "
+                "NAME] section of %s.", missing, u->settings[0] ? u->settings : "mcuflash.cfg beside printer.cfg");
+        mf_fact(err, MF_FACT_NO_IMAGE);
         goto out;
     }
     for (size_t i = 0; i < u->n; i++)
@@ -387,6 +387,7 @@ size_t mf_update_flash(const struct mf_update_opts *o, struct mf_update *u)
         struct mf_flash_result r;
         struct mf_err err = { 0 };
         item_flash_opts(it, o->progress, &fo);
+        fo.command = o->command;
         memset(&r, 0, sizeof(r));
         bool entered = true;
         if (it->target.can_uuid && !it->before.bridge && it->identified && it->before.state == MF_BOARD_KLIPPER) {

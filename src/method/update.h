@@ -38,6 +38,8 @@ struct mf_update_opts {
     const char *const *board_files;
     size_t nboard_files;
     const struct mf_progress *progress; /* notes and progress of each flash */
+    /* How the front end spells a flash command (mf_flash_opts.command). */
+    void (*command)(const struct mf_flash_opts *o, const char *route, bool check, char *buf, size_t cap);
 };
 
 enum mf_update_result {

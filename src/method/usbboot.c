@@ -133,16 +133,19 @@ static bool wanted(const struct usbboot_kind *k, const struct usb_port_info *at)
 static int not_appeared(struct mf_job *j, const struct usbboot_kind *k, struct usbboot *b,
                         const struct usb_port_info *after, bool present, struct mf_err *err)
 {
-    char what[400];
+    char what[900], cmd[512];
     if (!present)
         snprintf(what, sizeof(what), "nothing came back on USB port %s within %d s", b->before.port,
                  APPEAR_TIMEOUT_MS / 1000);
     else if (after->vid == KLIPPER_VID && after->pid == KLIPPER_PID)
         snprintf(what, sizeof(what), "Klipper came back on USB port %s, so this build cannot reach the ROM "
                  "bootloader from the firmware (some boards cannot at all)", b->before.port);
+    else if (after->vid == KLIPPER_VID && after->pid == KATAPULT_PID && mf_command(j->o, "katapult", false, cmd,
+                                                                                   sizeof(cmd)))
+        snprintf(what, sizeof(what), "Katapult came up on USB port %s instead: flash through it with '%s'",
+                 b->before.port, cmd);
     else if (after->vid == KLIPPER_VID && after->pid == KATAPULT_PID)
-        snprintf(what, sizeof(what), "Katapult came up on USB port %s instead: flash through it with "
-                 "'mcuflash flash --route katapult'", b->before.port);
+        snprintf(what, sizeof(what), "Katapult came up on USB port %s instead", b->before.port);
     else if (after->vid == HID_BOOTLOADER_VID && after->pid == HID_BOOTLOADER_PID)
         snprintf(what, sizeof(what), "an HID bootloader (1209:beba) came up on USB port %s instead, which mcuflash "
                  "does not speak", b->before.port);
@@ -150,10 +153,9 @@ static int not_appeared(struct mf_job *j, const struct usbboot_kind *k, struct u
         snprintf(what, sizeof(what), "%04x:%04x (%s %s) came up on USB port %s instead", after->vid, after->pid,
                  after->manufacturer, after->product, b->before.port);
     const struct board *bd = j->o->board;
-    char sd[400] = "";
-    if (bd && (bd->spi_bus || bd->sdio_bus))
-        snprintf(sd, sizeof(sd), " Its SD card works without touching the board: 'mcuflash flash --route sdcard "
-                 "--board %s -f %s %s'.", bd->name, j->o->firmware_path, j->o->target.device);
+    char sd[600] = "";
+    if (bd && (bd->spi_bus || bd->sdio_bus) && mf_command(j->o, "sdcard", false, cmd, sizeof(cmd)))
+        snprintf(sd, sizeof(sd), " Its SD card works without touching the board: '%s'.", cmd);
     return mf_fail(err, MF_E_DEVICE, "The board did not appear as a %s after the bootloader request: %s; "
                    "nothing was written.%s", k->device, what, sd);
 }
@@ -246,7 +248,7 @@ void usbboot_stopped_writing(const struct mf_job *j, const char *where, char *bu
 void usbboot_note_time(struct mf_job *j, const struct usbboot *b)
 {
     if (b->entered_us)
-        mf_job_note(j, "dfu-time", "The board spent %.1f s in its bootloader.",
+        mf_job_note(j, "dfu_time", "The board spent %.1f s in its bootloader.",
                     (double)(mf_now_us() - b->entered_us) / 1e6);
 }
 

@@ -62,7 +62,7 @@ int mf_check_running(struct mf_job *j, int timeout_s, struct mf_err *err)
 int mf_wait_power_cycle(struct mf_job *j, struct mf_err *err)
 {
     const struct mf_flash_opts *o = j->o;
-    mf_job_note(j, "power-cycle", "Switch the board off, wait a few seconds and switch it on again; waiting up to "
+    mf_job_note(j, "power_cycle", "Switch the board off, wait a few seconds and switch it on again; waiting up to "
                 "%d s for it to come back.", o->wait_timeout_s);
     /* A restart shows as an uptime below what it would have reached. */
     uint64_t start_ticks = 0, start_us = mf_now_us(), deadline = start_us + (uint64_t)o->wait_timeout_s * 1000000u;

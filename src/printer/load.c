@@ -14,8 +14,9 @@ int printer_load(const char *path, char *used, size_t cap, struct pcfg **cfg, st
         snprintf(used, cap, "%s", path);
     else if (printer_config_default(used, cap) < 0) {
         const char *home = getenv("HOME") ? getenv("HOME") : "~";
-        return mf_fail(err, MF_E_INPUT, "There is no printer.cfg in %s/printer_data/config or %s; nothing was done; "
-                       "give its place with --config FILE.", home, home);
+        mf_fail(err, MF_E_INPUT, "There is no printer.cfg in %s/printer_data/config or %s; nothing was done.", home,
+                home);
+        return mf_fact(err, MF_FACT_NO_CONFIG);
     }
     if (pcfg_load(used, cfg, err) < 0)
         return -1;

@@ -235,8 +235,7 @@ int sd_write_sectors(struct sd_card *card, uint32_t lba, uint32_t count, const u
     err = err_or_scratch(err, &scratch);
     if (card->info.write_protected)
         return mf_fail(err, MF_E_CARD,
-                       "The SD card on %s is write-protected (%s); nothing was written; unlock "
-                       "it and try again.", card->bus->name,
+                       "The SD card on %s is write-protected (%s); nothing was written.", card->bus->name,
                        card->info.perm_write_protect ? "permanently, by its CSD register"
                                                      : "by its CSD register");
     if (check_range(card, lba, count, err) < 0)

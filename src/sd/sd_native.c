@@ -247,7 +247,7 @@ static int written_status(struct sd_card *c, uint32_t st, uint32_t expected, boo
     if (st & ST_WP_VIOLATION)
         return mf_fail(err, MF_E_CARD,
                        "The SD card on %s refused the write because it is write-protected; "
-                       "nothing was written; unlock the card and try again.", c->bus->name);
+                       "nothing was written.", c->bus->name);
     if (st & ST_ERRORS & ~expected)
         return sd_again(err, "the card reported status 0x%08X after writing", st);
     if (state == STATE_TRAN && (st & ST_READY_FOR_DATA)) {

@@ -270,8 +270,7 @@ static int fail_write_protected(struct sd_card *c, struct mf_err *err)
 {
     return mf_fail(err, MF_E_CARD,
                    "The SD card on %s refused the write because it is write-protected; nothing "
-                   "was written; unlock the card (lock switch, or its protection bits on a "
-                   "computer) and try again.", c->bus->name);
+                   "was written.", c->bus->name);
 }
 
 /* CMD13 after writing: R2 must be all zero. */

@@ -13,6 +13,14 @@ int mf_fail(struct mf_err *err, enum mf_code code, const char *fmt, ...)
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
     err->code = code;
+    err->fact = MF_FACT_NONE;
+    return -1;
+}
+
+int mf_fact(struct mf_err *err, enum mf_fact fact)
+{
+    if (err)
+        err->fact = fact;
     return -1;
 }
 
@@ -36,6 +44,7 @@ void mf_err_clear(struct mf_err *err)
 {
     if (err) {
         err->code = MF_OK;
+        err->fact = MF_FACT_NONE;
         err->msg[0] = '\0';
     }
 }

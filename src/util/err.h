@@ -19,14 +19,27 @@ enum mf_code {
     MF_E_MISMATCH = 5,  /* board, MCU and firmware image do not agree */
     MF_E_INPUT = 6,     /* firmware or board file missing or unusable */
     MF_E_CARD = 7,      /* SD card missing, unreadable, protected or full */
-    MF_E_FS = 8,        /* filesystem unsupported or damaged */
+    MF_E_FS = 8,        /* filesystem unsupported, damaged or marked unclean */
     MF_E_NOT_FLASHED = 9,  /* upload done, but the bootloader did not flash */
     MF_E_VERIFY = 10,   /* verification found a difference */
     MF_E_INTERRUPTED = 130, /* stopped by SIGINT (130) or SIGTERM (the CLI exits 143) */
 };
 
+/* A fact the user can act on, set by the layer that found it; the layer
+ * that knows the user's command (cli/) adds what to do, in its own terms. */
+enum mf_fact {
+    MF_FACT_NONE = 0,
+    MF_FACT_PORT_BUSY,      /* another program holds the port */
+    MF_FACT_BOARD_NEEDED,   /* the route needs a board definition, and none was given */
+    MF_FACT_DICT_OTHER,     /* the klipper.dict given is not of the image's build */
+    MF_FACT_POWER_CYCLE,    /* a power cycle flashes the board, and it was not waited for */
+    MF_FACT_NO_IMAGE,       /* no image was named for an MCU of the printer */
+    MF_FACT_NO_CONFIG,      /* printer.cfg is not at its usual places */
+};
+
 struct mf_err {
     enum mf_code code;
+    enum mf_fact fact;
     char msg[768];
 };
 
@@ -37,6 +50,9 @@ int mf_fail(struct mf_err *err, enum mf_code code, const char *fmt, ...)
 
 /* Prefix an existing message with context ("while X: ") keeping its code. */
 int mf_wrap(struct mf_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Note the fact behind the error just set; returns -1. */
+int mf_fact(struct mf_err *err, enum mf_fact fact);
 
 void mf_err_clear(struct mf_err *err);
 

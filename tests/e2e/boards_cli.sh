@@ -139,7 +139,7 @@ run --help
 expect_in "$out" "usage: mcuflash boards [PATTERN]"
 run --frobnicate
 [ $rc -eq 2 ] || fail "bad option: exit $rc, expected 2"
-expect_in "$err" "'--frobnicate' is not an option of 'boards'"
+expect_in "$err" "'--frobnicate' is not an option of 'mcuflash boards'; nothing was done; see 'mcuflash boards --help'."
 run show
 [ $rc -eq 2 ] || fail "show without name: exit $rc, expected 2"
 run a b

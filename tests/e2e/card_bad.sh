@@ -19,7 +19,8 @@ sim_ctl "$T/wp.ctl" card write-protect on >/dev/null
 expect_rc 0 "$MCUFLASH" card ls "$T/wp" "${BUS[@]}"
 expect_out 'write-protected'
 unchanged_after "$T/wp.img" 7 "$MCUFLASH" card put "$T/wp" "${BUS[@]}" "$T/fw.bin"
-expect_out 'write-protected; nothing was changed'
+expect_out 'write-protected by its own CSD register \(temporarily\); nothing was written; no lock switch'
+expect_no_out 'slide|unlock'
 unchanged_after "$T/wp.img" 7 "$MCUFLASH" card put "$T/wp" --sdio-bus sdio "$T/fw.bin"
 
 # Unformatted (all zeros) and exFAT cards.

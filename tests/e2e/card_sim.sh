@@ -39,7 +39,7 @@ for case in "f4spi spi --spi-bus spi1 --cs-pin PA4" \
     expect_rc 0 "$MCUFLASH" card get "$dev" "$@" NOTES.TXT -o "$T/got.txt"
     if cmp -s "$T/got.txt" "$T/notes.txt"; then pass; else fail "get NOTES.TXT"; fi
     expect_rc 0 "$MCUFLASH" card ls "$dev" "$@" --json
-    expect_out '"name": "Long Mixed Name.bin"'
+    expect_out '^\{"event":"result","ok":true,"operation":"ls",.*"name":"Long Mixed Name.bin"'
     expect_rc 0 "$MCUFLASH" card rm "$dev" "$@" firmware.bin
     expect_rc 6 "$MCUFLASH" card rm "$dev" "$@" firmware.bin
     expect_out 'There is no /firmware.bin on the card; nothing was removed'
@@ -70,7 +70,7 @@ expect_out "No board named 'no-such-board'"
 # Local file missing: refused before the board is touched.
 before=$(img_sum "$T/spi.img")
 expect_rc 6 "$MCUFLASH" card put "$T/f4spi" --spi-bus spi1 --cs-pin PA4 "$T/missing.bin"
-expect_out 'does not exist; nothing was changed'
+expect_out 'Cannot read .*missing.bin: No such file or directory; nothing was put on the card'
 [ "$(img_sum "$T/spi.img")" = "$before" ] && pass || fail "image changed by a failed put"
 
 finish

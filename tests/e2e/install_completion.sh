@@ -47,6 +47,10 @@ expect_offers "btt-skr-2-f407
 btt-skr-2-f429" mcuflash card ls --fast-spi -o out.bin /dev/ttyX btt-skr-2-f4
 expect_offers "--wait" mcuflash sdcard --wa
 expect_offers "show" mcuflash boards sho
+# Values of the options every command shares, and of --route and --scene.
+expect_offers "--firmware" mcuflash update --fi
+expect_offers "katapult" mcuflash flash --route k
+expect_offers "printer" mcuflash demo --scene ""
 expect_offers "ls" mcuflash card l
 
 # mcuflash-sim: options, MCU types, control commands.

@@ -69,7 +69,7 @@ sleep 30 <"$T/uart" &
 holder=$!
 sleep 0.2
 expect_rc 3 "$MCUFLASH" flash --config "$CFG" -f "$T/uart.bin" uartboard
-expect_out "^mcuflash: $T/uart is in use by pid $holder \(sleep 30\) while the klipper service runs; nothing was sent to the board; stop the service first \(sudo systemctl stop klipper\)"
+expect_out "^mcuflash: $T/uart is in use by pid $holder \(sleep 30\); nothing was sent to the board; the klipper service runs: stop it first \(sudo systemctl stop klipper\)"
 echo inactive >"$T/service.state"
 expect_rc 3 "$MCUFLASH" flash --config "$CFG" -f "$T/uart.bin" uartboard
 expect_out "in use by pid $holder \(sleep 30\); nothing was sent"

@@ -19,7 +19,7 @@ check_only() { expect_rc 0 "$MCUFLASH" sdcard -c "$T/$1" "$2" -f "$3" -d "$3.dic
 power_advice() {
     expect_last "^mcuflash: The firmware is on the card as $3, but this board's bootloader reads the card in SD mode"
     expect_out "Switch the board off, wait a few seconds and switch it on"
-    expect_out "run 'mcuflash sdcard -c -f [^ ]+\\.bin -d [^ ]+\\.bin\\.dict $T/$1 $2' to verify \\(or use --wait"
+    expect_out "run 'mcuflash sdcard -c -f [^ ]+\\.bin -d [^ ]+\\.bin\\.dict $T/$1 $2' to verify; or use --wait"
 }
 # bxor(a, b): bitwise exclusive or, for an awk without one.
 AWK_XOR='

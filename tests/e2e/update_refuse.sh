@@ -22,7 +22,7 @@ before=$(printer_state)
 
 # Two MCUs without an image: both named, nothing touched, the service left alone.
 expect_rc 6 "$MCUFLASH" update --config "$CFG"
-expect_out "^mcuflash: No image for toolhead2, uartboard: nothing was touched; give -f NAME=FILE, or 'firmware: FILE' in the \[mcu NAME\] section of $T/cfg/mcuflash.cfg\.$"
+expect_out "^mcuflash: No image for toolhead2, uartboard: nothing was touched; name it with 'firmware: FILE' in the \[mcu NAME\] section of $T/cfg/mcuflash.cfg; or give it with -f NAME=FILE\.$"
 [ "$(printer_state)" = "$before" ] && pass || fail "a missing image touched a board"
 [ -z "$(systemctl_calls)" ] && pass || fail "service touched: $(systemctl_calls)"
 

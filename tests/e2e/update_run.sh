@@ -77,12 +77,13 @@ expect_out "^toolhead2: .*Katapult"
     fail "the failed board was started with a partial image"
 runs "$T/main" v3-main
 
-# --json: the plan and the summary as events.
+# --json: the plan, then the summary as the one result event, last.
 # (a reset ends the refusals; the board starts the image it holds)
 sim_ctl "$T/th2.ctl" reset >/dev/null
 for _ in $(seq 100); do [ "$(field th2 .state)" = running ] && break; sleep 0.05; done
 "$MCUFLASH" update --config "$CFG" --json toolhead2 >"$T/up.json" 2>/dev/null; rc=$?
-jq -se '([.[] | select(.event == "summary")][0].mcus == [{"name": "toolhead2", "before": "v2-th2",
-        "after": "v2-th2", "result": "flashed", "error": null}])' "$T/up.json" >/dev/null && [ $rc = 0 ] && pass ||
+jq -se '(map(select(.event == "result")) | length == 1) and .[-1].event == "result" and .[-1].ok
+        and (.[-1].mcus == [{"name": "toolhead2", "before": "v2-th2", "after": "v2-th2", "result": "flashed",
+        "error": null}])' "$T/up.json" >/dev/null && [ $rc = 0 ] && pass ||
     { fail "json summary (exit $rc)"; cat "$T/up.json"; }
 finish

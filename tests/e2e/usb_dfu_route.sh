@@ -15,7 +15,7 @@ PRO=btt-skr-pro                 # STM32F407, application at 0x08008000
 make_fw "$T/v2.bin" $PRO v2-dfu
 start_sim pro --board $PRO --usb 1-1
 expect_usb 0 pro "$MCUFLASH" flash --route dfu --board $PRO -f "$T/v2.bin" "$T/pro"
-expect_out "Route: dfu \(asked for with --route\)"
+expect_out "Route: dfu \(asked for\)"
 expect_out "Connected over USB port 1-1: stm32f407xx running v0\.13\.0"
 expect_out "1200-baud touch"
 expect_out "In the STM32 ROM DfuSe 0483:df11 at port 1-1 \(\"Internal Flash\", 1024-byte transfers\)"
