@@ -3,7 +3,7 @@
 # "event" named in one style (lower case and '_'), exactly one "result"
 # event and it comes last, with "ok" matching the exit status, and every
 # number rounded for people (no more than three decimals).
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 . "$MF_TESTS/lib/e2e_can.sh"
 export HOME=$T XDG_CONFIG_HOME=$T
 

@@ -6,7 +6,7 @@
 # write-protected card is not to be unlocked with a switch; a user's
 # definition that drives an STM32's SDIO slot by software SPI is told, after
 # exit 9, that the slot is an SDIO slot and what flashes it on a warm reset.
-. "$MF_TESTS/e2e/sdcard_lib.sh"
+. "$MF_TESTS/lib/e2e.sh"
 export HOME=$T XDG_CONFIG_HOME=$T
 
 F407=btt-skr2-f407
