@@ -256,9 +256,7 @@ static int look_at_board(struct mf_job *j, struct kp_state *s, struct mf_err *er
     if (mf_target_connect(&o->target, &conn, err) < 0)
         return -1;
     const struct kl_dict *d = kl_session_dict(conn.session);
-    const char *mcu = kl_dict_const(d, "MCU");
-    snprintf(j->r->running_before, sizeof(j->r->running_before), "%s", d->version ? d->version : "unknown");
-    snprintf(j->mcu, sizeof(j->mcu), "%s", mcu ? mcu : "");
+    mf_job_running(j, d);
     if (s->via != VIA_CAN && !s->via_known)
         s->via = kl_dict_const(d, "SERIAL_BAUD") ? VIA_UART : VIA_USB;
     s->via_known = true;

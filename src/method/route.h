@@ -79,6 +79,11 @@ int mf_wait_power_cycle(struct mf_job *j, struct mf_err *err);
 /* The verdict when the new firmware runs: set it and say so. */
 int mf_judge_flashed(struct mf_job *j);
 
+/* What the running firmware said of itself before the flash: its version
+ * for the summary and its MCU for the image check. */
+struct kl_dict;
+void mf_job_running(struct mf_job *j, const struct kl_dict *d);
+
 /* A step worth telling the user about. */
 void mf_job_note(struct mf_job *j, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

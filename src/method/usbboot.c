@@ -111,10 +111,7 @@ int usbboot_connect(struct mf_job *j, struct usbboot *b, const char *route, stru
     struct mf_conn conn;
     if (mf_target_connect(&o->target, &conn, err) < 0)
         return -1;
-    const struct kl_dict *d = kl_session_dict(conn.session);
-    const char *mcu = kl_dict_const(d, "MCU");
-    snprintf(j->r->running_before, sizeof(j->r->running_before), "%s", d->version ? d->version : "unknown");
-    snprintf(j->mcu, sizeof(j->mcu), "%s", mcu ? mcu : "");
+    mf_job_running(j, kl_session_dict(conn.session));
     mf_disconnect(&conn);
     mf_job_note(j, "connected", "Connected over USB port %s: %s running %s.", b->before.port, j->mcu,
                 j->r->running_before);

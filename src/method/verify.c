@@ -11,6 +11,13 @@
 #include "util/clock.h"
 #include "util/interrupt.h"
 
+void mf_job_running(struct mf_job *j, const struct kl_dict *d)
+{
+    const char *mcu = kl_dict_const(d, "MCU");
+    snprintf(j->r->running_before, sizeof(j->r->running_before), "%s", d->version ? d->version : "unknown");
+    snprintf(j->mcu, sizeof(j->mcu), "%s", mcu ? mcu : "");
+}
+
 void mf_job_note(struct mf_job *j, const char *event, const char *fmt, ...)
 {
     char text[1024];
