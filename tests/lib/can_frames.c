@@ -2,7 +2,28 @@
 
 #include <poll.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int can_bus_join(const char *path, char *hello, size_t cap)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    if (fd < 0)
+        return -1;
+    ssize_t n = -1;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+        n = recv(fd, hello, cap - 1, 0);
+    if (n <= 0) {
+        close(fd);
+        return -1;
+    }
+    hello[n] = '\0';
+    return fd;
+}
 
 bool can_frame_send(int fd, uint32_t id, const void *data, uint8_t len)
 {

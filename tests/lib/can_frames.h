@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Connect to the bus socket at path; hello gets the bus's greeting (its
+ * bitrate).  -1 if either fails. */
+int can_bus_join(const char *path, char *hello, size_t cap);
 /* One frame of len (0..8) data bytes. */
 bool can_frame_send(int fd, uint32_t id, const void *data, uint8_t len);
 /* The next frame within ms (0: only one already waiting). */

@@ -27,16 +27,10 @@ static const char *dir;
 static const uint8_t UUID_A[6] = { 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f };
 static const uint8_t UUID_B[6] = { 0x11, 0x12, 0x13, 0x14, 0x15, 0x16 };
 
-static int join(const char *bus, char *hello, size_t cap)
+static int join(const char *path, char *hello, size_t cap)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", bus);
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    int fd = can_bus_join(path, hello, cap);
     CHECK(fd >= 0);
-    CHECK_EQ(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    ssize_t n = recv(fd, hello, cap - 1, 0);
-    CHECK(n > 0);
-    hello[n > 0 ? n : 0] = '\0';
     return fd;
 }
 

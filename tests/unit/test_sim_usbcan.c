@@ -28,14 +28,8 @@ static const uint8_t UUID_NODE[6] = { 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f };
 
 static int join(const char *path, char *hello, size_t cap)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    int fd = can_bus_join(path, hello, cap);
     CHECK(fd >= 0);
-    CHECK_EQ(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    ssize_t n = recv(fd, hello, cap - 1, 0);
-    CHECK(n > 0);
-    hello[n > 0 ? n : 0] = '\0';
     return fd;
 }
 
