@@ -90,7 +90,7 @@ _mcuflash_value()
         --klipper-dir)
             COMPREPLY=($(compgen -d -- "${COMP_WORDS[COMP_CWORD]}")) ;;
         --route)
-            _mcuflash_reply "sdcard katapult dfu" ;;
+            _mcuflash_reply "sdcard katapult dfu picoboot" ;;
         --scene)
             _mcuflash_reply "printer" ;;
         --canbus-interface)

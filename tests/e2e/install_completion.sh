@@ -50,6 +50,7 @@ expect_offers "show" mcuflash boards sho
 # Values of the options every command shares, and of --route and --scene.
 expect_offers "--firmware" mcuflash update --fi
 expect_offers "katapult" mcuflash flash --route k
+expect_offers "picoboot" mcuflash flash --route p
 expect_offers "printer" mcuflash demo --scene ""
 expect_offers "ls" mcuflash card l
 
