@@ -1,8 +1,10 @@
 /* What a sector costs on the line: sectors written and read through the SD
  * code on a virtual board with realistic timing, per link and bus, with
  * the time, message blocks and bytes each way per sector, and the lost
- * replies and retransmissions.  Prints one line per case.
- * Usage: bench_sd_link MCUFLASH_SIM [SECTORS] */
+ * replies and retransmissions.  Prints one line per case; with a CASE
+ * name, only that case, as "BYTES_OUT_WRITE BYTES_IN_WRITE BYTES_OUT_READ
+ * BYTES_IN_READ" per sector (bench/flash-speed.sh reads it).
+ * Usage: bench_sd_link MCUFLASH_SIM [SECTORS [CASE]] */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -69,7 +71,8 @@ static int open_bus(struct kl_session *s, const struct bench_case *bc, struct ca
 {
     if (!bc->spi_bus)
         return klipper_sdio_open(s, "sdio", bus, err);
-    struct klipper_spi_config cfg = { .bus = bc->spi_bus, .cs_pin = bc->cs_pin, .rate = bc->rate };
+    struct klipper_spi_config cfg = { .bus = bc->spi_bus, .cs_pin = bc->cs_pin, .rate = bc->rate,
+                                      .sw_pins = { "PA6", "PB5", "PA5" } };
     return klipper_spi_open(s, &cfg, bus, err);
 }
 
@@ -111,7 +114,12 @@ static int measure(struct kl_session *s, struct sd_card *sd, uint32_t n, struct 
     return rc;
 }
 
-static void run_case(const struct bench_case *bc, uint32_t n)
+static double per_sector(uint64_t after, uint64_t before, uint32_t n)
+{
+    return (double)(after - before) / n;
+}
+
+static void run_case(const struct bench_case *bc, uint32_t n, bool bytes_only)
 {
     char dev[300], image[300];
     snprintf(dev, sizeof(dev), "%s/%s", dir, bc->name);
@@ -136,8 +144,15 @@ static void run_case(const struct bench_case *bc, uint32_t n)
         rc = sd_open(bus, &sd, &err);
     if (rc == 0)
         rc = measure(s, sd, n, ph, &err);
-    printf("%-24s", bc->name);
-    if (rc == 0) {
+    if (bytes_only) {
+        if (rc == 0)
+            printf("%.0f %.0f %.0f %.0f\n", per_sector(ph[0].after.bytes_sent, ph[0].before.bytes_sent, n),
+                   per_sector(ph[0].after.bytes_received, ph[0].before.bytes_received, n),
+                   per_sector(ph[1].after.bytes_sent, ph[1].before.bytes_sent, n),
+                   per_sector(ph[1].after.bytes_received, ph[1].before.bytes_received, n));
+        else
+            fprintf(stderr, "bench_sd_link: %s: %s\n", bc->name, err.msg);
+    } else if (printf("%-24s", bc->name), rc == 0) {
         print_phase("write", &ph[0], n);
         print_phase("read", &ph[1], n);
         printf(" %llu lost, %llu retransmitted\n", (unsigned long long)(ph[1].after.lost_responses),
@@ -162,7 +177,7 @@ static void run_case(const struct bench_case *bc, uint32_t n)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_sd_link MCUFLASH_SIM [SECTORS]\n");
+        fprintf(stderr, "usage: bench_sd_link MCUFLASH_SIM [SECTORS [CASE]]\n");
         return 2;
     }
     sim_path = argv[1];
@@ -178,12 +193,22 @@ int main(int argc, char **argv)
         { "usb-sdio", "stm32f407xx", "usb", NULL, NULL, 0 },
         { "usb-hw-spi-400kHz", "stm32f407xx", "usb", "spi1", "PA4", KLIPPER_SD_SPI_RATE },
         { "usb-hw-spi-4MHz", "stm32f407xx", "usb", "spi1", "PA4", KLIPPER_SD_SPI_FAST_RATE },
-        { "uart250000-hw-spi-4MHz", "lpc1768", "uart:250000", "ssp1", "P0.6", KLIPPER_SD_SPI_FAST_RATE },
+        { "usb-sw-spi-400kHz", "stm32f407xx", "usb", "swspi", "PA4", KLIPPER_SD_SPI_RATE },
+        { "uart250000-hw-spi-4MHz", "stm32f407xx", "uart:250000", "spi1", "PA4", KLIPPER_SD_SPI_FAST_RATE },
     };
-    printf("%u sectors written and read back through the SD code, virtual board with --timing realistic;\n"
-           "per sector: time, message blocks sent, bytes sent and received\n", n);
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        run_case(&cases[i], n);
+    const char *only = argc > 3 ? argv[3] : NULL;
+    if (!only)
+        printf("%u sectors written and read back through the SD code, virtual board with --timing realistic;\n"
+               "per sector: time, message blocks sent, bytes sent and received\n", n);
+    bool found = false;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (only && strcmp(only, cases[i].name))
+            continue;
+        found = true;
+        run_case(&cases[i], n, only != NULL);
+    }
+    if (!found)
+        fprintf(stderr, "bench_sd_link: no case %s\n", only);
     rmdir(dir);
     return 0;
 }

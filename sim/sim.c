@@ -344,9 +344,9 @@ static int open_card(struct sim *s, struct mf_err *err)
     sdcard_config_init(&cfg);
     if (s->timing.realistic) {
         /* A real card takes a while to program a block: about a millisecond. */
-        cfg.write_busy_ns = 1000000;
+        cfg.write_busy_ns = CARD_WRITE_BUSY_NS;
         cfg.clock_ns = card_clock;
-        cfg.sd_busy_polls = 2;
+        cfg.sd_busy_polls = CARD_SD_BUSY_POLLS;
     }
     return sdcard_open_image(s->opt.card, &cfg, &s->slot.card, err);
 }

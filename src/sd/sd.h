@@ -36,6 +36,10 @@ struct sd_card_info {
     uint8_t cid[16], csd[16];   /* raw registers, byte 15 = CRC7 << 1 | 1 */
 };
 
+/* The SD-mode bus clock for data, once the card is identified (what
+ * Klipper's own tool uses on this path). */
+#define SD_MODE_TRANSFER_HZ 1000000u
+
 struct sd_options {
     unsigned tries;             /* attempts per sector operation (default 4) */
     bool multi_block;           /* CMD18/CMD25 for runs of sectors (SPI only) */

@@ -24,7 +24,6 @@ enum {
     WAIT_SHORT = 1,
     WAIT_LONG = 2,
     IDENT_HZ = 400000,
-    TRANSFER_HZ = 1000000,  /* what Klipper's own tool uses on this path */
     INIT_TIMEOUT_MS = 2000,
     INIT_MAX_POLLS = 2000,
     PROGRAM_TIMEOUT_MS = 1000,
@@ -212,7 +211,7 @@ static int init_once(struct sd_card *c, bool *silent, struct mf_err *err)
         (rc = read_register(c, 2, 0, cid, err)) != 0 || (rc = publish_address(c, err)) != 0 ||
         (rc = read_register(c, 9, (uint32_t)c->rca << 16, csd, err)) != 0 ||
         (rc = status_command(c, 7, (uint32_t)c->rca << 16, err)) != 0 ||
-        (rc = set_speed(c, TRANSFER_HZ, err)) != 0 ||
+        (rc = set_speed(c, SD_MODE_TRANSFER_HZ, err)) != 0 ||
         (rc = status_command(c, 16, SD_BLOCK, err)) != 0)
         return rc;
     return sd_take_registers(c, cid, csd, err) < 0 ? -1 : 0;
