@@ -7,7 +7,6 @@
 #include "klipper/proto.h"
 #include "sd/klipper_bus.h"
 #include "sd/klipper_config.h"
-#include "sd/sd_int.h"
 
 #define SDIO_OID 0
 #define BLOCK 512
@@ -285,13 +284,9 @@ static const struct cardbus_ops ksdio_ops = {
     .sd_read_block = ksdio_read_block,
     .sd_write_block = ksdio_write_block,
     .sd_set_speed = ksdio_set_speed,
+    .sd_batch = ksdio_batch,
     .close = ksdio_close,
 };
-
-sd_batch_fn klipper_sdio_batch(const struct cardbus *bus)
-{
-    return bus->ops == &ksdio_ops ? ksdio_batch : NULL;
-}
 
 static size_t id_size(const struct kl_msgfmt *f)
 {

@@ -44,6 +44,8 @@ struct sd_options {
     unsigned tries;             /* attempts per sector operation (default 4) */
     bool multi_block;           /* CMD18/CMD25 for runs of sectors (SPI only) */
     uint32_t max_run;           /* most sectors in one multi-block command */
+    uint8_t write_polls;        /* SD mode, pipelined: CMD13s after each write
+                                 * until the card shows what it needs (0: 2) */
 };
 
 struct sd_stats {
@@ -66,6 +68,8 @@ int sd_open_opts(struct cardbus *bus, const struct sd_options *opt, struct sd_ca
 
 const struct sd_card_info *sd_card_info(const struct sd_card *card);
 const struct sd_stats *sd_card_stats(const struct sd_card *card);
+/* SD mode, pipelined: the CMD13s now queued after each write. */
+unsigned sd_card_write_polls(const struct sd_card *card);
 
 /* The card as a block device; read_only if the CSD says write-protected.
  * It belongs to the card: blockdev_close() on it does nothing, sd_close()
