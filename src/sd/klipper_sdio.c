@@ -60,7 +60,11 @@ static struct kl_query *submit_query(struct ksdio *k, const struct sd_step *st, 
 {
     struct kl_arg args[4];
     const struct kl_msgfmt *f = step_query(k, st, args);
-    return kl_query_submit(k->s, f, args, st->kind == SD_STEP_COMMAND ? k->cmd_resp : k->wr_resp, SDIO_OID, 0, err);
+    /* A command's response: none, 4 or 16 bytes as it waits for none, a
+     * short or a long one; a write answers with integers. */
+    size_t data = st->kind == SD_STEP_COMMAND ? (st->wait == 2 ? 16 : st->wait == 1 ? 4 : 0) : 0;
+    return kl_query_submit(k->s, f, args, st->kind == SD_STEP_COMMAND ? k->cmd_resp : k->wr_resp, SDIO_OID, 0, data,
+                           err);
 }
 
 static bool is_query_step(const struct sd_step *st)
@@ -133,11 +137,11 @@ static int queue_step(struct ksdio *k, const struct sd_step *st, size_t left, bo
         return (q[0] = submit_query(k, st, err)) ? 0 : -1;
     case SD_STEP_READ:
         q[0] = kl_query_submit(k->s, k->rd, (struct kl_arg[]){ KL_U(SDIO_OID), KL_U(st->cmd), KL_U(st->arg) },
-                               k->rd_resp, SDIO_OID, 0, err);
+                               k->rd_resp, SDIO_OID, 0, 0, err);
         for (uint32_t off = 0, i = 1; off < BLOCK && q[i - 1]; off += k->rchunk, i++)
             q[i] = kl_query_submit(k->s, k->rbuf,
                                    (struct kl_arg[]){ KL_U(SDIO_OID), KL_U(off), KL_U(chunk_len(off, k->rchunk)) },
-                                   k->rbuf_resp, SDIO_OID, last ? KL_Q_RETRY : 0, err);
+                                   k->rbuf_resp, SDIO_OID, last ? KL_Q_RETRY : 0, chunk_len(off, k->rchunk), err);
         return q[step_replies(k, st) - 1] ? 0 : -1;
     case SD_STEP_FILL:
         /* Commands, up to and including the write of this buffer: never

@@ -34,7 +34,7 @@ static int kspi_batch(struct cardbus *bus, const struct spi_op *ops, size_t n, s
         struct kl_arg args[2] = { KL_U(SPI_OID), KL_BUF(ops[i].tx, ops[i].len) };
         if (!ops[i].rx)
             rc = kl_send(k->s, k->send, args, err);
-        else if (!(qs[i] = kl_query_submit(k->s, k->transfer, args, k->response, SPI_OID, 0, err)))
+        else if (!(qs[i] = kl_query_submit(k->s, k->transfer, args, k->response, SPI_OID, 0, ops[i].len, err)))
             rc = -1;
     }
     /* Collect every reply, even after a failure, so none is left behind. */
