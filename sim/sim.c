@@ -273,7 +273,9 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
-static int poll_timeout_ms(const struct sim *s)
+/* Until the next thing due, to the microsecond: the MCU's bus time is often
+ * well under a millisecond, and a wait rounded up to one would add to it. */
+static struct timespec poll_timeout(const struct sim *s)
 {
     uint64_t now = now_ns(), next = UINT64_MAX;
     if (s->state == BOARD_RESETTING)
@@ -293,12 +295,8 @@ static int poll_timeout_ms(const struct sim *s)
         next = min_u64(next, now + SIM_TOUCH_POLL_MS * 1000000ull);
     if (sim_usb_poll_ms(s) >= 0)
         next = min_u64(next, now + (uint64_t)sim_usb_poll_ms(s) * 1000000ull);
-    if (next == UINT64_MAX)
-        return 1000;
-    if (next <= now)
-        return 0;
-    uint64_t ms = (next - now + 999999) / 1000000;
-    return ms > 1000 ? 1000 : (int)ms;
+    uint64_t ns = next <= now ? 0 : next - now > 1000000000u ? 1000000000u : next - now;
+    return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
 }
 
 static void step(struct sim *s)
@@ -311,7 +309,8 @@ static void step(struct sim *s)
                                     .events = (short)(POLLIN | (s->host_blocked ? POLLOUT : 0)) };
     size_t ctl_first = n;
     n += control_pollfds(&s->control, pfd + n, POLL_MAX - n);
-    if (poll(pfd, (nfds_t)n, poll_timeout_ms(s)) < 0 && errno != EINTR)
+    struct timespec timeout = poll_timeout(s);
+    if (ppoll(pfd, (nfds_t)n, &timeout, NULL) < 0 && errno != EINTR)
         return;
     if (got_signal) {
         s->quit = true;
