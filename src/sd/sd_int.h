@@ -50,6 +50,7 @@ struct sd_card {
     struct spi_io io;
     bool crc_on;
     uint16_t latency_guess;    /* 0xFF bytes expected before a data token */
+    uint32_t write_pad;        /* 0xFF bytes after a written block (0: not yet set) */
     uint32_t max_run;          /* most sectors per read/write call */
     /* SD mode. */
     uint16_t rca;

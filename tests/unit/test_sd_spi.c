@@ -438,7 +438,9 @@ static void test_lost_replies(void)
     const struct cardbus_model_stats *bs = cardbus_model_stats(rig.bus);
     const int ran[] = { -1, 0, 1, 2, 5, 9 };
     uint32_t seed = 1, hits = 0;
-    for (unsigned k = 1; k <= 14; k++)
+    /* A write and a read back take at least three calls: a start, its
+     * blocks, the read. */
+    for (unsigned k = 1; k <= 6; k++)
         for (int r = 0; r < 6; r++) {
             uint32_t lba = 500 + (seed % 64) * 8;
             uint32_t count = 1 + seed % 5;
@@ -453,7 +455,7 @@ static void test_lost_replies(void)
                 CHECK_EQ(sd_card_stats(sd)->retries, retries + 1);
             }
         }
-    CHECK(hits >= 60);
+    CHECK(hits >= 3 * 6);
 
     /* A steady loss rate over a long transfer. */
     cardbus_model_lose(rig.bus, 0, 0);
@@ -463,7 +465,7 @@ static void test_lost_replies(void)
     CHECK_EQ(sd_card_stats(sd)->split_runs, 0);
 
     /* So many losses that no run of 16 sectors gets through: sector by sector. */
-    cardbus_model_lose_every(rig.bus, 9);
+    cardbus_model_lose_every(rig.bus, 5);
     check_write(&rig, sd, 3000, 40, 78);
     check_read(&rig, sd, 3000, 40);
     CHECK(sd_card_stats(sd)->split_runs >= 2);
