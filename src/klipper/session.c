@@ -76,6 +76,35 @@ int kl_session_open(struct transport *t, struct kl_session **out, struct mf_err 
     return 0;
 }
 
+void kl_session_command_time(struct kl_session *s, const struct kl_msgfmt *cmd, uint32_t fixed_ns,
+                             uint32_t per_byte_ns)
+{
+    unsigned i = 0;
+    while (i < s->ntimes && s->times[i].cmd != cmd)
+        i++;
+    if (i == sizeof(s->times) / sizeof(s->times[0]))
+        return;  /* no room: the command counts as taking no time, which is safe */
+    s->times[i] = (struct command_time){ cmd, fixed_ns, per_byte_ns };
+    if (i == s->ntimes)
+        s->ntimes++;
+}
+
+uint32_t ks_command_ns(const struct kl_session *s, const struct kl_msgfmt *cmd, const struct kl_arg *args)
+{
+    for (unsigned i = 0; i < s->ntimes; i++) {
+        if (s->times[i].cmd != cmd)
+            continue;
+        uint64_t ns = s->times[i].fixed_ns;
+        for (unsigned p = 0; p < cmd->nparams; p++) {
+            enum kl_ptype t = cmd->params[p].type;
+            if (t == KL_PT_BUFFER || t == KL_PT_STRING || t == KL_PT_PROGMEM)
+                ns += (uint64_t)s->times[i].per_byte_ns * args[p].len;
+        }
+        return ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+    }
+    return 0;
+}
+
 void kl_session_close(struct kl_session *s)
 {
     if (!s)

@@ -78,6 +78,14 @@ struct kl_query *kl_query_submit(struct kl_session *s, const struct kl_msgfmt *c
 int kl_query_wait(struct kl_session *s, struct kl_query *q, struct kl_msg *reply, struct mf_err *err);
 void kl_query_cancel(struct kl_session *s, struct kl_query *q);
 
+/* The least time the MCU spends on cmd: fixed_ns plus per_byte_ns for each
+ * byte of its buffer arguments (e.g. the clock of a bus it drives).  The
+ * session lets replies pile up in the MCU's transmit buffer only as far as
+ * the link drains it meanwhile; a command it knows no time for counts as
+ * taking none.  Up to 8 commands. */
+void kl_session_command_time(struct kl_session *s, const struct kl_msgfmt *cmd, uint32_t fixed_ns,
+                             uint32_t per_byte_ns);
+
 /* Shutdown state seen on this session (from `shutdown`/`is_shutdown`). */
 bool kl_session_shutdown(const struct kl_session *s, const char **reason);
 

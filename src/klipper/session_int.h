@@ -22,6 +22,9 @@
  * that do not fit are dropped. */
 #define USB_TX_BUFFER 192u
 #define UART_TX_BUFFER 96u
+/* What a full-speed USB host takes from the board's bulk endpoint while it
+ * has data, at least: five packets per 1 ms frame. */
+#define USB_PACKETS_PER_MS 5u
 
 enum qstate { Q_QUEUED, Q_SENT, Q_DONE, Q_LOST, Q_SHUTDOWN };
 
@@ -34,7 +37,8 @@ struct kl_query {
     int retries;
     uint8_t cmd[KL_PAYLOAD_MAX];
     uint8_t cmd_len;
-    uint16_t reply_size;   /* estimated size of the reply block */
+    uint16_t reply_size;   /* the largest its reply block can be */
+    uint32_t mcu_ns;       /* the least time the MCU spends on the command */
     struct kl_msg reply;
     char shutdown_reason[96];
 };
@@ -46,7 +50,7 @@ struct outblock {
     bool sent, retransmitted, data_acked;
     uint8_t len;
     uint8_t content[KL_PAYLOAD_MAX];
-    unsigned expect;          /* reply bytes counted for it when sent */
+    uint64_t mcu_ns;          /* the least time the MCU spends on its commands */
     struct kl_query *queries; /* queries whose command is in this block */
 };
 
@@ -65,12 +69,12 @@ struct kl_session {
     struct outblock *building;    /* block being filled (not in the list) */
     unsigned inflight;            /* sent and unacked */
     unsigned inflight_bytes;
-    /* Bytes the MCU may still hold in its transmit buffer: replies and acks
-     * expected for everything sent, less what has arrived. */
-    uint64_t expect_rx;
-    uint64_t rx_parsed;           /* input bytes taken apart into blocks (or skipped) */
     unsigned tx_buffer;           /* the MCU's transmit buffer size */
-    uint64_t last_byte_us;        /* when input last arrived */
+    struct command_time {         /* the least time the MCU spends on a command */
+        const struct kl_msgfmt *cmd;
+        uint32_t fixed_ns, per_byte_ns;
+    } times[8];
+    unsigned ntimes;
     int64_t receive_window;       /* 0: not declared */
     uint64_t byte_time_ns;        /* UART wire time per byte, 0 on USB */
 
@@ -105,8 +109,9 @@ void ks_pump(struct kl_session *s, uint64_t deadline);
 void ks_arm_retransmit(struct kl_session *s, uint64_t now);
 void ks_send_ready(struct kl_session *s);
 void ks_close_building(struct kl_session *s);
-int ks_append_command(struct kl_session *s, const uint8_t *cmd, size_t len, struct kl_query *q,
+int ks_append_command(struct kl_session *s, const uint8_t *cmd, size_t len, uint32_t mcu_ns, struct kl_query *q,
                       struct mf_err *err);
+uint32_t ks_command_ns(const struct kl_session *s, const struct kl_msgfmt *cmd, const struct kl_arg *args);
 int ks_encode(struct kl_session *s, const struct kl_msgfmt *cmd, const struct kl_arg *args, uint8_t *out,
               struct mf_err *err);
 void ks_retransmit_all(struct kl_session *s);

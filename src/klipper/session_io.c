@@ -74,13 +74,11 @@ static void read_input(struct kl_session *s)
             break;
         s->inlen += (size_t)n;
         s->stats.bytes_received += (uint64_t)n;
-        s->last_byte_us = mf_now_us();
         size_t pos = 0, len;
         for (;;) {
             enum kl_find_result r = kl_block_find(&s->finder, s->inbuf + pos, s->inlen - pos, &len);
             if (r == KL_FIND_MORE)
                 break;
-            s->rx_parsed += len;
             if (r == KL_FIND_BLOCK)
                 ks_handle_block(s, s->inbuf + pos, len);
             else if (r == KL_FIND_ERROR)

@@ -116,7 +116,8 @@ struct kl_query *kl_query_submit(struct kl_session *s, const struct kl_msgfmt *c
     q->oid = oid;
     q->flags = flags;
     q->reply_size = reply_block_size(resp, reply_data);
-    if (ks_append_command(s, q->cmd, q->cmd_len, q, err) < 0) {
+    q->mcu_ns = ks_command_ns(s, cmd, args);
+    if (ks_append_command(s, q->cmd, q->cmd_len, q->mcu_ns, q, err) < 0) {
         free(q);
         return NULL;
     }
@@ -164,7 +165,7 @@ int kl_query_wait(struct kl_session *s, struct kl_query *q, struct kl_msg *reply
                              "check the cable, then run the command again.", s->what, q->resp->name, QUERY_RETRIES);
                 break;
             }
-            if (ks_append_command(s, q->cmd, q->cmd_len, q, err) < 0) {
+            if (ks_append_command(s, q->cmd, q->cmd_len, q->mcu_ns, q, err) < 0) {
                 rc = -1;
                 break;
             }

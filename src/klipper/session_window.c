@@ -27,13 +27,49 @@ void ks_arm_retransmit(struct kl_session *s, uint64_t now)
     s->retransmit_at = s->inflight ? now + s->rto_us + ks_wire_us(s, s->inflight_bytes) : 0;
 }
 
-/* What the MCU sends back for a block: its replies and the ack after them. */
-static unsigned block_reply_bytes(const struct outblock *b)
+/* Firmware drops a reply that does not fit its transmit buffer.  The most
+ * it could hold once block `last` is answered, were every unanswered
+ * block's replies (and the ack after them) produced as early as the MCU's
+ * own time on its commands allows, each block no sooner than that after
+ * the one before, while the link drains it at its least rate: a UART byte
+ * by byte at the baud rate; USB a few packets per frame, each message in a
+ * packet of its own at worst.  Slower commands or a later start only
+ * leave it emptier. */
+static unsigned tx_backlog(const struct kl_session *s, const struct outblock *last)
 {
-    unsigned n = KL_MESSAGE_MIN;
-    for (const struct kl_query *q = b->queries; q; q = q->next_in_block)
-        n += q->reply_size;
-    return n;
+    enum { MAX_MESSAGES = 4 * MAX_PENDING_BLOCKS };
+    uint16_t fifo[MAX_MESSAGES];
+    unsigned head = 0, n = 0, bytes = 0;
+    for (const struct outblock *b = s->head; b; b = b->next) {
+        /* Drain while the MCU works on b. */
+        uint64_t can = s->byte_time_ns ? b->mcu_ns / s->byte_time_ns
+                                       : b->mcu_ns * USB_PACKETS_PER_MS / 1000000u;
+        while (n && can) {
+            uint16_t *m = &fifo[head % MAX_MESSAGES];
+            uint16_t take = !s->byte_time_ns || can >= *m ? *m : (uint16_t)can;
+            *m -= take;
+            bytes -= take;
+            can -= s->byte_time_ns ? take : 1;
+            if (!*m) {
+                head++;
+                n--;
+            }
+        }
+        uint16_t replies[MAX_MESSAGES];
+        unsigned k = 0;
+        for (const struct kl_query *q = b->queries; q && k + 1 < MAX_MESSAGES; q = q->next_in_block)
+            replies[k++] = q->reply_size;
+        replies[k++] = KL_MESSAGE_MIN;  /* the ack */
+        for (unsigned i = 0; i < k; i++) {
+            if (n == MAX_MESSAGES)
+                return UINT32_MAX;  /* more than can be told: too much */
+            fifo[(head + n++) % MAX_MESSAGES] = replies[i];
+            bytes += replies[i];
+        }
+        if (b == last)
+            break;
+    }
+    return bytes;
 }
 
 /* Send queued blocks as far as the window rules allow. */
@@ -48,13 +84,7 @@ void ks_send_ready(struct kl_session *s)
         if (s->receive_window && s->inflight &&
             (int64_t)s->inflight_bytes + KL_MESSAGE_MAX > s->receive_window)
             break;
-        /* Firmware drops a reply that does not fit its transmit buffer.
-         * Replies can outgrow requests (an SPI read answers 56 bytes for
-         * 56 sent, plus a longer id and an ack), so over a long pipeline
-         * they pile up there: send only what the buffer can take. */
-        unsigned expect = block_reply_bytes(b);
-        uint64_t held = s->expect_rx > s->rx_parsed ? s->expect_rx - s->rx_parsed : 0;
-        if (s->inflight && held + expect > s->tx_buffer)
+        if (s->inflight && tx_backlog(s, b) > s->tx_buffer)
             break;
         if (!s->inflight)
             s->last_progress_us = now; /* silence is measured from here */
@@ -63,10 +93,6 @@ void ks_send_ready(struct kl_session *s)
         b->sent_us = now;
         s->inflight++;
         s->inflight_bytes += b->len + KL_MESSAGE_MIN;
-        if (s->expect_rx < s->rx_parsed)
-            s->expect_rx = s->rx_parsed;
-        s->expect_rx += expect;
-        b->expect = expect;
         for (struct kl_query *q = b->queries; q; q = q->next_in_block)
             q->state = Q_SENT;
         if (s->inflight == 1)
@@ -90,7 +116,7 @@ void ks_close_building(struct kl_session *s)
 }
 
 /* Append an encoded command (and its query, if any) to the block being built. */
-int ks_append_command(struct kl_session *s, const uint8_t *cmd, size_t len, struct kl_query *q,
+int ks_append_command(struct kl_session *s, const uint8_t *cmd, size_t len, uint32_t mcu_ns, struct kl_query *q,
                       struct mf_err *err)
 {
     /* One query per block: a reply names its block, not its query, so two
@@ -107,6 +133,7 @@ int ks_append_command(struct kl_session *s, const uint8_t *cmd, size_t len, stru
     if (len)
         memcpy(b->content + b->len, cmd, len);
     b->len = (uint8_t)(b->len + len);
+    b->mcu_ns += mcu_ns;
     if (q) {
         q->next_in_block = NULL;
         struct kl_query **pp = &b->queries;
@@ -146,18 +173,6 @@ static void update_rtt(struct kl_session *s, uint64_t sample)
         s->rto_us = MIN_RTO_US;
     if (s->rto_us > MAX_RTO_US)
         s->rto_us = MAX_RTO_US;
-}
-
-/* An ack comes after every reply to the blocks it acknowledges, so what the
- * MCU may still hold is what the blocks from rseq on will answer: drop
- * whatever the estimates of the finished ones said beyond what came. */
-static void settle_expected(struct kl_session *s, uint64_t rseq)
-{
-    uint64_t pending = 0;
-    for (struct outblock *b = s->head; b && b->sent; b = b->next)
-        if (b->seq >= rseq)
-            pending += b->expect;
-    s->expect_rx = s->rx_parsed + pending;
 }
 
 /* Everything below rseq has been received by the MCU.  explicit: the block
@@ -251,7 +266,6 @@ void ks_handle_block(struct kl_session *s, const uint8_t *blk, size_t len)
             /* The ack after a block's responses: that block is finished. */
             s->last_ack_seq = rseq;
             process_ack(s, rseq, true);
-            settle_expected(s, rseq);
         } else if (s->inflight && !s->nak_retransmitted) {
             /* A repeated ack is a nak: the MCU dropped what followed. */
             s->stats.naks++;
@@ -273,7 +287,7 @@ void ks_run_timers(struct kl_session *s, uint64_t now)
             s->probe_at = now + s->rto_us;
         else if (now >= s->probe_at) {
             s->probe_at = 0;
-            ks_append_command(s, NULL, 0, NULL, NULL);
+            ks_append_command(s, NULL, 0, 0, NULL, NULL);
             ks_close_building(s);
         }
     } else {
@@ -288,10 +302,6 @@ void ks_run_timers(struct kl_session *s, uint64_t now)
      * naks but never acknowledges our blocks again. */
     if (s->head && now - s->last_progress_us > SILENCE_LIMIT_US)
         ks_set_dead(s, "stopped answering (or restarted)");
-    /* Quiet for longer than the buffer takes to drain: it is empty, whatever
-     * the estimate says (lost replies never arrive). */
-    if (now - s->last_byte_us > ks_wire_us(s, s->tx_buffer) + 2000)
-        s->expect_rx = s->rx_parsed;
 }
 
 
@@ -303,7 +313,7 @@ int kl_send(struct kl_session *s, const struct kl_msgfmt *cmd, const struct kl_a
     int n = ks_encode(s, cmd, args, buf, err);
     if (n < 0)
         return -1;
-    if (ks_append_command(s, buf, (size_t)n, NULL, err) < 0)
+    if (ks_append_command(s, buf, (size_t)n, ks_command_ns(s, cmd, args), NULL, err) < 0)
         return -1;
     if (s->building && s->building->len > KL_PAYLOAD_MAX - 8) {
         ks_close_building(s);

@@ -270,9 +270,24 @@ static int ksdio_write_block(struct cardbus *bus, uint8_t cmd, uint32_t arg, con
     return rc;
 }
 
+/* The SD bus clocks the MCU spends at least: a command and its short
+ * response, 48 bits each; a data block adds 512 bytes on 4 lines. */
+#define SDIO_COMMAND_CLOCKS (48u + 48u)
+#define SDIO_DATA_CLOCKS (SDIO_COMMAND_CLOCKS + BLOCK * 8u / 4u)
+
+static void note_speed(struct ksdio *k, uint32_t hz)
+{
+    uint64_t clock_ns = 1000000000u / hz;
+    kl_session_command_time(k->s, k->cmd, (uint32_t)(SDIO_COMMAND_CLOCKS * clock_ns), 0);
+    kl_session_command_time(k->s, k->rd, (uint32_t)(SDIO_DATA_CLOCKS * clock_ns), 0);
+    kl_session_command_time(k->s, k->wr, (uint32_t)(SDIO_DATA_CLOCKS * clock_ns), 0);
+}
+
 static int ksdio_set_speed(struct cardbus *bus, uint32_t hz, struct mf_err *err)
 {
     struct ksdio *k = (struct ksdio *)bus;
+    if (hz)
+        note_speed(k, hz);
     if (kl_send(k->s, k->speed, (struct kl_arg[]){ KL_U(SDIO_OID), KL_U(hz) }, err) < 0)
         return -1;
     return kl_flush(k->s, err);

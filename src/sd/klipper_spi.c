@@ -144,6 +144,10 @@ int klipper_spi_open(struct kl_session *s, const struct klipper_spi_config *cfg,
         free(k);
         return -1;
     }
+    /* Each byte takes 8 clocks on the bus, and the MCU does nothing else. */
+    uint32_t byte_ns = (uint32_t)(8000000000ull / cfg->rate);
+    kl_session_command_time(s, k->send, 0, byte_ns);
+    kl_session_command_time(s, k->transfer, 0, byte_ns);
     k->bus.ops = &kspi_ops;
     k->bus.kind = CARDBUS_SPI;
     k->bus.max_spi_chunk = max_chunk(k->transfer, k->response);
