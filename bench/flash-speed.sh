@@ -4,7 +4,8 @@
 # flash a virtual board with --timing realistic (fresh FAT32 card) and
 # print the wall time of the upload-and-read-back phase and of the whole
 # flash, the floor of each (bench/flash_floor.c), their ratio, the bytes
-# sent and received per sector (bench_sd_link), and the peak RSS.
+# sent and received per sector (bench_sd_link), and the peak RSS; and once
+# the time to connect and identify on a pty without timing.
 # Usage: bench/flash-speed.sh [--json] [BUILD_DIR]
 #   CONFIGS="usb-sdio ..." and SIZES="32 128 512" (KiB) pick a subset.
 set -eu
@@ -61,6 +62,8 @@ flash() {
     echo "$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }') $(jq -r .upload_seconds <<<"$result") $(tail -n 1 "$dir/rss")"
 }
 
+connect_ms=$("$sd_link" "$sim" 1 connect)
+[ $json = 1 ] || echo "connect and identify on a pty without timing: $connect_ms ms (median of 20)"
 [ $json = 1 ] || printf '%-24s %4s %8s %8s %5s %8s %8s %5s %14s %14s %8s\n' config KiB whole_s floor ratio \
     upload_s floor ratio "write out/in" "read out/in" rss_KiB
 for c in $configs; do
@@ -73,12 +76,13 @@ for c in $configs; do
             jq -cn --arg config "$c" --argjson size $((k * 1024)) --argjson whole "$whole" \
                 --argjson whole_floor "$whole_floor" --argjson upload "$upload" --argjson upload_floor "$upload_floor" \
                 --argjson rss "$rss" --argjson w_out "$w_out" --argjson w_in "$w_in" --argjson r_out "$r_out" \
-                --argjson r_in "$r_in" \
+                --argjson r_in "$r_in" --argjson connect_ms "$connect_ms" \
                 '{config: $config, size: $size, whole_s: $whole, whole_floor_s: $whole_floor,
                   whole_ratio: ($whole / $whole_floor * 100 | round / 100), upload_s: $upload,
                   upload_floor_s: $upload_floor, upload_ratio: ($upload / $upload_floor * 100 | round / 100),
                   write_bytes_out_per_sector: $w_out, write_bytes_in_per_sector: $w_in,
-                  read_bytes_out_per_sector: $r_out, read_bytes_in_per_sector: $r_in, rss_kib: $rss}'
+                  read_bytes_out_per_sector: $r_out, read_bytes_in_per_sector: $r_in, rss_kib: $rss,
+                  connect_ms: $connect_ms}'
         else
             awk -v c="$c" -v k="$k" -v w="$whole" -v wf="$whole_floor" -v u="$upload" -v uf="$upload_floor" \
                 -v wo="$w_out/$w_in" -v ro="$r_out/$r_in" -v r="$rss" 'BEGIN {

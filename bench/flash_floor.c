@@ -3,16 +3,22 @@
  * (sim/timing_model.h), so it moves whenever the model does.
  *
  * Upload and read back (the file's sectors, written then read):
- *   every sector crosses the link in Klipper blocks of 64 bytes, each
- *   carrying at most 56 data bytes (59 of payload less the message id, oid
- *   and length); SPI sends as many bytes to read a sector as it reads;
- *   the MCU clocks each sector on the card bus (SPI: token, 512 bytes, CRC
- *   and for a write the data response, 8 clocks each; SD mode: the data
- *   command and its block), and after a write the card programs (SPI: the
- *   busy time; SD mode: the CMD13s that see it programming, and the one
- *   that sees it done).  The link carries each direction on its own while
- *   the MCU works, so each phase takes at least the longest of: bytes to
- *   the MCU, bytes from it, the MCU's bus and busy time.
+ *   every sector crosses the link in Klipper blocks of at most 64 bytes,
+ *   each carrying at most 56 data bytes (59 of payload less the message
+ *   id, oid and length), so 10 blocks; the MCU answers every block it
+ *   receives with an ack of 5 bytes, and every query with a reply block;
+ *   SPI sends as many bytes to read a sector as it reads, SD mode sends a
+ *   few short requests (2 blocks) and gets a short reply for each data
+ *   command and CMD13.  A UART moves bytes at the baud rate, each direction
+ *   on its own; USB moves packets, five per 1 ms frame, each block in a
+ *   packet of its own.
+ *   The MCU clocks each sector on the card bus (SPI: token, 512 bytes,
+ *   CRC and for a write the data response, 8 clocks each; SD mode: the
+ *   data command and its block), and after a write the card programs (SPI:
+ *   the busy time; SD mode: the CMD13s that see it programming and the one
+ *   that sees it done).  The link moves bytes while the MCU works, so each
+ *   phase takes at least the longest of: the link to the MCU, the link
+ *   from it, the MCU's bus and busy time.
  * Whole flash: that, plus the reset (USB re-enumeration or UART boot), the
  *   bootloader's start, its reading of the file's blocks, and programming.
  * Everything else (FAT sectors, connecting, verifying) is left out, so this
@@ -36,16 +42,30 @@
 #define SPI_TOKEN_CRC 3u       /* start token, 16-bit CRC */
 #define SPI_DATA_RESPONSE 1u   /* after a written block */
 
-struct link {
-    double bytes_per_s;
-};
+#define ACK 5u                  /* an empty block */
+#define SHORT_REPLY 16u         /* an SD-mode command's reply block, at least */
+#define REQUEST_BLOCKS 2u       /* SD mode: the short requests to read a sector */
+#define SD_WRITE_REPLIES (2u + CARD_SD_BUSY_POLLS) /* the data command, the CMD13s */
 
-/* Bytes on the link for one sector of data in full blocks. */
-static double sector_link_bytes(void)
+/* Blocks that carry one sector's data. */
+static unsigned data_blocks(void)
 {
     unsigned per_block = KL_PAYLOAD_MAX - MESSAGE_HEAD;
-    unsigned blocks = (SECTOR + per_block - 1) / per_block;
-    return (double)blocks * KL_MESSAGE_MAX;
+    return (SECTOR + per_block - 1) / per_block;
+}
+
+/* Link time for a sector each way: blocks of data-carrying size, short
+ * blocks and acks; a UART counts bytes, USB packets. */
+struct leg {
+    unsigned full, short_replies, acks;
+};
+
+static double leg_s(const struct leg *l, bool usb, double baud)
+{
+    if (usb)
+        return (l->full + l->short_replies + l->acks) / (USB_PACKETS_PER_FRAME * 1e9 / USB_FRAME_NS);
+    double bytes = (double)l->full * KL_MESSAGE_MAX + l->short_replies * SHORT_REPLY + l->acks * ACK;
+    return bytes * UART_BITS_PER_BYTE / baud;
 }
 
 static double max3(double a, double b, double c)
@@ -68,10 +88,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "flash_floor: bad arguments\n");
         return 2;
     }
-    double link_rate = usb ? (double)USB_PACKET * USB_PACKETS_PER_FRAME * 1e9 / USB_FRAME_NS
-                           : baud / UART_BITS_PER_BYTE;
     double sectors = (double)(((unsigned long)size + SECTOR - 1) / SECTOR);
-    double on_link = sectors * sector_link_bytes() / link_rate;
+    unsigned d = data_blocks();
+    /* Writing: the data to the MCU, acks (and SD mode's replies) back.
+     * Reading: the data back with an ack per request block; SPI sends as
+     * many bytes as it reads, SD mode a few short requests. */
+    struct leg write_out = { d, 0, 0 }, write_in = { 0, sdio ? SD_WRITE_REPLIES : 0, d };
+    struct leg read_out = { sdio ? 0 : d, sdio ? REQUEST_BLOCKS : 0, 0 };
+    struct leg read_in = { d, sdio ? 1 : 0, sdio ? REQUEST_BLOCKS : d };
 
     double bus_write, bus_read;
     if (sdio) {
@@ -81,10 +105,8 @@ int main(int argc, char **argv)
         bus_write = (SECTOR + SPI_TOKEN_CRC + SPI_DATA_RESPONSE) * 8.0 / rate + CARD_WRITE_BUSY_NS / 1e9;
         bus_read = (SECTOR + SPI_TOKEN_CRC) * 8.0 / rate;
     }
-    /* Writing: data to the MCU.  Reading: data from it, and over SPI as
-     * many bytes to it. */
-    double write_s = max3(on_link, 0, sectors * bus_write);
-    double read_s = max3(sdio ? 0 : on_link, on_link, sectors * bus_read);
+    double write_s = sectors * max3(leg_s(&write_out, usb, baud), leg_s(&write_in, usb, baud), bus_write);
+    double read_s = sectors * max3(leg_s(&read_out, usb, baud), leg_s(&read_in, usb, baud), bus_read);
     double upload = write_s + read_s;
 
     double reset = (usb ? USB_REENUMERATE_US : UART_BOOT_US) / 1e6 + BOOT_START_US / 1e6;

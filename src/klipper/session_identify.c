@@ -11,10 +11,16 @@
 
 /* Learn the MCU's expected sequence: send an empty block; the ack or nak
  * that comes back carries it. */
+#define SYNC_RETRY_US 50000u
+#define SYNC_GIVE_UP_US 8500000u
+
 int ks_sync_sequence(struct kl_session *s, struct mf_err *err)
 {
     static const uint8_t sync = KL_SYNC;
-    for (int attempt = 0; attempt < 25 && !s->dead; attempt++) {
+    /* Ask again often: a board that is still starting answers as soon as it
+     * runs, and a connection waits for nothing else. */
+    uint64_t give_up = mf_now_us() + SYNC_GIVE_UP_US;
+    while (mf_now_us() < give_up && !s->dead) {
         uint8_t frame[KL_MESSAGE_MAX];
         ks_queue_bytes(s, &sync, 1);
         size_t n = kl_block_build(0, NULL, 0, frame);
@@ -22,7 +28,7 @@ int ks_sync_sequence(struct kl_session *s, struct mf_err *err)
         s->stats.blocks_sent++;
         s->stats.bytes_sent += n + 1;
         ks_write_out(s);
-        uint64_t until = mf_now_us() + 100000 + (uint64_t)attempt * 20000;
+        uint64_t until = mf_now_us() + SYNC_RETRY_US;
         while (mf_now_us() < until && !s->dead) {
             uint64_t now = mf_now_us();
             if (!(transport_wait(s->t, TRANSPORT_READABLE, (int)((until - now) / 1000) + 1) & TRANSPORT_READABLE))
@@ -71,7 +77,7 @@ static struct kl_query *ask_chunk(struct kl_session *s, uint32_t offset, uint32_
 
 int ks_identify(struct kl_session *s, struct mf_err *err)
 {
-    enum { CHUNK = 40, WINDOW = 4 };
+    enum { CHUNK = 40, WINDOW = 8 };
     size_t cap = 8192, len = 0;
     uint8_t *blob = malloc(cap);
     struct kl_query *q[WINDOW] = { 0 };
@@ -131,8 +137,15 @@ int ks_identify(struct kl_session *s, struct mf_err *err)
         }
         next_off += CHUNK;
     }
-    for (int i = 0; i < WINDOW; i++)
-        kl_query_cancel(s, q[i]);
+    /* Let the requests past the end be answered, so that no late reply can
+     * meet a later session on the same port. */
+    for (int i = 0; i < WINDOW; i++) {
+        struct mf_err ignored;
+        if (rc == 0 && q[i])
+            kl_query_wait(s, q[i], NULL, &ignored);
+        else
+            kl_query_cancel(s, q[i]);
+    }
     if (rc == 0) {
         char *json;
         size_t jlen;
