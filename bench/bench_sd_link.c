@@ -250,6 +250,8 @@ int main(int argc, char **argv)
         { "usb-sw-spi-400kHz", "stm32f407xx", "usb", "swspi", "PA4", KLIPPER_SD_SPI_RATE, NULL },
         { "uart250000-hw-spi-4MHz", "stm32f407xx", "uart:250000", "spi1", "PA4", KLIPPER_SD_SPI_FAST_RATE, NULL },
         { "connect", "stm32f407xx", "usb", NULL, NULL, 0, "none" },
+        { "connect-usb", "stm32f407xx", "usb", NULL, NULL, 0, "realistic" },
+        { "connect-uart", "stm32f407xx", "uart:250000", NULL, NULL, 0, "realistic" },
     };
     const char *only = argc > 3 ? argv[3] : NULL;
     if (!only)
