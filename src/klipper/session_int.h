@@ -70,6 +70,8 @@ struct kl_session {
     unsigned inflight;            /* sent and unacked */
     unsigned inflight_bytes;
     unsigned tx_buffer;           /* the MCU's transmit buffer size */
+    uint64_t answered_seq;        /* blocks below this have been answered */
+    unsigned partial_bytes;       /* of a block still arriving */
     struct command_time {         /* the least time the MCU spends on a command */
         const struct kl_msgfmt *cmd;
         uint32_t fixed_ns, per_byte_ns;
@@ -118,6 +120,7 @@ void ks_retransmit_all(struct kl_session *s);
 struct outblock *ks_find_sent_block(struct kl_session *s, uint64_t seq);
 void ks_handle_block(struct kl_session *s, const uint8_t *blk, size_t len);
 void ks_run_timers(struct kl_session *s, uint64_t now);
+void ks_note_partial(struct kl_session *s, const uint8_t *start, size_t len);
 
 /* session_query.c: queries and their replies */
 void ks_resolve_queries(struct kl_session *s, struct outblock *b);

@@ -87,6 +87,7 @@ static void read_input(struct kl_session *s)
         }
         memmove(s->inbuf, s->inbuf + pos, s->inlen - pos);
         s->inlen -= pos;
+        ks_note_partial(s, s->inbuf, s->inlen);
     }
 }
 

@@ -27,49 +27,102 @@ void ks_arm_retransmit(struct kl_session *s, uint64_t now)
     s->retransmit_at = s->inflight ? now + s->rto_us + ks_wire_us(s, s->inflight_bytes) : 0;
 }
 
+/* The MCU's transmit buffer as the replies it may hold, in order: what the
+ * link takes from it in a while is a UART's bytes at the baud rate, or on
+ * USB a few packets a frame, each message in a packet of its own at worst. */
+#define TXQ_MAX (4 * MAX_PENDING_BLOCKS)
+struct txq {
+    uint16_t msg[TXQ_MAX];
+    unsigned head, n, bytes;
+    bool full;                /* more messages than it can tell */
+};
+
+static void txq_push(struct txq *q, unsigned bytes)
+{
+    if (q->n == TXQ_MAX) {
+        q->full = true;
+        return;
+    }
+    q->msg[(q->head + q->n++) % TXQ_MAX] = (uint16_t)bytes;
+    q->bytes += bytes;
+}
+
+static void txq_drain(const struct kl_session *s, struct txq *q, uint64_t ns)
+{
+    uint64_t can = s->byte_time_ns ? ns / s->byte_time_ns : ns * USB_PACKETS_PER_MS / 1000000u;
+    while (q->n && can) {
+        uint16_t *m = &q->msg[q->head % TXQ_MAX];
+        uint16_t take = !s->byte_time_ns || can >= *m ? *m : (uint16_t)can;
+        *m = (uint16_t)(*m - take);
+        q->bytes -= take;
+        can -= s->byte_time_ns ? take : 1;
+        if (!*m) {
+            q->head++;
+            q->n--;
+        }
+    }
+}
+
+/* A block's replies not yet received, and the ack after them. */
+static void push_replies(struct txq *q, const struct outblock *b)
+{
+    for (const struct kl_query *r = b->queries; r; r = r->next_in_block)
+        if (r->state != Q_DONE)
+            txq_push(q, r->reply_size);
+    txq_push(q, KL_MESSAGE_MIN);
+}
+
 /* Firmware drops a reply that does not fit its transmit buffer.  The most
- * it could hold once block `last` is answered, were every unanswered
- * block's replies (and the ack after them) produced as early as the MCU's
- * own time on its commands allows, each block no sooner than that after
- * the one before, while the link drains it at its least rate: a UART byte
- * by byte at the baud rate; USB a few packets per frame, each message in a
- * packet of its own at worst.  Slower commands or a later start only
- * leave it emptier. */
+ * it could hold once block `last` is answered, Lindley's recursion from
+ * now on, every reply as early as it could come:
+ *  - the blocks the MCU has answered (their replies, or the start of
+ *    them, came in) hold what has not arrived yet, and the link drains it
+ *    at its least rate until `last` is answered: not before `last` has
+ *    crossed the line (a UART), nor before the MCU has spent its least time
+ *    on every block not yet answered but the first (it may be at work on
+ *    that one already);
+ *  - those blocks and `last` answer no sooner than the MCU's time on each
+ *    after the one before, all their replies at once at worst.
+ * Slower commands or a later start only leave the buffer emptier. */
 static unsigned tx_backlog(const struct kl_session *s, const struct outblock *last)
 {
-    enum { MAX_MESSAGES = 4 * MAX_PENDING_BLOCKS };
-    uint16_t fifo[MAX_MESSAGES];
-    unsigned head = 0, n = 0, bytes = 0;
+    struct txq from_now = { 0 }, future = { 0 };
+    const struct outblock *first_future = NULL;
+    uint64_t future_ns = 0;
     for (const struct outblock *b = s->head; b; b = b->next) {
-        /* Drain while the MCU works on b. */
-        uint64_t can = s->byte_time_ns ? b->mcu_ns / s->byte_time_ns
-                                       : b->mcu_ns * USB_PACKETS_PER_MS / 1000000u;
-        while (n && can) {
-            uint16_t *m = &fifo[head % MAX_MESSAGES];
-            uint16_t take = !s->byte_time_ns || can >= *m ? *m : (uint16_t)can;
-            *m -= take;
-            bytes -= take;
-            can -= s->byte_time_ns ? take : 1;
-            if (!*m) {
-                head++;
-                n--;
-            }
-        }
-        uint16_t replies[MAX_MESSAGES];
-        unsigned k = 0;
-        for (const struct kl_query *q = b->queries; q && k + 1 < MAX_MESSAGES; q = q->next_in_block)
-            replies[k++] = q->reply_size;
-        replies[k++] = KL_MESSAGE_MIN;  /* the ack */
-        for (unsigned i = 0; i < k; i++) {
-            if (n == MAX_MESSAGES)
-                return UINT32_MAX;  /* more than can be told: too much */
-            fifo[(head + n++) % MAX_MESSAGES] = replies[i];
-            bytes += replies[i];
+        if (b->sent && b->seq < s->answered_seq) {
+            push_replies(&from_now, b);
+        } else {
+            /* The MCU may have been at work on the first since before now. */
+            if (first_future)
+                future_ns += b->mcu_ns;
+            else
+                first_future = b;
+            txq_drain(s, &future, b->mcu_ns);
+            push_replies(&future, b);
         }
         if (b == last)
             break;
     }
-    return bytes;
+    /* What came of a reply still arriving has left the buffer. */
+    unsigned partial = s->partial_bytes;
+    for (unsigned i = 0; partial && i < from_now.n; i++) {
+        uint16_t *m = &from_now.msg[(from_now.head + i) % TXQ_MAX];
+        uint16_t take = partial < *m ? (uint16_t)partial : *m;
+        *m = (uint16_t)(*m - take);
+        from_now.bytes -= take;
+        partial -= take;
+    }
+    for (const struct outblock *b = first_future; b; b = b->next) {
+        push_replies(&from_now, b);
+        if (b == last)
+            break;
+    }
+    uint64_t crossing_ns = s->byte_time_ns * (uint64_t)(last->len + KL_MESSAGE_MIN);
+    txq_drain(s, &from_now, crossing_ns > future_ns ? crossing_ns : future_ns);
+    if (from_now.full || future.full)
+        return UINT32_MAX;
+    return from_now.bytes > future.bytes ? from_now.bytes : future.bytes;
 }
 
 /* Send queued blocks as far as the window rules allow. */
@@ -84,7 +137,8 @@ void ks_send_ready(struct kl_session *s)
         if (s->receive_window && s->inflight &&
             (int64_t)s->inflight_bytes + KL_MESSAGE_MAX > s->receive_window)
             break;
-        if (s->inflight && tx_backlog(s, b) > s->tx_buffer)
+        /* The last block answered may still owe its ack (the margin). */
+        if (s->inflight && tx_backlog(s, b) + KL_MESSAGE_MIN > s->tx_buffer)
             break;
         if (!s->inflight)
             s->last_progress_us = now; /* silence is measured from here */
@@ -233,6 +287,23 @@ struct outblock *ks_find_sent_block(struct kl_session *s, uint64_t seq)
     return NULL;
 }
 
+/* The start of a block still arriving: a block of the MCU's that answers a
+ * block of ours (its sequence says which) has been sent, so that block
+ * was answered, and its bytes so far have left the MCU. */
+void ks_note_partial(struct kl_session *s, const uint8_t *start, size_t len)
+{
+    s->partial_bytes = 0;
+    if (len < KL_HEADER_SIZE || start[0] < KL_MESSAGE_MIN || start[0] > KL_MESSAGE_MAX ||
+        (start[1] & ~KL_SEQ_MASK) != KL_DEST)
+        return;
+    uint64_t rseq = s->receive_seq + ((uint64_t)(start[1] - s->receive_seq) & KL_SEQ_MASK);
+    if (rseq > s->send_seq)
+        return;
+    if (rseq > s->answered_seq)
+        s->answered_seq = rseq;
+    s->partial_bytes = (unsigned)len;
+}
+
 void ks_handle_block(struct kl_session *s, const uint8_t *blk, size_t len)
 {
     s->stats.blocks_received++;
@@ -241,6 +312,8 @@ void ks_handle_block(struct kl_session *s, const uint8_t *blk, size_t len)
         /* Claims an ack for something never sent: stale or foreign. */
         return;
     }
+    if (rseq > s->answered_seq)
+        s->answered_seq = rseq;
     const uint8_t *p = blk + KL_HEADER_SIZE, *end = blk + len - KL_TRAILER_SIZE;
     bool explicit_ack = p == end;
     if (!explicit_ack) {
