@@ -78,9 +78,10 @@ static struct kl_query *ask_chunk(struct kl_session *s, uint32_t offset, uint32_
 int ks_identify(struct kl_session *s, struct mf_err *err)
 {
     /* Until the dictionary tells USB from a UART, replies may fill only a
-     * UART's 96-byte transmit buffer: chunks of 30 let two be answered at
-     * once (with an ack each), where two of 40 would not fit. */
-    enum { CHUNK = 30, WINDOW = 8 };
+     * UART's 96-byte transmit buffer: chunks of 25 let two be answered at
+     * once (with an ack each, and room for one more ack), where two of 40
+     * would not fit. */
+    enum { CHUNK = 25, WINDOW = 8 };
     size_t cap = 8192, len = 0;
     uint8_t *blob = malloc(cap);
     struct kl_query *q[WINDOW] = { 0 };
