@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "cardbus_model.h"
@@ -24,17 +23,6 @@ struct txcase {
     const char *name, *link;
     uint32_t rate; /* SPI clock; 0: SDIO */
 };
-
-static int open_port(const char *path)
-{
-    int fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK);
-    struct termios t;
-    if (fd >= 0 && tcgetattr(fd, &t) == 0) {
-        cfmakeraw(&t);
-        tcsetattr(fd, TCSANOW, &t);
-    }
-    return fd;
-}
 
 static int open_bus(struct kl_session *s, uint32_t rate, struct cardbus **bus, struct mf_err *err)
 {
@@ -72,7 +60,7 @@ static void one_case(const char *dir, const struct txcase *c)
         sim_stop(&p);
         return;
     }
-    int fd = open_port(p.path);
+    int fd = sim_open_port(p.path);
     struct transport *t = NULL;
     struct kl_session *s = NULL;
     struct cardbus *bus = NULL;
