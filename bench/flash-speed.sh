@@ -72,6 +72,7 @@ for c in $configs; do
     read -r w_out w_in r_out r_in <<<"$("$sd_link" "$sim" 32 "$c")"
     for k in $sizes; do
         read -r whole upload rss <<<"$(flash "$c" "$k")"
+        [ -n "$whole" ] || exit 1  # flash said why
         read -r upload_floor whole_floor <<<"$("$floor" "$link" "$bus" "$rate" $((k * 1024)))"
         if [ $json = 1 ]; then
             jq -cn --arg config "$c" --argjson size $((k * 1024)) --argjson whole "$whole" \

@@ -34,10 +34,8 @@ enum {
     INIT_MAX_POLLS = 2000,
     SD_NO_REPLY = 2,        /* spi_command: the card sent no R1 */
     SD_REFUSED = 3,         /* a data response "write error" */
-    SD_BEHIND = 4,          /* the card was still busy where the next block began */
     WRITE_PAD_MIN = 8,      /* bytes of 0xFF after a written block, at least */
     WRITE_PAD_MAX = 1 << 16,
-    WRITE_BEHIND_MAX = 12,  /* times a run may catch up with a slow card */
 };
 
 /* R1 bits. */
@@ -336,23 +334,23 @@ static int queue_stop_token(struct spi_io *io, size_t *at, struct mf_err *err)
     return spi_io_transfer(io, stop, sizeof(stop), at, err);
 }
 
-/* ---- pipelined writes ----
+/* ---- writes: a block and its pad per batch ----
  *
  * A card programs each block after its data response and ignores the bus
- * meanwhile.  Rather than ask in a round trip per block whether it is done,
- * each block is followed in the same batch by c->write_pad bytes of 0xFF,
- * long enough for the card to finish, and two of them come back: one three
- * quarters of the way (if every block shows the card done there, the pad
- * shrinks to that) and the last (if the card is still busy there, the next
- * token went to a busy card and everything after that block is void: the
- * pad doubles, the card is brought back, and the run goes on from the block
- * that was not seen done). */
+ * meanwhile; data or a command frame sent then could, once it is done, be
+ * taken for a token or a command.  So nothing goes after a block until a
+ * byte read back has shown the card done.  Rather than ask for that in a
+ * round trip of its own, each block is followed in its batch by
+ * c->write_pad bytes of 0xFF, long enough for the card to finish, and two
+ * of them come back: one three quarters of the way (if the card is done
+ * there, the pad shrinks to that) and the last (if the card is still busy
+ * there, it is polled as before and the pad doubles). */
 
 static int resync(struct sd_card *c, struct mf_err *err);
 
-/* Where in the stream each queued block's answers are. */
+/* Where in the stream a queued block's answers are. */
 struct block_marks {
-    size_t response;    /* first byte after the CRC */
+    size_t response;    /* first byte after the CRC (or the stop token) */
     size_t early, late; /* the two pad bytes that come back */
 };
 
@@ -393,7 +391,7 @@ static int queue_block(struct sd_card *c, uint8_t token, const uint8_t *data, st
     return queue_pad(c, m, err);
 }
 
-/* The data response of a queued block: 0, SD_REFUSED or SD_AGAIN. */
+/* The data response of a block: 0, SD_REFUSED or SD_AGAIN. */
 static int data_response(const struct spi_io *io, const struct block_marks *m, struct mf_err *err)
 {
     size_t p = m->response;
@@ -409,112 +407,82 @@ static int data_response(const struct spi_io *io, const struct block_marks *m, s
     }
 }
 
-/* The card was seen still busy after a block: back to idle (any block it
- * took from the bytes that followed is ended, a multi-block write
- * stopped), its status read and cleared. */
-static int catch_up(struct sd_card *c, struct mf_err *err)
-{
-    uint8_t r[2];
-    int rc = resync(c, err);
-    if (rc == 0 && (rc = lost_is_again(spi_command(c, false, 13, 0, r, sizeof(r), err), err)) == SD_NO_REPLY)
-        rc = sd_again(err, "no answer to CMD13 after writing");
-    if (rc == 0 && (r[1] & R2_WP_VIOLATION))
-        return fail_write_protected(c, err);
-    return rc;
-}
-
-/* Blocks [0, count) of a run started by start_write, and for several the
- * stop token, then CMD13, in one batch.  Returns 0 (all written, status
- * clean), SD_BEHIND with *done blocks seen programmed, SD_REFUSED,
- * SD_AGAIN or -1. */
-static int write_run(struct sd_card *c, const uint8_t *buf, uint32_t count, uint32_t *done, struct mf_err *err)
+/* After a block or the stop token: done by the end of the pad, or polled
+ * until done; the pad follows what the card needed. */
+static int pad_done(struct sd_card *c, const struct block_marks *m, struct mf_err *err)
 {
     struct spi_io *io = &c->io;
-    struct block_marks *m = calloc(count + 1, sizeof(*m));
-    size_t w13 = 0;
-    bool multi = count > 1;
-    int rc = m ? 0 : mf_fail(err, MF_E_FAIL, "Out of memory.");
+    if (io->rx[m->late] != 0xFF) {
+        c->write_pad = c->write_pad * 2 < WRITE_PAD_MAX ? c->write_pad * 2 : WRITE_PAD_MAX;
+        return wait_not_busy(c, m->late, err);
+    }
+    if (io->rx[m->early] == 0xFF && c->write_pad * 3 / 4 >= WRITE_PAD_MIN)
+        c->write_pad = c->write_pad * 3 / 4;
+    return 0;
+}
+
+/* One block (token: single or multi) in a batch, and what came of it. */
+static int write_block(struct sd_card *c, uint8_t token, const uint8_t *data, struct mf_err *err)
+{
+    struct block_marks m;
+    spi_io_begin(&c->io);
+    spi_io_clear(&c->io);
+    if (queue_block(c, token, data, &m, err) < 0)
+        return -1;
+    int rc = lost_is_again(spi_io_run(&c->io, err), err);
+    rc = rc ? rc : data_response(&c->io, &m, err);
+    return rc ? rc : pad_done(c, &m, err);
+}
+
+/* The stop token of CMD25 and its pad, then CMD13 (heard only if the card
+ * was done by the end of the pad; else asked again). */
+static int stop_write(struct sd_card *c, struct mf_err *err)
+{
+    struct spi_io *io = &c->io;
+    struct block_marks m;
+    size_t w13, pos;
     spi_io_begin(io);
     spi_io_clear(io);
-    for (uint32_t i = 0; rc == 0 && i < count; i++)
-        rc = queue_block(c, multi ? TOKEN_MULTI : TOKEN_START, buf + (size_t)i * SD_BLOCK, &m[i], err);
-    if (rc == 0 && multi) {
-        rc = queue_stop_token(io, &m[count].response, err);
-        rc = rc ? rc : queue_pad(c, &m[count], err);
-    }
+    int rc = queue_stop_token(io, &m.response, err);
+    rc = rc ? rc : queue_pad(c, &m, err);
     rc = rc ? rc : queue_command(c, 13, 0, 2, &w13, err);
     rc = rc ? rc : lost_is_again(spi_io_run(io, err), err);
-    bool shrink = true;
-    *done = 0;
-    for (uint32_t i = 0; rc == 0 && i < count; i++) {
-        if ((rc = data_response(io, &m[i], err)) != 0)
-            break;
-        if (io->rx[m[i].late] != 0xFF)
-            rc = SD_BEHIND;
-        else
-            *done = i + 1;
-        shrink &= io->rx[m[i].early] == 0xFF;
-    }
-    /* CMD13 counts only if the card was done when it came. */
-    uint8_t r[2] = { 0xFF, 0xFF };
-    size_t pos;
-    bool heard = !multi || io->rx[m[count].late] == 0xFF;
-    if ((rc == 0 || rc == SD_REFUSED) && heard && locate_r1(io, w13, w13 + NCR_MAX + 1, &pos) &&
-        pos + 1 < io->rx_len)
-        memcpy(r, io->rx + pos, 2);
-    if (rc == SD_REFUSED && !(r[0] & 0x80))
-        rc = r[1] & R2_WP_VIOLATION ? fail_write_protected(c, err)
-                                    : sd_again(err, "the card refused a data block (write error)");
-    else if (rc == 0 && !heard) {
-        rc = wait_not_busy(c, m[count].late, err);
-        rc = rc ? rc : check_status(c, false, err);
-    } else if (rc == 0 && (r[0] & 0x80))
-        rc = check_status(c, false, err);  /* its answer did not come in time: ask again */
-    else if (rc == 0 && (r[1] & R2_WP_VIOLATION))
-        rc = fail_write_protected(c, err);
-    else if (rc == 0 && (r[0] || r[1]))
-        rc = sd_again(err, "the card reported status 0x%02X%02X after writing", r[0], r[1]);
-    if (rc == 0 && shrink && c->write_pad * 3 / 4 >= WRITE_PAD_MIN)
-        c->write_pad = c->write_pad * 3 / 4;
-    free(m);
-    return rc;
+    if (rc)
+        return rc;
+    bool heard = io->rx[m.late] == 0xFF;
+    if ((rc = pad_done(c, &m, err)) != 0)
+        return rc;
+    if (!heard || !locate_r1(io, w13, w13 + NCR_MAX + 1, &pos) || pos + 1 >= io->rx_len)
+        return check_status(c, false, err);
+    uint8_t r[2] = { io->rx[pos], io->rx[pos + 1] };
+    if (r[1] & R2_WP_VIOLATION)
+        return check_status(c, false, err);  /* ask once more before saying so */
+    if (r[0] || r[1])
+        return sd_again(err, "the card reported status 0x%02X%02X after writing", r[0], r[1]);
+    return 0;
 }
 
 static int spi_write(struct sd_card *c, uint32_t lba, uint32_t count, const uint8_t *buf,
                      struct mf_err *err)
 {
-    /* Without CRC checks, data bytes a card took for a token after a pad too
-     * short could land as a block: one block per CMD24, nothing after it. */
-    if (!c->crc_on && count > 1) {
-        int rc = 0;
-        for (uint32_t i = 0; i < count && rc == 0; i++)
-            rc = spi_write(c, lba + i, 1, buf + (size_t)i * SD_BLOCK, err);
-        return rc;
-    }
+    bool multi = count > 1;
     if (!c->write_pad)
         c->write_pad = c->io.chunk > WRITE_PAD_MIN ? c->io.chunk : WRITE_PAD_MIN;
-    for (unsigned behind = 0;; behind++) {
-        uint32_t done = 0;
-        int rc = start_write(c, lba, count, err);
-        if (rc == 0)
-            rc = write_run(c, buf, count, &done, err);
-        if (rc == SD_REFUSED) {
-            struct mf_err ignored;
-            if (resync(c, &ignored) == -1)
-                return mf_fail(err, ignored.code, "%s", ignored.msg);
-            return check_status(c, true, err);
-        }
-        if (rc != SD_BEHIND)
-            return rc;
-        if (behind == WRITE_BEHIND_MAX)
-            return sd_again(err, "the card stayed busy after %u bytes", c->write_pad);
-        c->write_pad = c->write_pad * 2 < WRITE_PAD_MAX ? c->write_pad * 2 : WRITE_PAD_MAX;
-        if ((rc = catch_up(c, err)) != 0)
-            return rc;
-        lba += done;
-        count -= done;
-        buf += (size_t)done * SD_BLOCK;
+    int rc = start_write(c, lba, count, err);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < count && rc == 0; i++)
+        rc = write_block(c, multi ? TOKEN_MULTI : TOKEN_START, buf + (size_t)i * SD_BLOCK, err);
+    if (multi && rc == 0)
+        return stop_write(c, err);
+    if (rc == SD_REFUSED) {
+        /* End the write (the card refuses what follows), then ask why. */
+        struct mf_err ignored;
+        if (multi && resync(c, &ignored) == -1)
+            return mf_fail(err, ignored.code, "%s", ignored.msg);
+        return check_status(c, true, err);
     }
+    return rc == 0 ? check_status(c, false, err) : rc;
 }
 
 static int spi_read(struct sd_card *c, uint32_t lba, uint32_t count, uint8_t *buf,
