@@ -1,8 +1,12 @@
 /* What a sector costs on the line: sectors written and read through the SD
  * code on a virtual board with realistic timing, per link and bus, with
  * the time, message blocks and bytes each way per sector, and the lost
- * replies and retransmissions.  Prints one line per case.
- * Usage: bench_sd_link MCUFLASH_SIM [SECTORS] */
+ * replies and retransmissions.  Prints one line per case; with a CASE
+ * name, only that case, as "BYTES_OUT_WRITE BYTES_IN_WRITE BYTES_OUT_READ
+ * BYTES_IN_READ" per sector (bench/flash-speed.sh reads it).  The case
+ * "connect" times connecting and identifying instead, on a pty without
+ * timing: it prints the median of 20 in milliseconds.
+ * Usage: bench_sd_link MCUFLASH_SIM [SECTORS [CASE]] */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +28,7 @@ struct bench_case {
     const char *name, *mcu, *link;
     const char *spi_bus, *cs_pin; /* NULL: SDIO */
     uint32_t rate;
+    const char *timing;
 };
 
 static const char *sim_path;
@@ -38,7 +43,7 @@ static pid_t start_board(const struct bench_case *bc, const char *dev, const cha
         return -1;
     }
     fclose(f);
-    const char *argv[] = { sim_path, "--path", dev, "--mcu", bc->mcu, "--link", bc->link, "--timing", "realistic",
+    const char *argv[] = { sim_path, "--path", dev, "--mcu", bc->mcu, "--link", bc->link, "--timing", bc->timing ? bc->timing : "realistic",
                            "--card", image, NULL };
     pid_t pid = fork();
     if (pid == 0) {
@@ -69,7 +74,8 @@ static int open_bus(struct kl_session *s, const struct bench_case *bc, struct ca
 {
     if (!bc->spi_bus)
         return klipper_sdio_open(s, "sdio", bus, err);
-    struct klipper_spi_config cfg = { .bus = bc->spi_bus, .cs_pin = bc->cs_pin, .rate = bc->rate };
+    struct klipper_spi_config cfg = { .bus = bc->spi_bus, .cs_pin = bc->cs_pin, .rate = bc->rate,
+                                      .sw_pins = { "PA6", "PB5", "PA5" } };
     return klipper_spi_open(s, &cfg, bus, err);
 }
 
@@ -111,7 +117,69 @@ static int measure(struct kl_session *s, struct sd_card *sd, uint32_t n, struct 
     return rc;
 }
 
-static void run_case(const struct bench_case *bc, uint32_t n)
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Connect and identify 20 times; the median in ms, or -1. */
+static double connect_ms(int fd, const char *dev)
+{
+    uint64_t took[20];
+    for (int i = 0; i < 20; i++) {
+        struct transport *t = NULL;
+        struct kl_session *s = NULL;
+        struct mf_err err;
+        uint64_t t0 = mf_now_us();
+        int rc = transport_over_fd(dup(fd), dev, &t, &err);
+        if (rc == 0)
+            rc = kl_session_open(t, &s, &err);
+        took[i] = mf_now_us() - t0;
+        kl_session_close(s);
+        transport_close(t);
+        if (rc < 0) {
+            fprintf(stderr, "bench_sd_link: %s\n", err.msg);
+            return -1;
+        }
+    }
+    qsort(took, 20, sizeof(took[0]), cmp_u64);
+    return took[10] / 1000.0;
+}
+
+static void stop_board(pid_t pid, int fd, const char *image)
+{
+    if (fd >= 0)
+        close(fd);
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+    unlink(image);
+}
+
+/* The connect case: the median time to connect and identify. */
+static void run_connect(const struct bench_case *bc, bool bare)
+{
+    char dev[300], image[300];
+    snprintf(dev, sizeof(dev), "%s/%s", dir, bc->name);
+    snprintf(image, sizeof(image), "%s/%s.img", dir, bc->name);
+    pid_t pid = start_board(bc, dev, image);
+    int fd = pid > 0 ? open_port(dev) : -1;
+    double ms = fd >= 0 ? connect_ms(fd, dev) : -1;
+    if (bare)
+        printf("%.1f\n", ms);
+    else
+        printf("%-24s %.1f ms to connect and identify (median of 20, pty without timing)\n", bc->name, ms);
+    stop_board(pid, fd, image);
+}
+
+static double per_sector(uint64_t after, uint64_t before, uint32_t n)
+{
+    return (double)(after - before) / n;
+}
+
+static void run_case(const struct bench_case *bc, uint32_t n, bool bytes_only)
 {
     char dev[300], image[300];
     snprintf(dev, sizeof(dev), "%s/%s", dir, bc->name);
@@ -136,8 +204,15 @@ static void run_case(const struct bench_case *bc, uint32_t n)
         rc = sd_open(bus, &sd, &err);
     if (rc == 0)
         rc = measure(s, sd, n, ph, &err);
-    printf("%-24s", bc->name);
-    if (rc == 0) {
+    if (bytes_only) {
+        if (rc == 0)
+            printf("%.0f %.0f %.0f %.0f\n", per_sector(ph[0].after.bytes_sent, ph[0].before.bytes_sent, n),
+                   per_sector(ph[0].after.bytes_received, ph[0].before.bytes_received, n),
+                   per_sector(ph[1].after.bytes_sent, ph[1].before.bytes_sent, n),
+                   per_sector(ph[1].after.bytes_received, ph[1].before.bytes_received, n));
+        else
+            fprintf(stderr, "bench_sd_link: %s: %s\n", bc->name, err.msg);
+    } else if (printf("%-24s", bc->name), rc == 0) {
         print_phase("write", &ph[0], n);
         print_phase("read", &ph[1], n);
         printf(" %llu lost, %llu retransmitted\n", (unsigned long long)(ph[1].after.lost_responses),
@@ -150,19 +225,13 @@ static void run_case(const struct bench_case *bc, uint32_t n)
         bus->ops->close(bus);
     kl_session_close(s);
     transport_close(t);
-    if (fd >= 0)
-        close(fd);
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-    }
-    unlink(image);
+    stop_board(pid, fd, image);
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_sd_link MCUFLASH_SIM [SECTORS]\n");
+        fprintf(stderr, "usage: bench_sd_link MCUFLASH_SIM [SECTORS [CASE]]\n");
         return 2;
     }
     sim_path = argv[1];
@@ -175,15 +244,31 @@ int main(int argc, char **argv)
     if (!mkdtemp(dir))
         return 1;
     static const struct bench_case cases[] = {
-        { "usb-sdio", "stm32f407xx", "usb", NULL, NULL, 0 },
-        { "usb-hw-spi-400kHz", "stm32f407xx", "usb", "spi1", "PA4", KLIPPER_SD_SPI_RATE },
-        { "usb-hw-spi-4MHz", "stm32f407xx", "usb", "spi1", "PA4", KLIPPER_SD_SPI_FAST_RATE },
-        { "uart250000-hw-spi-4MHz", "lpc1768", "uart:250000", "ssp1", "P0.6", KLIPPER_SD_SPI_FAST_RATE },
+        { "usb-sdio", "stm32f407xx", "usb", NULL, NULL, 0, NULL },
+        { "usb-hw-spi-400kHz", "stm32f407xx", "usb", "spi1", "PA4", KLIPPER_SD_SPI_RATE, NULL },
+        { "usb-hw-spi-4MHz", "stm32f407xx", "usb", "spi1", "PA4", KLIPPER_SD_SPI_FAST_RATE, NULL },
+        { "usb-sw-spi-400kHz", "stm32f407xx", "usb", "swspi", "PA4", KLIPPER_SD_SPI_RATE, NULL },
+        { "uart250000-hw-spi-4MHz", "stm32f407xx", "uart:250000", "spi1", "PA4", KLIPPER_SD_SPI_FAST_RATE, NULL },
+        { "connect", "stm32f407xx", "usb", NULL, NULL, 0, "none" },
+        { "connect-usb", "stm32f407xx", "usb", NULL, NULL, 0, "realistic" },
+        { "connect-uart", "stm32f407xx", "uart:250000", NULL, NULL, 0, "realistic" },
     };
-    printf("%u sectors written and read back through the SD code, virtual board with --timing realistic;\n"
-           "per sector: time, message blocks sent, bytes sent and received\n", n);
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        run_case(&cases[i], n);
+    const char *only = argc > 3 ? argv[3] : NULL;
+    if (!only)
+        printf("%u sectors written and read back through the SD code, virtual board with --timing realistic;\n"
+               "per sector: time, message blocks sent, bytes sent and received\n", n);
+    bool found = false;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (only && strcmp(only, cases[i].name))
+            continue;
+        found = true;
+        if (cases[i].timing)
+            run_connect(&cases[i], only != NULL);
+        else
+            run_case(&cases[i], n, only != NULL);
+    }
+    if (!found)
+        fprintf(stderr, "bench_sd_link: no case %s\n", only);
     rmdir(dir);
     return 0;
 }

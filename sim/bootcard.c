@@ -6,9 +6,13 @@
 
 #include <string.h>
 
-#define SPI_HZ 9000000u             /* SPI clock of a bootloader (e.g. 72 MHz / 8) */
-#define SD_BYTES_PER_S 12000000u    /* 4-bit SD bus at 24 MHz */
-#define BLOCK_OVERHEAD_US 100u      /* command, card access latency per block */
+#include "timing_model.h"
+
+/* SPI at 9 MHz (e.g. 72 MHz / 8); SD mode 4-bit at 24 MHz; a command and
+ * the card's access latency per block. */
+#define SPI_HZ BOOT_SPI_HZ
+#define SD_BYTES_PER_S BOOT_SD_BYTES_PER_S
+#define BLOCK_OVERHEAD_US BOOT_BLOCK_OVERHEAD_US
 #define INIT_POLLS 1000
 #define R1_POLLS 16
 #define TOKEN_POLLS 4096

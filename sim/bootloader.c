@@ -16,9 +16,12 @@
 #include "firmware/mcu.h"
 #include "firmware/vectors.h"
 #include "klipper/dict.h"
+#include "timing_model.h"
 
-#define FLASH_BYTES_PER_S 25000u /* erase and program, as a Cortex-M bootloader manages */
-#define START_US 50000u          /* clocks, card power-up, mount */
+/* Erase and program as a Cortex-M bootloader manages; clocks, card
+ * power-up and mount at start. */
+#define FLASH_BYTES_PER_S BOOT_FLASH_BYTES_PER_S
+#define START_US BOOT_START_US
 #define FYSETC_MIN_READ 8        /* its bootloader gives up on a first read shorter than this */
 
 void boot_rules_for(const struct board *b, struct boot_rules *r)

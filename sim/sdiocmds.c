@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "mcu.h"
+#include "timing_model.h"
 
 #define FMT_SEND_COMMAND_RESPONSE "sdio_send_command_response oid=%c error=%c response=%*s"
 #define FMT_READ_DATA_RESPONSE "sdio_read_data_response oid=%c error=%c read=%u"
@@ -95,7 +96,7 @@ static void command_sdio_send_command(struct sim_mcu *m, const struct kl_msg *ms
         err = sdcard_sd_command(card, cmd & 0x3f, kl_msg_u(msg, "argument"), wait, response);
     else if (!wait)
         err = 0;
-    spend_clocks(m, sdio, wait == 2 ? 48 + 136 : 48 + 48);
+    spend_clocks(m, sdio, wait == 2 ? SDIO_LONG_COMMAND_CLOCKS : SDIO_SHORT_COMMAND_CLOCKS);
     sim_sendf(m, FMT_SEND_COMMAND_RESPONSE,
               (struct kl_arg[]){ KL_U(oid), KL_U(err), KL_BUF(response, response_len) });
 }
@@ -117,7 +118,7 @@ static int data_block(struct sim_mcu *m, struct sdiodev *sdio, const struct kl_m
     uint32_t arg = kl_msg_u(msg, "argument");
     int err = read ? sdcard_sd_read_block(card, cmd, arg, sdio->data_buffer)
                    : sdcard_sd_write_block(card, cmd, arg, sdio->data_buffer);
-    spend_clocks(m, sdio, 96 + (SDIO_BLOCK * 8 + 16 * 4) / 4);
+    spend_clocks(m, sdio, SDIO_BLOCK_CLOCKS);
     if (err == 0 || err == SDCARD_SDIO_CRC_FAIL || err == SDCARD_SDIO_DATA_TIMEOUT)
         *len = sdio->blocksize; /* the command itself was answered */
     return err;

@@ -292,7 +292,9 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
-static int poll_timeout_ms(const struct sim *s)
+/* Until the next thing due, to the microsecond: the MCU's bus time is often
+ * well under a millisecond, and a wait rounded up to one would add to it. */
+static struct timespec poll_timeout(const struct sim *s)
 {
     uint64_t now = now_ns(), next = UINT64_MAX;
     if (s->state == BOARD_RESETTING)
@@ -312,12 +314,8 @@ static int poll_timeout_ms(const struct sim *s)
         next = min_u64(next, now + SIM_TOUCH_POLL_MS * 1000000ull);
     if (sim_usb_poll_ms(s) >= 0)
         next = min_u64(next, now + (uint64_t)sim_usb_poll_ms(s) * 1000000ull);
-    if (next == UINT64_MAX)
-        return 1000;
-    if (next <= now)
-        return 0;
-    uint64_t ms = (next - now + 999999) / 1000000;
-    return ms > 1000 ? 1000 : (int)ms;
+    uint64_t ns = next <= now ? 0 : next - now > 1000000000u ? 1000000000u : next - now;
+    return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
 }
 
 static void step(struct sim *s)
@@ -331,7 +329,8 @@ static void step(struct sim *s)
     n += port_extra_pollfds(&s->port, pfd + n, POLL_MAX - n);
     size_t ctl_first = n;
     n += control_pollfds(&s->control, pfd + n, POLL_MAX - n);
-    if (poll(pfd, (nfds_t)n, poll_timeout_ms(s)) < 0 && errno != EINTR)
+    struct timespec timeout = poll_timeout(s);
+    if (ppoll(pfd, (nfds_t)n, &timeout, NULL) < 0 && errno != EINTR)
         return;
     if (got_signal) {
         s->quit = true;
@@ -366,9 +365,9 @@ static int open_card(struct sim *s, struct mf_err *err)
     sdcard_config_init(&cfg);
     if (s->timing.realistic) {
         /* A real card takes a while to program a block: about a millisecond. */
-        cfg.write_busy_ns = 1000000;
+        cfg.write_busy_ns = CARD_WRITE_BUSY_NS;
         cfg.clock_ns = card_clock;
-        cfg.sd_busy_polls = 2;
+        cfg.sd_busy_polls = CARD_SD_BUSY_POLLS;
     }
     return sdcard_open_image(s->opt.card, &cfg, &s->slot.card, err);
 }

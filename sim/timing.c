@@ -5,7 +5,7 @@
 #include <string.h>
 
 #define NS_PER_S 1000000000ull
-#define NS_PER_FRAME 1000000ull
+#define NS_PER_FRAME ((uint64_t)USB_FRAME_NS)
 
 struct wire_chunk {
     struct wire_chunk *next;
@@ -18,8 +18,8 @@ struct wire_chunk {
 uint64_t timing_reset_delay_us(const struct sim_timing *t)
 {
     if (t->link == SIM_LINK_USB)
-        return t->realistic ? 1500000 : 100000;
-    return t->realistic ? 300000 : 10000;
+        return t->realistic ? USB_REENUMERATE_US : 100000;
+    return t->realistic ? UART_BOOT_US : 10000;
 }
 
 size_t timing_tx_buffer(const struct sim_timing *t)
@@ -65,7 +65,7 @@ static uint64_t delivery_ns(struct sim_wire *w, uint64_t ready_ns, size_t len, u
     uint64_t start = ready_ns > w->free_at_ns ? ready_ns : w->free_at_ns;
     *tx_start = start;
     if (t->link == SIM_LINK_UART) {
-        w->free_at_ns = start + (uint64_t)len * 10u * NS_PER_S / (t->baud ? t->baud : 250000);
+        w->free_at_ns = start + (uint64_t)len * UART_BITS_PER_BYTE * NS_PER_S / (t->baud ? t->baud : 250000);
         return w->free_at_ns;
     }
     uint64_t packets = (len + USB_PACKET - 1) / USB_PACKET;

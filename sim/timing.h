@@ -15,9 +15,8 @@
 #include <stdint.h>
 
 #include "options.h"
+#include "timing_model.h"
 
-#define USB_PACKET 64
-#define USB_PACKETS_PER_FRAME 5
 #define WIRE_QUEUE_MAX 65536
 
 struct sim_timing {

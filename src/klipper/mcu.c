@@ -10,7 +10,7 @@ int kl_mcu_get_config(struct kl_session *s, struct kl_mcu_config *cfg, struct mf
     const struct kl_msgfmt *cmd = kl_session_command(s, "get_config", err);
     const struct kl_msgfmt *resp = cmd ? kl_session_response(s, "config", err) : NULL;
     struct kl_msg m;
-    if (!resp || kl_query(s, cmd, NULL, resp, -1, KL_Q_RETRY, &m, err) < 0)
+    if (!resp || kl_query(s, cmd, NULL, resp, -1, KL_Q_RETRY, 0, &m, err) < 0)
         return -1;
     /* Fields by name: their order changed in 2021. */
     cfg->is_config = kl_msg_u(&m, "is_config") != 0;
@@ -36,7 +36,7 @@ int kl_mcu_shutdown_reason(struct kl_session *s, char *reason, size_t cap, struc
         return 0;
     struct mf_err qerr;
     struct kl_msg m;
-    kl_query(s, cmd, (struct kl_arg[]){ KL_U(0) }, resp, -1, KL_Q_RETRY, &m, &qerr);
+    kl_query(s, cmd, (struct kl_arg[]){ KL_U(0) }, resp, -1, KL_Q_RETRY, 0, &m, &qerr);
     if (kl_session_shutdown(s, &known))
         snprintf(reason, cap, "%s", known);
     return 0;
@@ -47,7 +47,7 @@ int kl_mcu_uptime(struct kl_session *s, uint64_t *ticks, struct mf_err *err)
     const struct kl_msgfmt *cmd = kl_session_command(s, "get_uptime", err);
     const struct kl_msgfmt *resp = cmd ? kl_session_response(s, "uptime", err) : NULL;
     struct kl_msg m;
-    if (!resp || kl_query(s, cmd, NULL, resp, -1, KL_Q_RETRY, &m, err) < 0)
+    if (!resp || kl_query(s, cmd, NULL, resp, -1, KL_Q_RETRY, 0, &m, err) < 0)
         return -1;
     *ticks = ((uint64_t)kl_msg_u(&m, "high") << 32) | kl_msg_u(&m, "clock");
     return 0;

@@ -61,18 +61,30 @@ int kl_send_now(struct kl_session *s, struct mf_err *err);
  * input again. */
 int kl_send_sync(struct kl_session *s, struct mf_err *err);
 
-/* Send cmd and wait for `resp` (matching param "oid" when oid >= 0). */
+/* Send cmd and wait for `resp` (matching param "oid" when oid >= 0).
+ * reply_data: the most bytes the reply's buffers and strings can hold
+ * together (0 for a reply of integers), as the command asked for them: the
+ * session keeps no more replies outstanding than the MCU's transmit buffer
+ * holds, and learns their size from this alone. */
 int kl_query(struct kl_session *s, const struct kl_msgfmt *cmd, const struct kl_arg *args,
-             const struct kl_msgfmt *resp, int oid, unsigned flags, struct kl_msg *reply,
+             const struct kl_msgfmt *resp, int oid, unsigned flags, size_t reply_data, struct kl_msg *reply,
              struct mf_err *err);
 
 /* Pipelined form: submit many, then wait for each (in any order).
  * kl_query_wait frees q; kl_query_cancel frees one not waited for. */
 struct kl_query *kl_query_submit(struct kl_session *s, const struct kl_msgfmt *cmd,
                                  const struct kl_arg *args, const struct kl_msgfmt *resp, int oid,
-                                 unsigned flags, struct mf_err *err);
+                                 unsigned flags, size_t reply_data, struct mf_err *err);
 int kl_query_wait(struct kl_session *s, struct kl_query *q, struct kl_msg *reply, struct mf_err *err);
 void kl_query_cancel(struct kl_session *s, struct kl_query *q);
+
+/* The least time the MCU spends on cmd: fixed_ns plus per_byte_ns for each
+ * byte of its buffer arguments (e.g. the clock of a bus it drives).  The
+ * session lets replies pile up in the MCU's transmit buffer only as far as
+ * the link drains it meanwhile; a command it knows no time for counts as
+ * taking none.  Up to 8 commands. */
+void kl_session_command_time(struct kl_session *s, const struct kl_msgfmt *cmd, uint32_t fixed_ns,
+                             uint32_t per_byte_ns);
 
 /* Shutdown state seen on this session (from `shutdown`/`is_shutdown`). */
 bool kl_session_shutdown(const struct kl_session *s, const char **reason);

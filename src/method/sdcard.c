@@ -34,6 +34,7 @@ struct sd_state {
     bool card_open;
     bool renames;           /* the bootloader renames the file after flashing */
     bool needs_power_cycle; /* SD-mode bootloader and the card was put in SPI mode */
+    uint32_t uploaded_cluster; /* where the uploaded file starts (0: unknown) */
 };
 
 static struct sd_state *state(struct mf_job *j)
@@ -167,6 +168,9 @@ static int sdcard_write(struct mf_job *j, struct mf_err *err)
         return -1;
     r->upload_seconds = (double)(mf_now_us() - t0) / 1e6;
     r->bytes = j->fw.card.size;
+    struct fat_entry up;
+    if (fat_stat(c->vol, target, &up, err) == 1)
+        s->uploaded_cluster = up.first_cluster;
     mf_job_note(j, "uploaded", "Wrote %s and read it back: identical (%.1f KiB in %.1f s, %.1f KiB/s).",
                 r->card_name, (double)r->bytes / 1024, r->upload_seconds,
                 r->upload_seconds > 0 ? (double)r->bytes / 1024 / r->upload_seconds : 0.0);
@@ -237,8 +241,23 @@ static int sdcard_leave(struct mf_job *j, bool written, struct mf_err *err)
     return rc;
 }
 
+/* Whether the renamed file is the one uploaded.  When the new firmware
+ * runs, the file read back before the reset is known good and a rename
+ * moves no data: the entry's start and size tell.  Otherwise every byte is
+ * compared, to tell what the bootloader did with it. */
+static bool renamed_is_ours(struct mf_job *j, struct fat_volume *vol, const char *cur, const struct fat_entry *e,
+                            bool runs_new)
+{
+    struct sd_state *s = j->state;
+    uint32_t size = (uint32_t)j->fw.card.size;
+    struct mf_err err;
+    if (runs_new && s->uploaded_cluster)
+        return e->size == size && e->first_cluster == s->uploaded_cluster;
+    return mf_fat_compare(vol, cur, j->fw.card.data, size, NULL, &err) == 1;
+}
+
 /* Look at the card after the reset: was the file renamed, is it ours. */
-static void inspect_card(struct mf_job *j, struct card_state *cs, bool cleanup)
+static void inspect_card(struct mf_job *j, struct card_state *cs, bool runs_new, bool cleanup)
 {
     struct sd_state *s = j->state;
     const struct board *b = j->o->board;
@@ -266,8 +285,7 @@ static void inspect_card(struct mf_job *j, struct card_state *cs, bool cleanup)
     cs->pending = fat_stat(c.vol, pend, &e, &err) == 1;
     if (s->renames) {
         cs->current = fat_stat(c.vol, cur, &e, &err) == 1;
-        cs->current_ours = cs->current &&
-                           mf_fat_compare(c.vol, cur, j->fw.card.data, (uint32_t)j->fw.card.size, NULL, &err) == 1;
+        cs->current_ours = cs->current && renamed_is_ours(j, c.vol, cur, &e, runs_new);
     }
     /* A bootloader that does not rename would flash the file at every boot. */
     if (cleanup && cs->pending && !s->renames && !board_bl_unique_names(b) && fat_delete(c.vol, pend, &err) == 0) {
@@ -338,7 +356,7 @@ static int sdcard_judge(struct mf_job *j, int running, struct mf_err *err)
     struct card_state cs;
     /* A bootloader that does not rename leaves the file; one that renames
      * and left it did not run (the same build may have been running). */
-    inspect_card(j, &cs, running == 1 && !s->renames);
+    inspect_card(j, &cs, running == 1, running == 1 && !s->renames);
     if (running == 1 && !(s->renames && cs.checked && cs.pending)) {
         mf_judge_flashed(j);
         if (cs.checked && s->renames && cs.current && !cs.current_ours)

@@ -8,6 +8,7 @@
 #ifndef MF_SD_CARDBUS_H
 #define MF_SD_CARDBUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,28 @@ struct spi_op {
     const uint8_t *tx;
     uint8_t *rx;
     uint16_t len;
+};
+
+/* SD bus, pipelined: one step of a batch that the bus runs in order
+ * without waiting for a reply in between.  Klipper's MCU holds one block,
+ * so a write is a FILL of its buffer followed by a WRITE of it. */
+enum sd_step_kind {
+    SD_STEP_COMMAND,           /* cmd, arg, wait -> resp */
+    SD_STEP_READ,              /* cmd (17), arg -> one block into rbuf */
+    SD_STEP_FILL,              /* wbuf into the bus's block buffer (no reply) */
+    SD_STEP_WRITE,             /* cmd (24), arg: the buffer to the card */
+};
+
+struct sd_step {
+    enum sd_step_kind kind;
+    uint8_t cmd;
+    uint8_t wait;              /* command: 0 none, 1 short, 2 long */
+    uint32_t arg;
+    uint8_t *rbuf;             /* read: 512 bytes */
+    const uint8_t *wbuf;       /* fill: 512 bytes */
+    uint8_t resp[16];          /* command: the response */
+    int sdio_error;            /* the MCU's sdio error code (0 = OK) */
+    bool lost;                 /* some reply of this step never came */
 };
 
 /* Result of a lost reply: the operation may or may not have run on the card.
@@ -45,6 +68,11 @@ struct cardbus_ops {
     int (*sd_write_block)(struct cardbus *bus, uint8_t cmd, uint32_t arg, const uint8_t buf[512],
                           int *sdio_error, struct mf_err *err);
     int (*sd_set_speed)(struct cardbus *bus, uint32_t hz, struct mf_err *err);
+    /* Optional (NULL: one operation at a time): run every step in order,
+     * pipelined.  Returns 0, -1 (err set), or CARDBUS_LOST when some reply
+     * never came: the steps marked lost may or may not have run and their
+     * results mean nothing; the others ran and their results are good. */
+    int (*sd_batch)(struct cardbus *bus, struct sd_step *steps, size_t n, struct mf_err *err);
 
     void (*close)(struct cardbus *bus);
 };

@@ -7,7 +7,6 @@
 #include "klipper/proto.h"
 #include "sd/klipper_bus.h"
 #include "sd/klipper_config.h"
-#include "sd/sd_int.h"
 
 #define SDIO_OID 0
 #define BLOCK 512
@@ -61,7 +60,11 @@ static struct kl_query *submit_query(struct ksdio *k, const struct sd_step *st, 
 {
     struct kl_arg args[4];
     const struct kl_msgfmt *f = step_query(k, st, args);
-    return kl_query_submit(k->s, f, args, st->kind == SD_STEP_COMMAND ? k->cmd_resp : k->wr_resp, SDIO_OID, 0, err);
+    /* A command's response: none, 4 or 16 bytes as it waits for none, a
+     * short or a long one; a write answers with integers. */
+    size_t data = st->kind == SD_STEP_COMMAND ? (st->wait == 2 ? 16 : st->wait == 1 ? 4 : 0) : 0;
+    return kl_query_submit(k->s, f, args, st->kind == SD_STEP_COMMAND ? k->cmd_resp : k->wr_resp, SDIO_OID, 0, data,
+                           err);
 }
 
 static bool is_query_step(const struct sd_step *st)
@@ -134,11 +137,11 @@ static int queue_step(struct ksdio *k, const struct sd_step *st, size_t left, bo
         return (q[0] = submit_query(k, st, err)) ? 0 : -1;
     case SD_STEP_READ:
         q[0] = kl_query_submit(k->s, k->rd, (struct kl_arg[]){ KL_U(SDIO_OID), KL_U(st->cmd), KL_U(st->arg) },
-                               k->rd_resp, SDIO_OID, 0, err);
+                               k->rd_resp, SDIO_OID, 0, 0, err);
         for (uint32_t off = 0, i = 1; off < BLOCK && q[i - 1]; off += k->rchunk, i++)
             q[i] = kl_query_submit(k->s, k->rbuf,
                                    (struct kl_arg[]){ KL_U(SDIO_OID), KL_U(off), KL_U(chunk_len(off, k->rchunk)) },
-                                   k->rbuf_resp, SDIO_OID, last ? KL_Q_RETRY : 0, err);
+                                   k->rbuf_resp, SDIO_OID, last ? KL_Q_RETRY : 0, chunk_len(off, k->rchunk), err);
         return q[step_replies(k, st) - 1] ? 0 : -1;
     case SD_STEP_FILL:
         /* Commands, up to and including the write of this buffer: never
@@ -267,9 +270,24 @@ static int ksdio_write_block(struct cardbus *bus, uint8_t cmd, uint32_t arg, con
     return rc;
 }
 
+/* The SD bus clocks the MCU spends at least: a command and its short
+ * response, 48 bits each; a data block adds 512 bytes on 4 lines. */
+#define SDIO_COMMAND_CLOCKS (48u + 48u)
+#define SDIO_DATA_CLOCKS (SDIO_COMMAND_CLOCKS + BLOCK * 8u / 4u)
+
+static void note_speed(struct ksdio *k, uint32_t hz)
+{
+    uint64_t clock_ns = 1000000000u / hz;
+    kl_session_command_time(k->s, k->cmd, (uint32_t)(SDIO_COMMAND_CLOCKS * clock_ns), 0);
+    kl_session_command_time(k->s, k->rd, (uint32_t)(SDIO_DATA_CLOCKS * clock_ns), 0);
+    kl_session_command_time(k->s, k->wr, (uint32_t)(SDIO_DATA_CLOCKS * clock_ns), 0);
+}
+
 static int ksdio_set_speed(struct cardbus *bus, uint32_t hz, struct mf_err *err)
 {
     struct ksdio *k = (struct ksdio *)bus;
+    if (hz)
+        note_speed(k, hz);
     if (kl_send(k->s, k->speed, (struct kl_arg[]){ KL_U(SDIO_OID), KL_U(hz) }, err) < 0)
         return -1;
     return kl_flush(k->s, err);
@@ -285,13 +303,9 @@ static const struct cardbus_ops ksdio_ops = {
     .sd_read_block = ksdio_read_block,
     .sd_write_block = ksdio_write_block,
     .sd_set_speed = ksdio_set_speed,
+    .sd_batch = ksdio_batch,
     .close = ksdio_close,
 };
-
-sd_batch_fn klipper_sdio_batch(const struct cardbus *bus)
-{
-    return bus->ops == &ksdio_ops ? ksdio_batch : NULL;
-}
 
 static size_t id_size(const struct kl_msgfmt *f)
 {

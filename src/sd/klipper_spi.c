@@ -34,7 +34,7 @@ static int kspi_batch(struct cardbus *bus, const struct spi_op *ops, size_t n, s
         struct kl_arg args[2] = { KL_U(SPI_OID), KL_BUF(ops[i].tx, ops[i].len) };
         if (!ops[i].rx)
             rc = kl_send(k->s, k->send, args, err);
-        else if (!(qs[i] = kl_query_submit(k->s, k->transfer, args, k->response, SPI_OID, 0, err)))
+        else if (!(qs[i] = kl_query_submit(k->s, k->transfer, args, k->response, SPI_OID, 0, ops[i].len, err)))
             rc = -1;
     }
     /* Collect every reply, even after a failure, so none is left behind. */
@@ -144,6 +144,10 @@ int klipper_spi_open(struct kl_session *s, const struct klipper_spi_config *cfg,
         free(k);
         return -1;
     }
+    /* Each byte takes 8 clocks on the bus, and the MCU does nothing else. */
+    uint32_t byte_ns = (uint32_t)(8000000000ull / cfg->rate);
+    kl_session_command_time(s, k->send, 0, byte_ns);
+    kl_session_command_time(s, k->transfer, 0, byte_ns);
     k->bus.ops = &kspi_ops;
     k->bus.kind = CARDBUS_SPI;
     k->bus.max_spi_chunk = max_chunk(k->transfer, k->response);

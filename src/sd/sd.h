@@ -36,10 +36,16 @@ struct sd_card_info {
     uint8_t cid[16], csd[16];   /* raw registers, byte 15 = CRC7 << 1 | 1 */
 };
 
+/* The SD-mode bus clock for data, once the card is identified (what
+ * Klipper's own tool uses on this path). */
+#define SD_MODE_TRANSFER_HZ 1000000u
+
 struct sd_options {
     unsigned tries;             /* attempts per sector operation (default 4) */
     bool multi_block;           /* CMD18/CMD25 for runs of sectors (SPI only) */
     uint32_t max_run;           /* most sectors in one multi-block command */
+    uint8_t write_polls;        /* SD mode, pipelined: CMD13s after each write
+                                 * until the card shows what it needs (0: 2) */
 };
 
 struct sd_stats {
@@ -62,6 +68,8 @@ int sd_open_opts(struct cardbus *bus, const struct sd_options *opt, struct sd_ca
 
 const struct sd_card_info *sd_card_info(const struct sd_card *card);
 const struct sd_stats *sd_card_stats(const struct sd_card *card);
+/* SD mode, pipelined: the CMD13s now queued after each write. */
+unsigned sd_card_write_polls(const struct sd_card *card);
 
 /* The card as a block device; read_only if the CSD says write-protected.
  * It belongs to the card: blockdev_close() on it does nothing, sd_close()

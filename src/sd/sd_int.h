@@ -26,39 +26,6 @@ struct spi_io {
     uint64_t batches;
 };
 
-/* SD mode, pipelined: one step of a batch that a bus runs in order without
- * waiting for a reply in between.  The MCU holds one block, so a write is a
- * FILL of its buffer followed by a WRITE of it. */
-enum sd_step_kind {
-    SD_STEP_COMMAND,           /* cmd, arg, wait -> resp */
-    SD_STEP_READ,              /* cmd (17), arg -> one block into rbuf */
-    SD_STEP_FILL,              /* wbuf into the bus's block buffer (no reply) */
-    SD_STEP_WRITE,             /* cmd (24), arg: the buffer to the card */
-};
-
-struct sd_step {
-    enum sd_step_kind kind;
-    uint8_t cmd;
-    uint8_t wait;              /* command: 0 none, 1 short, 2 long */
-    uint32_t arg;
-    uint8_t *rbuf;             /* read: 512 bytes */
-    const uint8_t *wbuf;       /* fill: 512 bytes */
-    uint8_t resp[16];          /* command: the response */
-    int sdio_error;            /* the MCU's sdio error code (0 = OK) */
-    bool lost;                 /* some reply of this step never came */
-};
-
-/* Run every step, in order, pipelined.  Returns 0, -1 (err set), or
- * CARDBUS_LOST when some reply never came: the steps marked lost may or
- * may not have run and their results mean nothing; the others ran and
- * their results are good. */
-typedef int (*sd_batch_fn)(struct cardbus *bus, struct sd_step *steps, size_t n,
-                           struct mf_err *err);
-
-/* klipper_sdio.c: the batch function of a bus from klipper_sdio_open, or
- * NULL for any other bus. */
-sd_batch_fn klipper_sdio_batch(const struct cardbus *bus);
-
 /* One protocol back end: single attempts, the retry policy lives in sd.c.
  * Each returns 0, SD_AGAIN or -1 (err set for both). */
 struct sd_proto {
@@ -83,17 +50,17 @@ struct sd_card {
     struct spi_io io;
     bool crc_on;
     uint16_t latency_guess;    /* 0xFF bytes expected before a data token */
+    uint32_t write_pad;        /* 0xFF bytes after a written block (0: not yet set) */
     uint32_t max_run;          /* most sectors per read/write call */
     /* SD mode. */
     uint16_t rca;
-    sd_batch_fn batch;         /* pipelined batches, if the bus has them */
     uint8_t polls;             /* CMD13s queued after each pipelined write */
 };
 
 extern const struct sd_proto sd_spi_proto;
 extern const struct sd_proto sd_native_proto;
 
-/* sd_native.c: use the bus's pipelined batches, if it has them. */
+/* sd_native.c: runs of sectors in pipelined batches, if the bus has them. */
 void sd_native_attach(struct sd_card *c);
 
 /* Sector number to command argument. */

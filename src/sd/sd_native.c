@@ -4,7 +4,7 @@
  * Short responses are the 32-bit payload MSB first; long ones the register
  * bytes 0..14 with CRC7 << 1 (no end bit) in byte 15, as an STM32 reports
  * them.  Transfers are single blocks (CMD17/CMD24): the MCU has a one-block
- * buffer.  On a bus that pipelines (sd_int.h: struct sd_step) a run of
+ * buffer.  On a bus that pipelines (cardbus.h: sd_batch) a run of
  * blocks goes as one batch, so the line never waits for the card between
  * them. */
 #include "sd/sd_int.h"
@@ -24,7 +24,6 @@ enum {
     WAIT_SHORT = 1,
     WAIT_LONG = 2,
     IDENT_HZ = 400000,
-    TRANSFER_HZ = 1000000,  /* what Klipper's own tool uses on this path */
     INIT_TIMEOUT_MS = 2000,
     INIT_MAX_POLLS = 2000,
     PROGRAM_TIMEOUT_MS = 1000,
@@ -212,7 +211,7 @@ static int init_once(struct sd_card *c, bool *silent, struct mf_err *err)
         (rc = read_register(c, 2, 0, cid, err)) != 0 || (rc = publish_address(c, err)) != 0 ||
         (rc = read_register(c, 9, (uint32_t)c->rca << 16, csd, err)) != 0 ||
         (rc = status_command(c, 7, (uint32_t)c->rca << 16, err)) != 0 ||
-        (rc = set_speed(c, TRANSFER_HZ, err)) != 0 ||
+        (rc = set_speed(c, SD_MODE_TRANSFER_HZ, err)) != 0 ||
         (rc = status_command(c, 16, SD_BLOCK, err)) != 0)
         return rc;
     return sd_take_registers(c, cid, csd, err) < 0 ? -1 : 0;
@@ -316,7 +315,7 @@ static int batch_read(struct sd_card *c, uint32_t lba, uint32_t count, uint8_t *
         for (uint32_t j = 0; j < left; j++)
             st[j] = (struct sd_step){ .kind = SD_STEP_READ, .cmd = 17, .arg = sd_address(c, lba + todo[j]),
                                       .rbuf = buf + (size_t)todo[j] * SD_BLOCK };
-        int b = c->batch(c->bus, st, left, err);
+        int b = c->bus->ops->sd_batch(c->bus, st, left, err);
         if (b < 0 && b != CARDBUS_LOST) {
             rc = -1;
             break;
@@ -432,7 +431,7 @@ static int batch_write(struct sd_card *c, uint32_t lba, uint32_t count, const ui
     for (uint32_t from = 0; rc == 0 && from < count;) {
         size_t n = build_writes(c, lba, from, count, buf, st);
         struct write_walk w;
-        int b = c->batch(c->bus, st, n, err);
+        int b = c->bus->ops->sd_batch(c->bus, st, n, err);
         if (b < 0 && b != CARDBUS_LOST) {
             rc = -1;
             break;
@@ -459,16 +458,22 @@ static int batch_write(struct sd_card *c, uint32_t lba, uint32_t count, const ui
 
 void sd_native_attach(struct sd_card *c)
 {
-    c->batch = klipper_sdio_batch(c->bus);
-    c->polls = POLLS_START;
-    if (c->batch)
+    c->polls = c->opt.write_polls ? c->opt.write_polls : POLLS_START;
+    if (c->polls > POLLS_MAX)
+        c->polls = POLLS_MAX;
+    if (c->bus->ops->sd_batch)
         c->max_run = BATCH_RUN;
+}
+
+unsigned sd_card_write_polls(const struct sd_card *card)
+{
+    return card->polls;
 }
 
 static int native_read(struct sd_card *c, uint32_t lba, uint32_t count, uint8_t *buf,
                        struct mf_err *err)
 {
-    if (c->batch)
+    if (c->bus->ops->sd_batch)
         return batch_read(c, lba, count, buf, err);
     int rc = 0;
     for (uint32_t i = 0; i < count && rc == 0; i++)
@@ -479,7 +484,7 @@ static int native_read(struct sd_card *c, uint32_t lba, uint32_t count, uint8_t 
 static int native_write(struct sd_card *c, uint32_t lba, uint32_t count, const uint8_t *buf,
                         struct mf_err *err)
 {
-    if (c->batch)
+    if (c->bus->ops->sd_batch)
         return batch_write(c, lba, count, buf, err);
     int rc = 0;
     for (uint32_t i = 0; i < count && rc == 0; i++)

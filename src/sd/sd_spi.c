@@ -12,6 +12,7 @@
 #include "sd/sd_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sd/sd_crc.h"
@@ -32,7 +33,9 @@ enum {
     INIT_TIMEOUT_MS = 2000,
     INIT_MAX_POLLS = 2000,
     SD_NO_REPLY = 2,        /* spi_command: the card sent no R1 */
-    SD_REFUSED = 3,         /* write_block: data response "write error" */
+    SD_REFUSED = 3,         /* a data response "write error" */
+    WRITE_PAD_MIN = 8,      /* bytes of 0xFF after a written block, at least */
+    WRITE_PAD_MAX = 1 << 16,
 };
 
 /* R1 bits. */
@@ -320,50 +323,6 @@ static int start_write(struct sd_card *c, uint32_t lba, uint32_t count, struct m
     return 0;
 }
 
-/* One data block; the last window carries the CRC and TAIL bytes of 0xFF
- * and brings back the data response.  Returns 0, SD_REFUSED, SD_AGAIN, -1. */
-static int write_block(struct sd_card *c, uint8_t token, const uint8_t *data, struct mf_err *err)
-{
-    struct spi_io *io = &c->io;
-    enum { AFTER_CRC = 1 + 1 + SD_BLOCK + 2 };
-    uint8_t pkt[AFTER_CRC + TAIL];
-    pkt[0] = 0xFF;  /* at least one byte between R1 and the token */
-    pkt[1] = token;
-    memcpy(pkt + 2, data, SD_BLOCK);
-    uint16_t crc = sd_crc16(data, SD_BLOCK);
-    pkt[AFTER_CRC - 2] = (uint8_t)(crc >> 8);
-    pkt[AFTER_CRC - 1] = (uint8_t)crc;
-    memset(pkt + AFTER_CRC, 0xFF, TAIL);
-    size_t total = sizeof(pkt), last = total < io->chunk ? total : io->chunk, at;
-    if (last < 2 + TAIL)
-        last = 2 + TAIL;  /* tiny windows: the reply must still cover the CRC on */
-    spi_io_begin(io);
-    spi_io_clear(io);
-    if (spi_io_send(io, pkt, total - last, err) < 0 ||
-        spi_io_transfer(io, pkt + total - last, last, &at, err) < 0)
-        return -1;
-    int rc = lost_is_again(spi_io_run(io, err), err);
-    if (rc)
-        return rc;
-    size_t p = at + AFTER_CRC - (total - last), limit = p + NCR_SLACK;
-    for (;; p++) {
-        if (p == io->rx_len) {
-            if (p >= limit)
-                return sd_again(err, "no data response after a written block");
-            if ((rc = lost_is_again(spi_io_more(io, limit - p, err), err)) != 0)
-                return rc;
-        }
-        if (io->rx[p] != 0xFF)
-            break;
-    }
-    switch (io->rx[p] & 0x1F) {
-    case 0x05: return wait_not_busy(c, p + 1, err);
-    case 0x0B: return sd_again(err, "the card saw a CRC error in a written block");
-    case 0x0D: return SD_REFUSED;
-    default: return sd_again(err, "garbled data response 0x%02X", io->rx[p]);
-    }
-}
-
 /* Queue the stop token of CMD25 and TAIL bytes after it; busy starts at
  * *at + 2 (one byte after the token). */
 static int queue_stop_token(struct spi_io *io, size_t *at, struct mf_err *err)
@@ -374,36 +333,155 @@ static int queue_stop_token(struct spi_io *io, size_t *at, struct mf_err *err)
     return spi_io_transfer(io, stop, sizeof(stop), at, err);
 }
 
+/* ---- writes: a block and its pad per batch ----
+ *
+ * A card programs each block after its data response and ignores the bus
+ * meanwhile; data or a command frame sent then could, once it is done, be
+ * taken for a token or a command.  So nothing goes after a block until a
+ * byte read back has shown the card done.  Rather than ask for that in a
+ * round trip of its own, each block is followed in its batch by
+ * c->write_pad bytes of 0xFF, long enough for the card to finish, and two
+ * of them come back: one three quarters of the way (if the card is done
+ * there, the pad shrinks to that) and the last (if the card is still busy
+ * there, it is polled as before and the pad doubles). */
+
+static int resync(struct sd_card *c, struct mf_err *err);
+
+/* Where in the stream a queued block's answers are. */
+struct block_marks {
+    size_t response;    /* first byte after the CRC (or the stop token) */
+    size_t early, late; /* the two pad bytes that come back */
+};
+
+/* The pad after a block or the stop token: 0xFF, two bytes of it read. */
+static int queue_pad(struct sd_card *c, struct block_marks *m, struct mf_err *err)
+{
+    struct spi_io *io = &c->io;
+    uint32_t early = c->write_pad * 3 / 4;
+    if (spi_io_send(io, NULL, early - 1, err) < 0 || spi_io_transfer(io, NULL, 1, &m->early, err) < 0 ||
+        spi_io_send(io, NULL, c->write_pad - early - 1, err) < 0)
+        return -1;
+    return spi_io_transfer(io, NULL, 1, &m->late, err);
+}
+
+/* One data block and its pad.  The last window carries the end of the data,
+ * the CRC and TAIL bytes of 0xFF, which bring back the data response. */
+static int queue_block(struct sd_card *c, uint8_t token, const uint8_t *data, struct block_marks *m,
+                       struct mf_err *err)
+{
+    struct spi_io *io = &c->io;
+    enum { AFTER_CRC = 1 + 1 + SD_BLOCK + 2 };
+    uint8_t pkt[AFTER_CRC + TAIL];
+    pkt[0] = 0xFF;  /* at least one byte between R1 (or the pad) and the token */
+    pkt[1] = token;
+    memcpy(pkt + 2, data, SD_BLOCK);
+    uint16_t crc = sd_crc16(data, SD_BLOCK);
+    pkt[AFTER_CRC - 2] = (uint8_t)(crc >> 8);
+    pkt[AFTER_CRC - 1] = (uint8_t)crc;
+    memset(pkt + AFTER_CRC, 0xFF, TAIL);
+    size_t total = sizeof(pkt), last = total % io->chunk, at;
+    if (last < 2 + TAIL)
+        last += io->chunk;  /* the read window covers the CRC on */
+    if (last > total)
+        last = total;
+    if (spi_io_send(io, pkt, total - last, err) < 0 || spi_io_transfer(io, pkt + total - last, last, &at, err) < 0)
+        return -1;
+    m->response = at + AFTER_CRC - (total - last);
+    return queue_pad(c, m, err);
+}
+
+/* The data response of a block: 0, SD_REFUSED or SD_AGAIN. */
+static int data_response(const struct spi_io *io, const struct block_marks *m, struct mf_err *err)
+{
+    size_t p = m->response;
+    while (p < m->response + TAIL && io->rx[p] == 0xFF)
+        p++;
+    if (p == m->response + TAIL)
+        return sd_again(err, "no data response after a written block");
+    switch (io->rx[p] & 0x1F) {
+    case 0x05: return 0;
+    case 0x0B: return sd_again(err, "the card saw a CRC error in a written block");
+    case 0x0D: return SD_REFUSED;
+    default: return sd_again(err, "garbled data response 0x%02X", io->rx[p]);
+    }
+}
+
+/* After a block or the stop token: done by the end of the pad, or polled
+ * until done; the pad follows what the card needed. */
+static int pad_done(struct sd_card *c, const struct block_marks *m, struct mf_err *err)
+{
+    struct spi_io *io = &c->io;
+    if (io->rx[m->late] != 0xFF) {
+        c->write_pad = c->write_pad * 2 < WRITE_PAD_MAX ? c->write_pad * 2 : WRITE_PAD_MAX;
+        return wait_not_busy(c, m->late, err);
+    }
+    if (io->rx[m->early] == 0xFF && c->write_pad * 3 / 4 >= WRITE_PAD_MIN)
+        c->write_pad = c->write_pad * 3 / 4;
+    return 0;
+}
+
+/* One block (token: single or multi) in a batch, and what came of it. */
+static int write_block(struct sd_card *c, uint8_t token, const uint8_t *data, struct mf_err *err)
+{
+    struct block_marks m;
+    spi_io_begin(&c->io);
+    spi_io_clear(&c->io);
+    if (queue_block(c, token, data, &m, err) < 0)
+        return -1;
+    int rc = lost_is_again(spi_io_run(&c->io, err), err);
+    rc = rc ? rc : data_response(&c->io, &m, err);
+    return rc ? rc : pad_done(c, &m, err);
+}
+
+/* The stop token of CMD25 and its pad, then CMD13 (heard only if the card
+ * was done by the end of the pad; else asked again). */
 static int stop_write(struct sd_card *c, struct mf_err *err)
 {
     struct spi_io *io = &c->io;
-    size_t at;
+    struct block_marks m;
+    size_t w13, pos;
     spi_io_begin(io);
     spi_io_clear(io);
-    if (queue_stop_token(io, &at, err) < 0)
-        return -1;
-    int rc = lost_is_again(spi_io_run(io, err), err);
-    return rc ? rc : wait_not_busy(c, at + 2, err);
+    int rc = queue_stop_token(io, &m.response, err);
+    rc = rc ? rc : queue_pad(c, &m, err);
+    rc = rc ? rc : queue_command(c, 13, 0, 2, &w13, err);
+    rc = rc ? rc : lost_is_again(spi_io_run(io, err), err);
+    if (rc)
+        return rc;
+    bool heard = io->rx[m.late] == 0xFF;
+    if ((rc = pad_done(c, &m, err)) != 0)
+        return rc;
+    if (!heard || !locate_r1(io, w13, w13 + NCR_MAX + 1, &pos) || pos + 1 >= io->rx_len)
+        return check_status(c, false, err);
+    uint8_t r[2] = { io->rx[pos], io->rx[pos + 1] };
+    if (r[1] & R2_WP_VIOLATION)
+        return check_status(c, false, err);  /* ask once more before saying so */
+    if (r[0] || r[1])
+        return sd_again(err, "the card reported status 0x%02X%02X after writing", r[0], r[1]);
+    return 0;
 }
 
 static int spi_write(struct sd_card *c, uint32_t lba, uint32_t count, const uint8_t *buf,
                      struct mf_err *err)
 {
     bool multi = count > 1;
+    if (!c->write_pad)
+        c->write_pad = c->io.chunk > WRITE_PAD_MIN ? c->io.chunk : WRITE_PAD_MIN;
     int rc = start_write(c, lba, count, err);
     if (rc)
         return rc;
     for (uint32_t i = 0; i < count && rc == 0; i++)
         rc = write_block(c, multi ? TOKEN_MULTI : TOKEN_START, buf + (size_t)i * SD_BLOCK, err);
-    if (multi) {
-        struct mf_err stop_err;
-        int stop = stop_write(c, rc ? &stop_err : err);
-        if (rc == 0)
-            rc = stop;
+    if (multi && rc == 0)
+        return stop_write(c, err);
+    if (rc == SD_REFUSED) {
+        /* End the write (the card refuses what follows), then ask why. */
+        struct mf_err ignored;
+        if (multi && resync(c, &ignored) == -1)
+            return mf_fail(err, ignored.code, "%s", ignored.msg);
+        return check_status(c, true, err);
     }
-    if (rc == 0 || rc == SD_REFUSED)
-        return check_status(c, rc == SD_REFUSED, err);
-    return rc;
+    return rc == 0 ? check_status(c, false, err) : rc;
 }
 
 static int spi_read(struct sd_card *c, uint32_t lba, uint32_t count, uint8_t *buf,

@@ -1,8 +1,11 @@
 /* A card bus that drives the SD card model in-process, for unit tests.
  *
  * SPI kind: each spi_op is one chip-select window on the model.  SDIO kind:
- * sd_* calls go straight to the model's SD-mode functions.  Faults: a chosen
- * call can lose its reply (CARDBUS_LOST) after running some of its ops. */
+ * sd_* calls go straight to the model's SD-mode functions; the pipelined
+ * SDIO bus also runs batches of steps (sd_batch) through a one-block
+ * buffer, as Klipper's MCU does.  Faults: a chosen call can lose its reply
+ * (CARDBUS_LOST) after running some of its ops; a chosen step of a batch
+ * can lose its reply, and the steps after it still run. */
 #ifndef MF_TEST_CARDBUS_MODEL_H
 #define MF_TEST_CARDBUS_MODEL_H
 
@@ -16,14 +19,21 @@ struct cardbus_model_stats {
     uint64_t oversize_ops;  /* ops longer than max_spi_chunk (refused) */
     uint64_t lost;          /* calls answered with CARDBUS_LOST */
     uint32_t speed_hz;      /* last sd_set_speed */
+    uint64_t batches;       /* sd_batch calls */
+    uint64_t replies;       /* batch steps with a reply (all but FILL) */
 };
 
 struct cardbus *cardbus_model_new(struct sdcard *card, enum cardbus_kind kind, uint16_t max_chunk);
+/* An SDIO bus that pipelines (sd_batch). */
+struct cardbus *cardbus_model_new_pipelined(struct sdcard *card);
 void cardbus_model_free(struct cardbus *bus);
 
 /* The k-th call from now (1 = the next) loses its reply after running its
  * first `ran` ops (-1: all of them; SD kind: the command runs unless ran is 0). */
 void cardbus_model_lose(struct cardbus *bus, unsigned k, int ran);
+/* The k-th batch step with a reply from now loses it (0: none); ran: the
+ * step ran on the card all the same. */
+void cardbus_model_lose_step(struct cardbus *bus, unsigned k, bool ran);
 /* Every n-th call loses its reply after running all its ops (0: off). */
 void cardbus_model_lose_every(struct cardbus *bus, unsigned n);
 

@@ -185,3 +185,14 @@ char *sim_read_file(const char *path, size_t *len)
     fclose(f);
     return buf;
 }
+
+int sim_open_port(const char *path)
+{
+    int fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+    struct termios t;
+    if (fd >= 0 && tcgetattr(fd, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(fd, TCSANOW, &t);
+    }
+    return fd;
+}

@@ -42,6 +42,10 @@ const char *sim_status_str(const struct sim_proc *p, const char *key, char *buf,
 /* Wait up to ms for status[key] to equal want. */
 bool sim_wait_status(const struct sim_proc *p, const char *key, const char *want, int ms);
 
+/* Open a board's device for reading and writing, raw and non-blocking; -1
+ * if it cannot be opened. */
+int sim_open_port(const char *path);
+
 /* Run mcuflash-sim with these arguments (stdout discarded): exit status. */
 int sim_run(const char *const args[]);
 /* Wait up to ms for path to exist (present) or be gone. */

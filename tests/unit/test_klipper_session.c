@@ -68,7 +68,7 @@ static int ping_many(struct kl_session *s, int n, unsigned flags, int *lost)
     for (int i = 0; i < n; i++) {
         char data[24];
         int len = snprintf(data, sizeof(data), "ping-%d", i);
-        q[i] = kl_query_submit(s, ping, (struct kl_arg[]){ KL_BUF(data, len) }, pong, -1, flags, &err);
+        q[i] = kl_query_submit(s, ping, (struct kl_arg[]){ KL_BUF(data, len) }, pong, -1, flags, len, &err);
         CHECK(q[i] != NULL);
     }
     for (int i = 0; i < n; i++) {

@@ -49,7 +49,7 @@ static int pings(struct kl_session *s, int n)
     for (int i = 0; i < n; i++) {
         char data[24];
         int len = snprintf(data, sizeof(data), "can-ping-%d", i);
-        q[i] = kl_query_submit(s, ping, (struct kl_arg[]){ KL_BUF(data, len) }, pong, -1, KL_Q_RETRY, &err);
+        q[i] = kl_query_submit(s, ping, (struct kl_arg[]){ KL_BUF(data, len) }, pong, -1, KL_Q_RETRY, len, &err);
     }
     for (int i = 0; i < n; i++) {
         struct kl_msg m;

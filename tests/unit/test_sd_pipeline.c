@@ -1,8 +1,9 @@
 /* SD (native) mode with pipelined batches, as over Klipper's sdio_*: runs of
  * sectors written and read in one batch on the card model, a card slower to
  * program than the CMD13s queued for it, a lost reply at every position,
- * and card faults.  The batch function here runs each step on the model in
- * order and, like a pipeline, goes on after a lost reply. */
+ * and card faults, on the test bus that pipelines (cardbus_model.c): it runs
+ * each step on the model in order and, like a line with many replies in
+ * flight, goes on after a lost reply. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,85 +11,29 @@
 #include "cardbus_model.h"
 #include "sd_checks.h"
 #include "sd/sd.h"
-#include "sd/sd_int.h"
 
 #define SECTORS 4096u
-#define GARBAGE 0x5A
-
-/* The MCU's side of a batch: its one data buffer, and which reply to lose. */
-static struct {
-    struct sdcard *card;
-    uint8_t buffer[512];
-    uint64_t replies;     /* steps with a reply, since the start */
-    uint64_t lose_at;     /* this reply is lost (0: none) */
-    bool lost_ran;        /* ... after its step ran */
-    uint64_t batches, lost;
-} mcu;
-
-/* What a lost reply leaves: results that look fine and are not, so only
- * the step's lost flag tells. */
-static void scribble(struct sd_step *s)
-{
-    static const uint8_t tran_ready[4] = { 0x00, 0x00, 0x09, 0x00 };
-    s->sdio_error = 0;
-    memset(s->resp, 0, sizeof(s->resp));
-    memcpy(s->resp, tran_ready, sizeof(tran_ready));
-    if (s->kind == SD_STEP_READ)
-        memset(s->rbuf, GARBAGE, 512);
-}
-
-static int run_step(struct sd_step *s)
-{
-    switch (s->kind) {
-    case SD_STEP_COMMAND: return sdcard_sd_command(mcu.card, s->cmd, s->arg, s->wait, s->resp);
-    case SD_STEP_READ: return sdcard_sd_read_block(mcu.card, s->cmd, s->arg, s->rbuf);
-    case SD_STEP_WRITE: return sdcard_sd_write_block(mcu.card, s->cmd, s->arg, mcu.buffer);
-    case SD_STEP_FILL: memcpy(mcu.buffer, s->wbuf, sizeof(mcu.buffer)); return 0;
-    }
-    return -1;
-}
-
-static int model_batch(struct cardbus *bus, struct sd_step *steps, size_t n, struct mf_err *err)
-{
-    (void)bus;
-    (void)err;
-    bool lost = false;
-    mcu.batches++;
-    for (size_t i = 0; i < n; i++) {
-        struct sd_step *s = &steps[i];
-        memset(s->resp, 0, sizeof(s->resp));
-        bool lose = s->kind != SD_STEP_FILL && ++mcu.replies == mcu.lose_at;
-        s->lost = lose;
-        if (!lose || mcu.lost_ran)
-            s->sdio_error = run_step(s);
-        if (lose) {
-            scribble(s);
-            lost = true;
-            mcu.lost++;
-        }
-    }
-    return lost ? CARDBUS_LOST : 0;
-}
-
-static void lose_reply(uint64_t k, bool ran)
-{
-    mcu.lose_at = k ? mcu.replies + k : 0;
-    mcu.lost_ran = ran;
-}
-
-static struct sd_card *open_pipelined(struct model_rig *rig)
+/* Open the card over a pipelined bus to the rig's card; polls: CMD13s
+ * queued after each write at first (0: the default). */
+static struct sd_card *open_pipelined(struct model_rig *rig, uint8_t polls)
 {
     struct sd_card *sd = NULL;
     struct mf_err err;
-    if (sd_open(rig->bus, &sd, &err) < 0) {
-        fprintf(stderr, "  sd_open: %s\n", err.msg);
+    cardbus_model_free(rig->bus);
+    rig->bus = cardbus_model_new_pipelined(rig->card);
+    struct sd_options opt;
+    sd_options_init(&opt);
+    opt.write_polls = polls;
+    if (!rig->bus || sd_open_opts(rig->bus, &opt, &sd, &err) < 0) {
+        fprintf(stderr, "  sd_open: %s\n", rig->bus ? err.msg : "no bus");
         return NULL;
     }
-    CHECK(sd->batch == NULL);  /* the model bus runs one operation at a time */
-    mcu.card = rig->card;
-    sd->batch = model_batch;
-    sd->max_run = 16;
     return sd;
+}
+
+static const struct cardbus_model_stats *bus_stats(const struct model_rig *rig)
+{
+    return cardbus_model_stats(rig->bus);
 }
 
 /* Runs of every length up to several batches, on cards that program for 0
@@ -104,7 +49,7 @@ static void one_card(enum sdcard_type type, uint16_t busy_polls)
         CHECK(!"rig");
         return;
     }
-    struct sd_card *sd = open_pipelined(&rig);
+    struct sd_card *sd = open_pipelined(&rig, 0);
     if (!sd) {
         CHECK(!"open");
         model_rig_close(&rig);
@@ -120,17 +65,17 @@ static void one_card(enum sdcard_type type, uint16_t busy_polls)
     CHECK(sd_read_matches(&rig, sd, SECTORS - 16, 16));
     CHECK_EQ(sd_card_stats(sd)->retries, 0);
     /* Settled: a card seen ready after n CMD13s gets n per sector. */
-    CHECK_EQ(sd->polls, busy_polls ? busy_polls + 1 : 1);
+    CHECK_EQ(sd_card_write_polls(sd), busy_polls ? busy_polls + 1u : 1u);
 
     /* Now each run is one batch, every sector written once. */
     sdcard_reset_stats(rig.card);
-    uint64_t batches = mcu.batches;
+    uint64_t batches = bus_stats(&rig)->batches;
     CHECK(sd_write_lands(&rig, sd, 1000, 16, seed++));
-    CHECK_EQ(mcu.batches, batches + 1);
+    CHECK_EQ(bus_stats(&rig)->batches, batches + 1);
     CHECK_EQ(cs->cmd_count[24], 16);
-    CHECK_EQ(cs->cmd_count[13], 16u * sd->polls);
+    CHECK_EQ(cs->cmd_count[13], 16u * sd_card_write_polls(sd));
     CHECK(sd_read_matches(&rig, sd, 1000, 16));
-    CHECK_EQ(mcu.batches, batches + 2);
+    CHECK_EQ(bus_stats(&rig)->batches, batches + 2);
     CHECK_EQ(cs->cmd_count[17], 16);
     CHECK_EQ(sd_card_stats(sd)->retries, 0);
     struct mf_err err;
@@ -156,14 +101,11 @@ static void test_card_behind(void)
     cfg.sd_busy_polls = 5;
     struct model_rig rig;
     CHECK_EQ(model_rig_open(&rig, "sdbehind", SECTORS, &cfg, CARDBUS_SDIO, 0), 0);
-    struct sd_card *sd = open_pipelined(&rig);
-    if (!sd) {
-        model_rig_close(&rig);
-        return;
-    }
     const struct sdcard_stats *cs = sdcard_stats(rig.card);
     for (uint8_t polls = 1; polls <= 6; polls++) {
-        sd->polls = polls;
+        struct sd_card *sd = open_pipelined(&rig, polls);
+        if (!sd)
+            break;
         sdcard_reset_stats(rig.card);
         CHECK(sd_write_lands(&rig, sd, 200 + 20 * polls, 12, polls));
         CHECK(sd_read_matches(&rig, sd, 200 + 20 * polls, 12));
@@ -171,11 +113,11 @@ static void test_card_behind(void)
             CHECK(cs->cmd_count[24] > 12);  /* some written again */
         else
             CHECK_EQ(cs->cmd_count[24], 12);
-        CHECK_EQ(sd->polls, 6);
+        CHECK_EQ(sd_card_write_polls(sd), 6u);
+        CHECK_EQ(sd_card_stats(sd)->retries, 0);
+        struct mf_err err;
+        sd_close(sd, &err);
     }
-    CHECK_EQ(sd_card_stats(sd)->retries, 0);
-    struct mf_err err;
-    sd_close(sd, &err);
     model_rig_close(&rig);
 }
 
@@ -189,7 +131,7 @@ static void test_lost_replies(void)
     cfg.sd_busy_polls = 2;
     struct model_rig rig;
     CHECK_EQ(model_rig_open(&rig, "sdpipelost", SECTORS, &cfg, CARDBUS_SDIO, 0), 0);
-    struct sd_card *sd = open_pipelined(&rig);
+    struct sd_card *sd = open_pipelined(&rig, 0);
     if (!sd) {
         model_rig_close(&rig);
         return;
@@ -197,53 +139,56 @@ static void test_lost_replies(void)
     const struct sd_stats *st = sd_card_stats(sd);
     uint32_t seed = 7;
     CHECK(sd_write_lands(&rig, sd, 300, 4, seed++));  /* settle the CMD13s */
-    uint64_t before = mcu.replies;
+    uint64_t before = bus_stats(&rig)->replies;
     CHECK(sd_write_lands(&rig, sd, 300, 4, seed++));
-    uint64_t write_replies = mcu.replies - before;
-    before = mcu.replies;
+    uint64_t write_replies = bus_stats(&rig)->replies - before;
+    before = bus_stats(&rig)->replies;
     CHECK(sd_read_matches(&rig, sd, 300, 4));
-    uint64_t read_replies = mcu.replies - before;
+    uint64_t read_replies = bus_stats(&rig)->replies - before;
     CHECK(write_replies >= 4 * 2);
     CHECK_EQ(read_replies, 4);
 
     const struct sdcard_stats *cs = sdcard_stats(rig.card);
     for (uint64_t k = 1; k <= write_replies; k++)
         for (int ran = 0; ran <= 1; ran++) {
-            uint64_t retries = st->retries, lost = mcu.lost, writes = cs->cmd_count[24];
+            uint64_t retries = st->retries, lost = bus_stats(&rig)->lost, writes = cs->cmd_count[24];
             uint32_t lba = 400 + 8 * (uint32_t)k;
-            lose_reply(k, ran);
+            cardbus_model_lose_step(rig.bus, k, ran);
             CHECK(sd_write_lands(&rig, sd, lba, 4, seed++));
-            CHECK_EQ(mcu.lost, lost + 1);
+            CHECK_EQ(bus_stats(&rig)->lost, lost + 1);
             CHECK_EQ(st->retries, retries);
             CHECK(cs->cmd_count[24] - writes >= 4u + (unsigned)ran);  /* that one written again */
-            CHECK_EQ(sd->polls, 3);  /* a loss says nothing about the card's speed */
-            lose_reply(k <= read_replies ? k : 0, ran);
+            CHECK_EQ(sd_card_write_polls(sd), 3u);  /* a loss says nothing about the card's speed */
+            cardbus_model_lose_step(rig.bus, k <= read_replies ? k : 0, ran);
             uint64_t reads = cs->cmd_count[17];
             CHECK(sd_read_matches(&rig, sd, lba, 4));
             CHECK_EQ(st->retries, retries);
             CHECK_EQ(cs->cmd_count[17] - reads, 4u + (k <= read_replies && ran));  /* only that one again */
         }
-    lose_reply(0, false);
+    cardbus_model_lose_step(rig.bus, 0, false);
 
     /* A run of one: nothing else got through, so it is a retry. */
     uint64_t retries = st->retries;
-    lose_reply(1, true);
+    cardbus_model_lose_step(rig.bus, 1, true);
     CHECK(sd_read_matches(&rig, sd, 300, 1));
     CHECK_EQ(st->retries, retries + 1);
-    lose_reply(0, false);
+    cardbus_model_lose_step(rig.bus, 0, false);
 
     /* Losses in the steps done one at a time: waits for programming and
      * recovery go over the bus itself. */
+    struct mf_err err;
+    sd_close(sd, &err);
     for (unsigned k = 1; k <= 6; k++)
         for (int ran = -1; ran <= 0; ran++) {
-            sd->polls = 1;  /* behind the card: waits one at a time follow */
+            /* One CMD13 a write: behind the card, so waits one at a time follow. */
+            if (!(sd = open_pipelined(&rig, 1)))
+                break;
             cardbus_model_lose(rig.bus, k, ran);
             CHECK(sd_write_lands(&rig, sd, 900 + 8 * k, 4, seed++));
             CHECK(sd_read_matches(&rig, sd, 900 + 8 * k, 4));
+            cardbus_model_lose(rig.bus, 0, 0);
+            sd_close(sd, &err);
         }
-    cardbus_model_lose(rig.bus, 0, 0);
-    struct mf_err err;
-    sd_close(sd, &err);
     model_rig_close(&rig);
 }
 
@@ -255,7 +200,7 @@ static void test_card_faults(void)
     sdcard_config_init(&cfg);
     struct model_rig rig;
     CHECK_EQ(model_rig_open(&rig, "sdpipefault", SECTORS, &cfg, CARDBUS_SDIO, 0), 0);
-    struct sd_card *sd = open_pipelined(&rig);
+    struct sd_card *sd = open_pipelined(&rig, 0);
     if (!sd) {
         model_rig_close(&rig);
         return;

@@ -1,0 +1,427 @@
+/* Blocks on the line: packing commands into blocks, the window of blocks in
+ * flight, acks and naks, retransmission.
+ *
+ * Blocks go out with 64-bit sequence numbers (the wire carries the low
+ * nibble).  A block is acknowledged when any MCU block carries a higher
+ * "next expected" sequence. */
+#include "klipper/session_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "link/transport.h"
+#include "util/clock.h"
+
+static void transmit_block(struct kl_session *s, struct outblock *b)
+{
+    uint8_t frame[KL_MESSAGE_MAX];
+    size_t n = kl_block_build((uint8_t)b->seq, b->content, b->len, frame);
+    ks_queue_bytes(s, frame, n);
+    s->stats.blocks_sent++;
+    s->stats.bytes_sent += n;
+}
+
+void ks_arm_retransmit(struct kl_session *s, uint64_t now)
+{
+    s->retransmit_at = s->inflight ? now + s->rto_us + ks_wire_us(s, s->inflight_bytes) : 0;
+}
+
+/* The MCU's transmit buffer as the replies it may hold, in order: what the
+ * link takes from it in a while is a UART's bytes at the baud rate, or on
+ * USB a few packets a frame, each message in a packet of its own at worst. */
+#define TXQ_MAX (4 * MAX_PENDING_BLOCKS)
+struct txq {
+    uint16_t msg[TXQ_MAX];
+    unsigned head, n, bytes;
+    bool full;                /* more messages than it can tell */
+};
+
+static void txq_push(struct txq *q, unsigned bytes)
+{
+    if (q->n == TXQ_MAX) {
+        q->full = true;
+        return;
+    }
+    q->msg[(q->head + q->n++) % TXQ_MAX] = (uint16_t)bytes;
+    q->bytes += bytes;
+}
+
+static void txq_drain(const struct kl_session *s, struct txq *q, uint64_t ns)
+{
+    uint64_t can = s->byte_time_ns ? ns / s->byte_time_ns : ns * USB_PACKETS_PER_MS / 1000000u;
+    while (q->n && can) {
+        uint16_t *m = &q->msg[q->head % TXQ_MAX];
+        uint16_t take = !s->byte_time_ns || can >= *m ? *m : (uint16_t)can;
+        *m = (uint16_t)(*m - take);
+        q->bytes -= take;
+        can -= s->byte_time_ns ? take : 1;
+        if (!*m) {
+            q->head++;
+            q->n--;
+        }
+    }
+}
+
+/* A block's replies not yet received, and the ack after them. */
+static void push_replies(struct txq *q, const struct outblock *b)
+{
+    for (const struct kl_query *r = b->queries; r; r = r->next_in_block)
+        if (r->state != Q_DONE)
+            txq_push(q, r->reply_size);
+    txq_push(q, KL_MESSAGE_MIN);
+}
+
+/* Firmware drops a reply that does not fit its transmit buffer.  The most
+ * it could hold once block `last` is answered, Lindley's recursion from
+ * now on, every reply as early as it could come:
+ *  - the blocks the MCU has answered (their replies, or the start of
+ *    them, came in) hold what has not arrived yet, and the link drains it
+ *    at its least rate until `last` is answered: not before `last` has
+ *    crossed the line (a UART), nor before the MCU has spent its least time
+ *    on every block not yet answered but the first (it may be at work on
+ *    that one already);
+ *  - those blocks and `last` answer no sooner than the MCU's time on each
+ *    after the one before, all their replies at once at worst.
+ * Slower commands or a later start only leave the buffer emptier. */
+static unsigned tx_backlog(const struct kl_session *s, const struct outblock *last)
+{
+    struct txq from_now = { 0 }, future = { 0 };
+    const struct outblock *first_future = NULL;
+    uint64_t future_ns = 0;
+    for (const struct outblock *b = s->head; b; b = b->next) {
+        if (b->sent && b->seq < s->answered_seq) {
+            push_replies(&from_now, b);
+        } else {
+            /* The MCU may have been at work on the first since before now. */
+            if (first_future)
+                future_ns += b->mcu_ns;
+            else
+                first_future = b;
+            txq_drain(s, &future, b->mcu_ns);
+            push_replies(&future, b);
+        }
+        if (b == last)
+            break;
+    }
+    /* What came of a reply still arriving has left the buffer. */
+    unsigned partial = s->partial_bytes;
+    for (unsigned i = 0; partial && i < from_now.n; i++) {
+        uint16_t *m = &from_now.msg[(from_now.head + i) % TXQ_MAX];
+        uint16_t take = partial < *m ? (uint16_t)partial : *m;
+        *m = (uint16_t)(*m - take);
+        from_now.bytes -= take;
+        partial -= take;
+    }
+    for (const struct outblock *b = first_future; b; b = b->next) {
+        push_replies(&from_now, b);
+        if (b == last)
+            break;
+    }
+    uint64_t crossing_ns = s->byte_time_ns * (uint64_t)(last->len + KL_MESSAGE_MIN);
+    txq_drain(s, &from_now, crossing_ns > future_ns ? crossing_ns : future_ns);
+    if (from_now.full || future.full)
+        return UINT32_MAX;
+    return from_now.bytes > future.bytes ? from_now.bytes : future.bytes;
+}
+
+/* Send queued blocks as far as the window rules allow. */
+void ks_send_ready(struct kl_session *s)
+{
+    uint64_t now = mf_now_us();
+    for (struct outblock *b = s->head; b; b = b->next) {
+        if (b->sent)
+            continue;
+        if (s->inflight >= MAX_PENDING_BLOCKS)
+            break;
+        if (s->receive_window && s->inflight &&
+            (int64_t)s->inflight_bytes + KL_MESSAGE_MAX > s->receive_window)
+            break;
+        /* The last block answered may still owe its ack (the margin). */
+        if (s->inflight && tx_backlog(s, b) + KL_MESSAGE_MIN > s->tx_buffer)
+            break;
+        if (!s->inflight)
+            s->last_progress_us = now; /* silence is measured from here */
+        b->seq = s->send_seq++;
+        b->sent = true;
+        b->sent_us = now;
+        s->inflight++;
+        s->inflight_bytes += b->len + KL_MESSAGE_MIN;
+        for (struct kl_query *q = b->queries; q; q = q->next_in_block)
+            q->state = Q_SENT;
+        if (s->inflight == 1)
+            ks_arm_retransmit(s, now);
+        transmit_block(s, b);
+    }
+    ks_write_out(s);
+}
+
+void ks_close_building(struct kl_session *s)
+{
+    struct outblock *b = s->building;
+    if (!b)
+        return;
+    s->building = NULL;
+    if (s->tail)
+        s->tail->next = b;
+    else
+        s->head = b;
+    s->tail = b;
+}
+
+/* Append an encoded command (and its query, if any) to the block being built. */
+int ks_append_command(struct kl_session *s, const uint8_t *cmd, size_t len, uint32_t mcu_ns, struct kl_query *q,
+                      struct mf_err *err)
+{
+    /* One query per block: a reply names its block, not its query, so two
+     * alike queries in one block could not be told apart if one reply were
+     * lost. */
+    if (s->building && (s->building->len + len > KL_PAYLOAD_MAX || (q && s->building->queries)))
+        ks_close_building(s);
+    if (!s->building) {
+        s->building = calloc(1, sizeof(*s->building));
+        if (!s->building)
+            return mf_fail(err, MF_E_FAIL, "Out of memory.");
+    }
+    struct outblock *b = s->building;
+    if (len)
+        memcpy(b->content + b->len, cmd, len);
+    b->len = (uint8_t)(b->len + len);
+    b->mcu_ns += mcu_ns;
+    if (q) {
+        q->next_in_block = NULL;
+        struct kl_query **pp = &b->queries;
+        while (*pp)
+            pp = &(*pp)->next_in_block;
+        *pp = q;
+        q->state = Q_QUEUED;
+    }
+    return 0;
+}
+
+int ks_encode(struct kl_session *s, const struct kl_msgfmt *cmd, const struct kl_arg *args, uint8_t *out,
+              struct mf_err *err)
+{
+    int n = kl_msg_encode(cmd, args, out, KL_PAYLOAD_MAX);
+    if (n < 0)
+        return mf_fail(err, MF_E_FAIL, "The command '%s' with these arguments needs %zu bytes, more than the %d "
+                       "a Klipper message block carries; it was not sent.",
+                       cmd->name, kl_msg_size(cmd, args), KL_PAYLOAD_MAX);
+    return n;
+}
+
+
+static void update_rtt(struct kl_session *s, uint64_t sample)
+{
+    if (!s->srtt_us) {
+        s->srtt_us = sample * 10;
+        s->rttvar_us = sample / 2;
+    } else {
+        uint64_t diff = s->srtt_us > sample ? s->srtt_us - sample : sample - s->srtt_us;
+        s->rttvar_us = (3 * s->rttvar_us + diff) / 4;
+        s->srtt_us = (7 * s->srtt_us + sample) / 8;
+    }
+    uint64_t var = 4 * s->rttvar_us > 1000 ? 4 * s->rttvar_us : 1000;
+    s->rto_us = s->srtt_us + var;
+    if (s->rto_us < MIN_RTO_US)
+        s->rto_us = MIN_RTO_US;
+    if (s->rto_us > MAX_RTO_US)
+        s->rto_us = MAX_RTO_US;
+}
+
+/* Everything below rseq has been received by the MCU.  explicit: the block
+ * was an ack/nak, sent after every response of the blocks it acknowledges. */
+static void process_ack(struct kl_session *s, uint64_t rseq, bool explicit_ack)
+{
+    uint64_t now = mf_now_us();
+    bool progress = false;
+    struct outblock *b = s->head;
+    while (b && b->sent && b->seq < rseq) {
+        if (!b->data_acked) {
+            b->data_acked = true;
+            s->inflight--;
+            s->inflight_bytes -= b->len + KL_MESSAGE_MIN;
+            if (!b->retransmitted)
+                update_rtt(s, now - b->sent_us);
+            progress = true;
+        }
+        /* A data block proves only that blocks before the one that produced
+         * it are finished; the block it answers may still have replies coming. */
+        if (!explicit_ack && b->seq + 1 == rseq)
+            break;
+        ks_resolve_queries(s, b);
+        s->head = b->next;
+        if (!s->head)
+            s->tail = NULL;
+        free(b);
+        b = s->head;
+    }
+    if (progress) {
+        s->last_progress_us = now;
+        s->nak_retransmitted = false;
+        ks_arm_retransmit(s, now);
+    }
+}
+
+void ks_retransmit_all(struct kl_session *s)
+{
+    static const uint8_t sync = KL_SYNC;
+    /* Drop what we have not written yet: it is all in the blocks below. */
+    s->outlen = 0;
+    ks_queue_bytes(s, &sync, 1);
+    for (struct outblock *b = s->head; b && b->sent; b = b->next) {
+        if (b->data_acked)
+            continue;
+        b->retransmitted = true;
+        transmit_block(s, b);
+        s->stats.retransmits++;
+    }
+    ks_write_out(s);
+}
+
+struct outblock *ks_find_sent_block(struct kl_session *s, uint64_t seq)
+{
+    for (struct outblock *b = s->head; b && b->sent; b = b->next)
+        if (b->seq == seq)
+            return b;
+    return NULL;
+}
+
+/* The start of a block still arriving: a block of the MCU's that answers a
+ * block of ours (its sequence says which) has been sent, so that block
+ * was answered, and its bytes so far have left the MCU. */
+void ks_note_partial(struct kl_session *s, const uint8_t *start, size_t len)
+{
+    s->partial_bytes = 0;
+    if (len < KL_HEADER_SIZE || start[0] < KL_MESSAGE_MIN || start[0] > KL_MESSAGE_MAX ||
+        (start[1] & ~KL_SEQ_MASK) != KL_DEST)
+        return;
+    uint64_t rseq = s->receive_seq + ((uint64_t)(start[1] - s->receive_seq) & KL_SEQ_MASK);
+    if (rseq > s->send_seq)
+        return;
+    if (rseq > s->answered_seq)
+        s->answered_seq = rseq;
+    s->partial_bytes = (unsigned)len;
+}
+
+void ks_handle_block(struct kl_session *s, const uint8_t *blk, size_t len)
+{
+    s->stats.blocks_received++;
+    uint64_t rseq = s->receive_seq + ((uint64_t)(blk[1] - s->receive_seq) & KL_SEQ_MASK);
+    if (rseq > s->send_seq) {
+        /* Claims an ack for something never sent: stale or foreign. */
+        return;
+    }
+    if (rseq > s->answered_seq)
+        s->answered_seq = rseq;
+    const uint8_t *p = blk + KL_HEADER_SIZE, *end = blk + len - KL_TRAILER_SIZE;
+    bool explicit_ack = p == end;
+    if (!explicit_ack) {
+        while (p < end) {
+            uint32_t id;
+            struct kl_msg m;
+            memset(&m, 0, sizeof(m));
+            if (kl_vlq_decode(&p, end, &id) < 0)
+                break;
+            const struct kl_msgfmt *f = ks_lookup_id(s, (int32_t)id);
+            if (!f || kl_msg_decode_params(f, &p, end, &m) < 0)
+                break; /* unknown to us: cannot find the next message's start */
+            m.seq = rseq;
+            ks_handle_message(s, &m, rseq);
+        }
+    }
+    if (rseq > s->receive_seq) {
+        s->receive_seq = rseq;
+        process_ack(s, rseq, explicit_ack);
+    }
+    if (explicit_ack) {
+        if (rseq > s->last_ack_seq) {
+            /* The ack after a block's responses: that block is finished. */
+            s->last_ack_seq = rseq;
+            process_ack(s, rseq, true);
+        } else if (s->inflight && !s->nak_retransmitted) {
+            /* A repeated ack is a nak: the MCU dropped what followed. */
+            s->stats.naks++;
+            s->nak_retransmitted = true;
+            ks_retransmit_all(s);
+        }
+    }
+}
+
+/* What the timers call for: a probe for a missing ack, a retransmission,
+ * giving up on a silent MCU, forgetting replies that never came. */
+void ks_run_timers(struct kl_session *s, uint64_t now)
+{
+    /* Every sent block was answered by data but the ack that should follow
+     * never came (lost, or the MCU shut down mid-block): an empty block
+     * makes the MCU ack everything before it. */
+    if (!s->inflight && s->head && s->head->sent) {
+        if (!s->probe_at)
+            s->probe_at = now + s->rto_us;
+        else if (now >= s->probe_at) {
+            s->probe_at = 0;
+            ks_append_command(s, NULL, 0, 0, NULL, NULL);
+            ks_close_building(s);
+        }
+    } else {
+        s->probe_at = 0;
+    }
+    if (s->retransmit_at && now >= s->retransmit_at && s->inflight) {
+        s->rto_us = s->rto_us * 2 > MAX_RTO_US ? MAX_RTO_US : s->rto_us * 2;
+        ks_retransmit_all(s);
+        ks_arm_retransmit(s, now);
+    }
+    /* Bytes alone prove nothing: a board that restarted sends stats and
+     * naks but never acknowledges our blocks again. */
+    if (s->head && now - s->last_progress_us > SILENCE_LIMIT_US)
+        ks_set_dead(s, "stopped answering (or restarted)");
+}
+
+
+int kl_send(struct kl_session *s, const struct kl_msgfmt *cmd, const struct kl_arg *args, struct mf_err *err)
+{
+    if (s->dead)
+        return ks_fail_dead(s, err);
+    uint8_t buf[KL_PAYLOAD_MAX];
+    int n = ks_encode(s, cmd, args, buf, err);
+    if (n < 0)
+        return -1;
+    if (ks_append_command(s, buf, (size_t)n, ks_command_ns(s, cmd, args), NULL, err) < 0)
+        return -1;
+    if (s->building && s->building->len > KL_PAYLOAD_MAX - 8) {
+        ks_close_building(s);
+        ks_send_ready(s);
+    }
+    return 0;
+}
+
+int kl_flush(struct kl_session *s, struct mf_err *err)
+{
+    ks_close_building(s);
+    while (s->head && !s->dead)
+        ks_pump(s, mf_now_us() + 100000);
+    if (s->dead)
+        return ks_fail_dead(s, err);
+    if (s->shutdown)
+        return ks_shutdown_error(s, s->shutdown_reason, err);
+    return 0;
+}
+
+int kl_send_now(struct kl_session *s, struct mf_err *err)
+{
+    ks_close_building(s);
+    ks_send_ready(s);
+    while (s->outlen && !s->dead && (transport_wait(s->t, TRANSPORT_WRITABLE, 1000) & TRANSPORT_WRITABLE))
+        ks_write_out(s);
+    if (s->dead)
+        return ks_fail_dead(s, err);
+    transport_drain(s->t);
+    return 0;
+}
+
+int kl_send_sync(struct kl_session *s, struct mf_err *err)
+{
+    static const uint8_t sync = KL_SYNC;
+    ks_queue_bytes(s, &sync, 1);
+    return kl_send_now(s, err);
+}
