@@ -383,7 +383,15 @@ int mf_firmware_check(const char *image_path, const char *dict_path, const struc
                  "offset nor the size was checked.", mcu ? mcu : "(not stated)");
     else if (check_offset(fw, t, err) < 0 || check_size(fw, t, err) < 0)
         return -1;
-    return make_output(fw, t, err);
+    if (make_output(fw, t, err) < 0)
+        return -1;
+    /* Routes write fw->card only: the file's bytes and the plain image are
+     * let go, so a large image is held once, not three times. */
+    free(fw->image.data);
+    fw->image.data = NULL;
+    free(fw->binary.data);
+    fw->binary.data = NULL;
+    return 0;
 }
 
 int mf_firmware_prepare(const char *image_path, const char *dict_path, const struct board *b,

@@ -34,10 +34,11 @@ struct mf_fw_target {
 };
 
 struct mf_firmware {
-    struct fw_image image;       /* the file as given */
+    struct fw_image image;       /* the file as given (its data let go once checked) */
     enum fw_format format;       /* of that file */
     enum fw_encoding encoding;   /* vendor encoding the file carried: PLAIN, ROBIN, CHITU */
-    struct fw_binary binary;     /* the plain application image; .base is valid when base_known */
+    struct fw_binary binary;     /* the plain application image (data let go once checked);
+                                  * .base is valid when base_known */
     bool base_known;             /* the file said where it goes (ELF, HEX, UF2) */
     const struct fw_mcu *mcu_info; /* the target's MCU in the flash table; NULL if not in it */
     struct fw_link link;         /* the address it was linked for */
