@@ -103,6 +103,8 @@ static void lagging_copy_brought_up_to_date(const char *tag, unsigned kib, const
     uint8_t *data;
     size_t len;
     CHECK_EQ(fatimg_mount(&img, true, &fv), 0);
+    data = NULL;
+    len = 0;
     CHECK_EQ(fatimg_read_fat(fv.vol, "/f39.bin", &data, &len, &err), 0);
     CHECK_EQ(len, 3000);
     free(data);
@@ -112,6 +114,7 @@ static void lagging_copy_brought_up_to_date(const char *tag, unsigned kib, const
 
     /* A writable mount that only reads changes nothing either. */
     CHECK_EQ(fatimg_mount(&img, false, &fv), 0);
+    data = NULL;
     CHECK_EQ(fatimg_read_fat(fv.vol, "/old.bin", &data, &len, &err), 0);
     free(data);
     fatimg_unmount(&fv);
@@ -130,9 +133,12 @@ static void lagging_copy_brought_up_to_date(const char *tag, unsigned kib, const
     fsck_silent(&img, tag);
     uint8_t *want = malloc(5000);
     fatimg_fill(want, 5000, 99);
+    data = NULL;
+    len = 0;
     CHECK_EQ(fatimg_mread(&img, "/new.bin", &data, &len), 0);
     CHECK_EQ(len, 5000);
-    CHECK_MEM(data, want, 5000);
+    if (data && len == 5000)
+        CHECK_MEM(data, want, 5000);
     free(data);
     free(want);
     unlink(img.path);
