@@ -106,32 +106,6 @@ int alloc_release(struct fat_volume *v, const struct extents *e, struct mf_err *
     return 0;
 }
 
-int fsinfo_account(struct fat_volume *v, uint32_t allocated, uint32_t freed, uint32_t last_alloc,
-                   struct mf_err *err)
-{
-    if (v->free_known)
-        v->free_clusters = v->free_clusters - allocated + freed;
-    if (last_alloc)
-        v->alloc_hint = last_alloc + 1 > v->max_cluster ? 2 : last_alloc + 1;
-    if (!v->fsinfo_ok || (allocated == 0 && freed == 0))
-        return 0;
-    uint8_t *s;
-    if (cache_modify(v, v->fsinfo_sector, SK_FSINFO, &s, err) < 0)
-        return -1;
-    uint32_t stored = get32(s + 488);
-    if (stored <= v->cluster_count) {
-        /* A valid count stays exact; one that would not add up becomes unknown. */
-        uint64_t now = (uint64_t)stored + freed;
-        stored = now >= allocated && now - allocated <= v->cluster_count ? (uint32_t)(now - allocated)
-                                                                         : 0xFFFFFFFFu;
-        put32(s + 488, stored);
-    }
-    if (last_alloc)
-        put32(s + 492, v->alloc_hint);
-    v->fsinfo_free = stored;
-    return 0;
-}
-
 int clusters_zero(struct fat_volume *v, const struct extents *e, struct mf_err *err)
 {
     uint8_t *zero = calloc(1, v->cluster_bytes);

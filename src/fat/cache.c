@@ -3,7 +3,7 @@
  * Dirty sectors are written back strictly in the order they were first
  * modified, and a FAT sector goes to the first FAT and then to each other
  * copy before the next sector.  Operations flush at every phase boundary of
- * the safe write order (data, FAT, directory, FSInfo), so this order is the
+ * the safe write order (data, FAT, directory), so this order is the
  * order of docs/fat.md.  File data never passes through the cache.
  */
 #include "fat/fat_priv.h"

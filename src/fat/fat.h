@@ -6,8 +6,11 @@
  *
  * Writes are power-safe in the sense of docs/fat.md: new data only goes into
  * free clusters, then the FAT copies (first, then second) are linked, then the
- * directory entry is published with one sector write, then FSInfo.  A cut at
- * any point leaves at worst unreferenced ("lost") clusters.  Every write
+ * directory entry is published with one sector write.  FSInfo's free count
+ * reads "unknown" on the card from the first change of a mount until sync.
+ * A cut at any point leaves at worst unreferenced ("lost") clusters.  FAT
+ * copies that an earlier cut left different, with an intact first copy, are
+ * brought up to date from the first before a change writes anything else.  Every write
  * operation validates what it will touch first and changes nothing when the
  * volume looks damaged there, the card is full or write-protected.
  *
@@ -79,7 +82,13 @@ struct fat_entry {
  * does not close it. */
 int fat_mount(struct blockdev *bd, struct fat_volume **out, struct mf_err *err);
 
-/* Write back all cached metadata (in the safe order) and flush the device. */
+/* How many FAT sectors a change on this mount found behind in the second
+ * copy and brought up to date from the first: an earlier write to the card
+ * was cut short between the two copies.  0 if none (the usual case). */
+uint32_t fat_copies_resynced(const struct fat_volume *vol);
+
+/* Write back all cached metadata (in the safe order), then the true free
+ * count into FSInfo, and flush the device. */
 int fat_sync(struct fat_volume *vol, struct mf_err *err);
 
 /* Sync and free the volume (NULL is allowed).  Returns -1 if the final sync

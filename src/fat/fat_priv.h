@@ -91,6 +91,11 @@ struct fat_volume {
     bool writer_open;
     time_t fixed_time;
 
+    bool copies_checked;         /* change_begin looked at the FAT copies */
+    bool fsinfo_open;            /* FSInfo's free count is "unknown" on the card until sync */
+    bool hint_moved;             /* alloc_hint changed since mount */
+    uint32_t copies_resynced;    /* FAT sectors brought up to date from the first copy */
+
     struct cache_slot cache[CACHE_SLOTS];
     uint64_t cache_tick, cache_seq;
 };
@@ -143,9 +148,28 @@ typedef int (*fat_scan_fn)(void *ctx, uint32_t cluster, uint32_t val);
 int fat_scan(struct fat_volume *v, uint32_t first, uint32_t last, fat_scan_fn fn, void *ctx,
              struct mf_err *err);
 int fat_count_free(struct fat_volume *v, uint32_t *out, struct mf_err *err);
-/* Refuse (as damage) if the FAT copies differ in a sector holding the entry
- * of any cluster in the list.  Called before an operation writes anything. */
+/* Before an operation writes anything: the FAT copies must agree in every
+ * sector holding the entry of a cluster in the list.  Where they differ,
+ * fat_mirror_check decides: a cut write is mirrored, damage is refused. */
 int fat_check_copies(struct fat_volume *v, const struct extents *clusters, struct mf_err *err);
+
+/* ---- mirror.c: FAT copies after a cut write ---- */
+
+/* Count the free clusters (free_known afterwards) and compare the FAT copies
+ * in full; if they differ and every entry of the first copy is valid, bring
+ * the others up to date from it, else refuse as damage. */
+int fat_mirror_check(struct fat_volume *v, struct mf_err *err);
+
+/* ---- change.c: around the changes of a mount ---- */
+
+/* Right before an operation's first write, after its checks: once per mount
+ * the full FAT-copy check where needed, and FSInfo's free count made
+ * "unknown" on the card until change_settle. */
+int change_begin(struct fat_volume *v, struct mf_err *err);
+/* Account for allocated/freed clusters and the next-free hint (in memory). */
+void fsinfo_account(struct fat_volume *v, uint32_t allocated, uint32_t freed, uint32_t last_alloc);
+/* At sync: the true free count and hint back into FSInfo. */
+int change_settle(struct fat_volume *v, struct mf_err *err);
 
 /* ---- chain.c: validated chain walks ---- */
 
@@ -172,9 +196,6 @@ int alloc_plan(struct fat_volume *v, uint32_t need, const struct extents *exclud
 int alloc_link(struct fat_volume *v, const struct extents *e, struct mf_err *err);
 /* Mark every cluster free (cached, not flushed). */
 int alloc_release(struct fat_volume *v, const struct extents *e, struct mf_err *err);
-/* Account for allocated/freed clusters in memory and in FSInfo (cached). */
-int fsinfo_account(struct fat_volume *v, uint32_t allocated, uint32_t freed, uint32_t last_alloc,
-                   struct mf_err *err);
 /* Write zeros over whole clusters (new directory clusters). */
 int clusters_zero(struct fat_volume *v, const struct extents *e, struct mf_err *err);
 

@@ -268,7 +268,7 @@ fail:
 
 int fat_sync(struct fat_volume *vol, struct mf_err *err)
 {
-    if (cache_flush(vol, err) < 0)
+    if (cache_flush(vol, err) < 0 || change_settle(vol, err) < 0)
         return -1;
     if (vol->bd->read_only)
         return 0;
@@ -280,10 +280,8 @@ int fat_unmount(struct fat_volume *vol, struct mf_err *err)
     if (!vol)
         return 0;
     int rc = 0;
-    if (!vol->broken && cache_has_dirty(vol))
+    if (!vol->broken && !vol->bd->read_only)
         rc = fat_sync(vol, err);
-    else if (!vol->broken && !vol->bd->read_only)
-        rc = blockdev_flush(vol->bd, err);
     free(vol);
     return rc;
 }

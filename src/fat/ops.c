@@ -1,11 +1,12 @@
 /* Delete, rename (and replace), mkdir.  Each checks everything it will touch
  * first, then writes in the safe order with a flush at every step:
- *   delete : directory entry -> free clusters (FAT copies) -> FSInfo
+ *   delete : directory entry -> free clusters (FAT copies)
  *   replace: source entry removed, target entry rewritten in place (one
- *            sector) -> old target clusters freed -> FSInfo
+ *            sector) -> old target clusters freed
  *   rename : (new directory cluster) -> source entry removed and new entry
- *            written, one sector when they share it -> FSInfo
- *   mkdir  : new cluster written -> FAT -> entry -> FSInfo
+ *            written, one sector when they share it
+ *   mkdir  : new cluster written -> FAT -> entry
+ * change_begin comes first; FSInfo gets its true values at sync.
  */
 #include "fat/fat_priv.h"
 
@@ -27,8 +28,7 @@ static int owned_clusters(struct fat_volume *v, const uint8_t *e, const char *pa
 static int finish(struct fat_volume *v, uint32_t allocated, uint32_t freed, uint32_t last,
                   struct mf_err *err)
 {
-    if (fsinfo_account(v, allocated, freed, last, err) < 0)
-        return -1;
+    fsinfo_account(v, allocated, freed, last);
     return cache_flush(v, err);
 }
 
@@ -62,6 +62,8 @@ int fat_delete(struct fat_volume *vol, const char *path, struct mf_err *err)
         rc = owned_clusters(vol, e, path, &chain, err);
     if (rc == 0)
         rc = fat_check_copies(vol, &chain, err);
+    if (rc == 0)
+        rc = change_begin(vol, err);
     /* Entry first: a cut after it leaves only lost clusters. */
     if (rc == 0)
         rc = dir_mark_deleted(vol, &s, s.match.first, s.match.sfn_ord, err);
@@ -100,6 +102,8 @@ static int replace_target(struct fat_volume *v, struct dir_scan *from, struct di
     uint8_t *e;
     if (rc == 0)
         rc = dir_locate(v, to, to->match.sfn_ord, &lba, &off, err);
+    if (rc == 0)
+        rc = change_begin(v, err);
     /* Source entry first, then the target rewritten in place: a cut between
      * them leaves the old target intact and the new data as lost clusters. */
     if (rc == 0)
@@ -149,6 +153,8 @@ static int move_entry(struct fat_volume *v, struct dir_scan *from, struct dir_sc
     struct extents none = { 0 };
     if (rc == 0)
         rc = publish_check(v, to, &none, &pl, err);
+    if (rc == 0)
+        rc = change_begin(v, err);
     if (rc == 0)
         rc = dir_grow_zero(v, &pl, err);
     if (rc == 0)
@@ -249,6 +255,8 @@ int fat_mkdir(struct fat_volume *vol, const char *path, struct mf_err *err)
     }
     if (rc == 0)
         rc = publish_check(vol, &s, &c, &pl, err);
+    if (rc == 0)
+        rc = change_begin(vol, err);
     if (rc == 0)
         rc = write_new_dir(vol, c.v[0].start, t.parent, ents[n - 1], err);
     if (rc == 0)

@@ -156,19 +156,32 @@ int fat_count_free(struct fat_volume *v, uint32_t *out, struct mf_err *err)
     return 0;
 }
 
-static int compare_copies(struct fat_volume *v, uint32_t sec, struct mf_err *err)
+static int copies_equal(struct fat_volume *v, uint32_t sec, bool *equal, struct mf_err *err)
 {
     const uint8_t *first;
     uint8_t other[SECTOR];
-    for (uint32_t k = 1; k < v->num_fats; k++) {
+    *equal = true;
+    for (uint32_t k = 1; k < v->num_fats && *equal; k++) {
         if (vol_read(v, v->fat_start + k * v->fat_sectors + sec, 1, other, err) < 0)
             return -1;
         if (cache_read(v, v->fat_start + sec, &first, err) < 0)
             return -1;
-        if (memcmp(first, other, SECTOR) != 0)
-            return fat_damaged(err, "its FAT copies differ in FAT sector %u", sec);
+        *equal = memcmp(first, other, SECTOR) == 0;
     }
     return 0;
+}
+
+/* A difference is a cut write if the first copy is intact: mirror it once. */
+static int compare_copies(struct fat_volume *v, uint32_t sec, struct mf_err *err)
+{
+    bool equal;
+    if (copies_equal(v, sec, &equal, err) < 0)
+        return -1;
+    if (equal)
+        return 0;
+    if (fat_mirror_check(v, err) < 0 || copies_equal(v, sec, &equal, err) < 0)
+        return -1;
+    return equal ? 0 : fat_damaged(err, "its FAT copies differ in FAT sector %u", sec);
 }
 
 int fat_check_copies(struct fat_volume *v, const struct extents *clusters, struct mf_err *err)

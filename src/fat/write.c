@@ -1,10 +1,10 @@
 /* Creating a file, streamed.
  *
- *   fat_create : check and plan everything (name, space, directory slot);
- *                write nothing
+ *   fat_create : check and plan everything (name, space, directory slot),
+ *                then change_begin (once per mount)
  *   fat_write  : data into the planned clusters, which stay free in the FAT
  *   fat_commit : FAT chain (first copy, then second), then the directory
- *                entry in one sector write, then FSInfo
+ *                entry in one sector write; FSInfo follows at sync
  *
  * A cut before the commit leaves no trace; during it, at most lost clusters.
  */
@@ -80,7 +80,9 @@ static int plan_create(struct fat_writer *w, const char *path, struct mf_err *er
     put32(sfn + 28, w->size);
     if (dir_place(v, &w->dir, w->nent, UINT32_MAX, UINT32_MAX, &w->data, &w->pl, err) < 0)
         return -1;
-    return publish_check(v, &w->dir, &w->data, &w->pl, err);
+    if (publish_check(v, &w->dir, &w->data, &w->pl, err) < 0)
+        return -1;
+    return change_begin(v, err);
 }
 
 int fat_create(struct fat_volume *vol, const char *path, uint32_t size, struct fat_writer **out,
@@ -167,9 +169,8 @@ static int publish(struct fat_writer *w, struct mf_err *err)
     if (dir_write_entries(v, &w->dir, &w->pl, w->entries, err) < 0 || cache_flush(v, err) < 0)
         return -1;
     uint32_t last = w->data.clusters ? ext_last(&w->data) : ext_last(&w->pl.grow);
-    if (fsinfo_account(v, w->data.clusters + w->pl.grow.clusters, 0, last, err) < 0)
-        return -1;
-    return cache_flush(v, err);
+    fsinfo_account(v, w->data.clusters + w->pl.grow.clusters, 0, last);
+    return 0;
 }
 
 int fat_commit(struct fat_writer *w, struct mf_err *err)

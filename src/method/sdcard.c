@@ -187,6 +187,9 @@ static int sdcard_write(struct mf_job *j, struct mf_err *err)
         if (ex < 0 || (ex && fat_delete(c->vol, cur, err) < 0))
             return -1;
     }
+    if (fat_copies_resynced(c->vol))
+        mf_job_note(j, "repaired", "The card's second FAT copy lagged behind the first (a write was cut short); "
+                    "it was brought up to date.");
     return 0;
 }
 

@@ -212,6 +212,32 @@ void fatimg_fill(uint8_t *buf, size_t len, uint32_t seed)
     }
 }
 
+int fatimg_put_seeded(const struct fatimg *img, const char *path, size_t size, uint32_t seed)
+{
+    char local[600];
+    uint8_t *d = malloc(size ? size : 1);
+    if (!d)
+        return -1;
+    fatimg_fill(d, size, seed);
+    fatimg_tmpname(local, sizeof(local), "seeded", ".bin");
+    int rc = fatimg_write_local(local, d, size) < 0 ? -1 : fatimg_mcopy_in(img, local, path);
+    unlink(local);
+    free(d);
+    return rc;
+}
+
+int fatimg_write_seeded(struct fat_volume *vol, const char *path, uint32_t size, uint32_t seed,
+                        struct mf_err *err)
+{
+    uint8_t *d = malloc(size ? size : 1);
+    if (!d)
+        return -1;
+    fatimg_fill(d, size, seed);
+    int rc = fat_write_file(vol, path, d, size, err);
+    free(d);
+    return rc;
+}
+
 uint64_t fatimg_hash_file(const char *path)
 {
     FILE *f = fopen(path, "rb");

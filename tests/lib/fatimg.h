@@ -52,6 +52,11 @@ int fatimg_write_local(const char *path, const void *data, size_t len);
 int fatimg_read_local(const char *path, uint8_t **data, size_t *len);
 /* Deterministic pseudo-random bytes. */
 void fatimg_fill(uint8_t *buf, size_t len, uint32_t seed);
+/* A file of `size` fatimg_fill bytes put into the image by mcopy (its exit
+ * status), or written by the engine (fat_write_file's result). */
+int fatimg_put_seeded(const struct fatimg *img, const char *path, size_t size, uint32_t seed);
+int fatimg_write_seeded(struct fat_volume *vol, const char *path, uint32_t size, uint32_t seed,
+                        struct mf_err *err);
 /* A hash of a whole file, to check an image did not change. */
 uint64_t fatimg_hash_file(const char *path);
 

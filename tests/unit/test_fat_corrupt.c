@@ -124,14 +124,7 @@ static int chain_of(const struct fatimg *img, const char *path, uint32_t *first,
 
 static void put(const struct fatimg *img, const char *path, size_t len, uint32_t seed)
 {
-    uint8_t *d = malloc(len);
-    char local[600];
-    fatimg_fill(d, len, seed);
-    fatimg_tmpname(local, sizeof(local), "src", ".bin");
-    fatimg_write_local(local, d, len);
-    CHECK_EQ(fatimg_mcopy_in(img, local, path), 0);
-    unlink(local);
-    free(d);
+    CHECK_EQ(fatimg_put_seeded(img, path, len, seed), 0);
 }
 
 static bool is_damage(const struct mf_err *err)
