@@ -1,10 +1,13 @@
 /* Keeping the FAT copies mirrored after a write that was cut short.
  *
- * Every writer (this engine, Linux, Windows) changes a FAT sector in the
- * first copy before the others, so copies that differ while every entry of
- * the first copy is valid are a write cut between the two: the first copy is
- * the truth, as fsck.fat also decides.  A first copy holding an invalid entry
- * is damage, and the card is refused.
+ * Copies that differ are a write cut between them.  This engine writes the
+ * first copy first, and fsck.fat takes the first copy too, so it is the
+ * base; but other writers do not promise that order (Linux may flush the
+ * second copy first), so a cluster the first copy calls free while another
+ * copy has it in use stays in use: no file's cluster is ever handed out
+ * again, at worst one stays allocated that no file uses (fsck.fat reclaims
+ * it).  An invalid entry in the first copy is damage, and the card is
+ * refused with nothing written.
  */
 #include "fat/fat_priv.h"
 
@@ -49,27 +52,88 @@ static void census_chunk(const struct fat_volume *v, struct census *c, const uin
     }
 }
 
-/* Overwrite the differing sectors of copy k with the first copy's. */
-static int mirror_copy(struct fat_volume *v, uint32_t k, uint32_t *differing, struct mf_err *err)
+/* Entry i of a FAT buffer (FAT12: i is the cluster, buf the whole FAT;
+ * FAT16/32: i counts from the buffer's first entry). */
+static uint32_t entry_get(const struct fat_volume *v, const uint8_t *buf, uint32_t i)
 {
-    uint8_t *first = malloc((size_t)CHUNK * SECTOR), *other = malloc((size_t)CHUNK * SECTOR);
-    int rc = first && other ? 0 : fat_oom(err);
-    uint32_t copy_start = v->fat_start + k * v->fat_sectors;
-    for (uint32_t sec = 0; rc == 0 && sec < v->fat_sectors; sec += CHUNK) {
-        uint32_t n = v->fat_sectors - sec < CHUNK ? v->fat_sectors - sec : CHUNK;
-        rc = cache_read_range(v, v->fat_start + sec, n, first, err);
-        if (rc == 0)
-            rc = vol_read(v, copy_start + sec, n, other, err);
-        for (uint32_t i = 0; rc == 0 && i < n; i++) {
-            const uint8_t *want = first + (size_t)i * SECTOR;
-            if (memcmp(want, other + (size_t)i * SECTOR, SECTOR) == 0)
-                continue;
-            ++*differing;
-            cache_forget(v, copy_start + sec + i, 1);
-            rc = vol_write(v, copy_start + sec + i, 1, want, err);
+    if (v->type == FAT_TYPE_12) {
+        uint32_t w = get16(buf + i + i / 2);
+        return (i & 1) ? w >> 4 : w & 0xFFF;
+    }
+    return v->type == FAT_TYPE_16 ? get16(buf + (size_t)i * 2) : get32(buf + (size_t)i * 4) & 0x0FFFFFFF;
+}
+
+static void entry_put(const struct fat_volume *v, uint8_t *buf, uint32_t i, uint32_t val)
+{
+    if (v->type == FAT_TYPE_12) {
+        uint8_t *p = buf + i + i / 2;
+        uint32_t w = get16(p);
+        w = (i & 1) ? (w & 0x000F) | val << 4 : (w & 0xF000) | val;
+        put16(p, (uint16_t)w);
+    } else if (v->type == FAT_TYPE_16) {
+        put16(buf + (size_t)i * 2, (uint16_t)val);
+    } else {
+        uint8_t *p = buf + (size_t)i * 4;
+        put32(p, (get32(p) & 0xF0000000u) | val); /* the top 4 bits are reserved: kept */
+    }
+}
+
+/* Merge other into merged for the clusters held in FAT sectors
+ * [sec, sec+n): a cluster free in merged but in use in other (a valid link
+ * or end of chain) takes other's entry.  Returns how many did. */
+static uint32_t merge_chunk(const struct fat_volume *v, uint8_t *merged, const uint8_t *other, uint32_t sec,
+                            uint32_t n)
+{
+    uint32_t first = 0, lo = 2, hi = v->max_cluster + 1;
+    if (v->type == FAT_TYPE_12 && sec != 0)
+        return 0; /* every FAT12 entry is in the first chunk; the rest is unused */
+    if (v->type != FAT_TYPE_12) {
+        uint32_t per_sector = SECTOR / (v->type == FAT_TYPE_16 ? 2 : 4);
+        first = sec * per_sector;
+        lo = first < 2 ? 2 : first;
+        hi = (sec + n) * per_sector < hi ? (sec + n) * per_sector : hi;
+    }
+    uint32_t taken = 0;
+    for (uint32_t cl = lo; cl < hi; cl++) {
+        uint32_t a = entry_get(v, merged, cl - first), b = entry_get(v, other, cl - first);
+        if (a == 0 && b != 0 && (fat_in_range(v, b) || fat_is_eoc(v, b))) {
+            entry_put(v, merged, cl - first, b);
+            taken++;
         }
     }
-    free(first);
+    return taken;
+}
+
+/* One pass over the FAT in chunks: the copies merged into the first, and
+ * every sector of a copy that differs from the merge written. */
+static int merge_copies(struct fat_volume *v, uint32_t chunk, uint32_t *taken, uint32_t *written,
+                        struct mf_err *err)
+{
+    size_t bytes = (size_t)chunk * SECTOR;
+    uint8_t *merged = malloc(bytes), *other = malloc(bytes);
+    int rc = merged && other ? 0 : fat_oom(err);
+    for (uint32_t sec = 0; rc == 0 && sec < v->fat_sectors; sec += chunk) {
+        uint32_t n = v->fat_sectors - sec < chunk ? v->fat_sectors - sec : chunk;
+        rc = vol_read(v, v->fat_start + sec, n, merged, err);
+        for (uint32_t k = 1; rc == 0 && k < v->num_fats; k++) {
+            rc = vol_read(v, v->fat_start + k * v->fat_sectors + sec, n, other, err);
+            if (rc == 0)
+                *taken += merge_chunk(v, merged, other, sec, n);
+        }
+        for (uint32_t k = 0; rc == 0 && k < v->num_fats; k++) {
+            uint32_t start = v->fat_start + k * v->fat_sectors + sec;
+            rc = vol_read(v, start, n, other, err);
+            for (uint32_t i = 0; rc == 0 && i < n; i++) {
+                const uint8_t *want = merged + (size_t)i * SECTOR;
+                if (memcmp(want, other + (size_t)i * SECTOR, SECTOR) == 0)
+                    continue;
+                ++*written;
+                cache_forget(v, start + i, 1);
+                rc = vol_write(v, start + i, 1, want, err);
+            }
+        }
+    }
+    free(merged);
     free(other);
     return rc;
 }
@@ -110,10 +174,10 @@ int fat_mirror_check(struct fat_volume *v, struct mf_err *err)
         return fat_damaged(err, "its FAT copies differ and the first copy holds %u invalid entr%s "
                            "(the first at cluster %u)", c.invalid, c.invalid == 1 ? "y" : "ies",
                            c.first_invalid);
-    uint32_t differing = 0;
-    for (uint32_t k = 1; k < v->num_fats; k++)
-        if (mirror_copy(v, k, &differing, err) < 0)
-            return -1;
-    v->copies_resynced += differing;
+    uint32_t taken = 0, written = 0;
+    if (merge_copies(v, chunk, &taken, &written, err) < 0)
+        return -1;
+    v->free_clusters -= taken < v->free_clusters ? taken : v->free_clusters;
+    v->copies_resynced += written;
     return 0;
 }

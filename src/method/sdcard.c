@@ -188,8 +188,8 @@ static int sdcard_write(struct mf_job *j, struct mf_err *err)
             return -1;
     }
     if (fat_copies_resynced(c->vol))
-        mf_job_note(j, "repaired", "The card's second FAT copy lagged behind the first (a write was cut short); "
-                    "it was brought up to date.");
+        mf_job_note(j, "repaired", "The card's two FAT copies differed (a write was cut short); they were "
+                    "made the same again, keeping every cluster either copy had in use.");
     return 0;
 }
 

@@ -218,6 +218,55 @@ static void fsinfo_unknown_while_changing(void)
     unlink(img.path);
 }
 
+/* The first copy behind (a writer that flushed the second copy first): the
+ * clusters only the second copy has in use belong to files whose entries are
+ * on the card, so they stay in use and a new file never takes them. */
+static void first_copy_behind_keeps_files(const char *tag, unsigned kib, const char *opts, long lag_at)
+{
+    struct fatimg img;
+    CHECK_EQ(fatimg_make(&img, tag, kib, opts), 0);
+    struct layout l = layout_of(&img);
+    uint8_t before[64];
+    io(img.path, l.fat1 + lag_at, before, sizeof(before), false);
+    char name[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof(name), "/f%02d.bin", i);
+        CHECK_EQ(fatimg_put_seeded(&img, name, 3000, (uint32_t)i + 10), 0);
+    }
+    io(img.path, l.fat1 + lag_at, before, sizeof(before), true);
+    CHECK(!copies_equal(&img));
+    if (strstr(opts, "-F 32")) {
+        uint8_t unknown[4] = { 0xFF, 0xFF, 0xFF, 0xFF };
+        io(img.path, 512 + 488, unknown, 4, true);
+    }
+    struct fatimg_vol fv;
+    struct mf_err err = { 0 };
+    CHECK_EQ(fatimg_mount(&img, false, &fv), 0);
+    CHECK_EQ(fatimg_write_seeded(fv.vol, "/new.bin", 40000, 99, &err), 0);
+    CHECK(fat_copies_resynced(fv.vol) >= 1);
+    fatimg_unmount(&fv);
+    CHECK(copies_equal(&img));
+    fsck_silent(&img, tag);
+    uint8_t want[40000];
+    for (int i = 0; i <= 40; i++) {
+        size_t size = i < 40 ? 3000 : 40000;
+        uint32_t seed = i < 40 ? (uint32_t)i + 10 : 99;
+        if (i < 40)
+            snprintf(name, sizeof(name), "/f%02d.bin", i);
+        else
+            snprintf(name, sizeof(name), "/new.bin");
+        uint8_t *data = NULL;
+        size_t len = 0;
+        fatimg_fill(want, size, seed);
+        CHECK_EQ(fatimg_mread(&img, name, &data, &len), 0);
+        CHECK_EQ(len, size);
+        if (data && len == size && memcmp(data, want, size))
+            CHECK_MEM(data, want, size);
+        free(data);
+    }
+    unlink(img.path);
+}
+
 int main(void)
 {
     /* FAT32 with a valid count: the copies are compared where a change
@@ -228,6 +277,9 @@ int main(void)
     lagging_copy_brought_up_to_date("mir32u", 40960, "-F 32 -s 1", 512, true);
     lagging_copy_brought_up_to_date("mir16", 20480, "-F 16 -s 1", 512, false);
     lagging_copy_brought_up_to_date("mir12", 1440, "-F 12 -s 1", 256, false);
+
+    first_copy_behind_keeps_files("behind32", 40960, "-F 32 -s 1", 512);
+    first_copy_behind_keeps_files("behind16", 20480, "-F 16 -s 1", 256);
 
     static const uint8_t reserved32[4] = { 0xF0, 0xFF, 0xFF, 0x0F };  /* 0x0FFFFFF0 */
     invalid_first_copy_refused("bad32", 40960, "-F 32 -s 1", 64, reserved32, sizeof(reserved32));
