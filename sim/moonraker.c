@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+
 #define REQUEST_MAX 4096
 #define READ_WAIT_MS 2000
 
@@ -31,15 +33,18 @@ static void on_signal(int sig)
 struct fake {
     const char *unit, *log;
     bool active, stuck;
+    uint64_t stop_delay_us;  /* a stop reads "deactivating" this long, as systemd's job runs */
+    uint64_t stopping_until; /* monotonic us; 0 when no stop is under way */
 };
 
 static int usage(FILE *out, int rc)
 {
     fprintf(out, "usage: mcuflash-sim moonraker --port-file FILE [--log FILE] [--unit NAME] [--state active|inactive]\n"
-                 "                              [--stuck]\n\n"
+                 "                              [--stuck] [--stop-delay MS]\n\n"
                  "Answer Moonraker's service requests on 127.0.0.1 (the port is written to FILE): the unit's\n"
                  "state (default klipper, active) in GET /machine/system_info, and POST\n"
-                 "/machine/services/stop|start?service=UNIT (with --stuck a stop leaves it active).\n"
+                 "/machine/services/stop|start?service=UNIT (with --stuck a stop leaves it active; with\n"
+                 "--stop-delay it reads deactivating for MS after the stop was answered).\n"
                  "Each request is appended to the log as \"METHOD PATH\".  Runs until SIGTERM or SIGINT.\n");
     return rc;
 }
@@ -84,10 +89,15 @@ static void serve(struct fake *f, int fd)
     }
     const char *service = strstr(path, "?service=");
     bool ours = service && !strcmp(service + 9, f->unit);
+    if (f->stopping_until && mf_now_us() >= f->stopping_until) {
+        f->stopping_until = 0;
+        f->active = false;
+    }
     if (!strcmp(method, "GET") && !strcmp(path, "/machine/system_info")) {
+        const char *state = f->stopping_until ? "deactivating" : f->active ? "active" : "inactive";
         snprintf(body, sizeof(body), "{\"result\":{\"system_info\":{\"provider\":\"systemd_cli\",\"available_services\":"
                  "[\"%s\"],\"service_state\":{\"%s\":{\"active_state\":\"%s\",\"sub_state\":\"%s\"}}}}}", f->unit,
-                 f->unit, f->active ? "active" : "inactive", f->active ? "running" : "dead");
+                 f->unit, state, f->stopping_until ? "stop-sigterm" : f->active ? "running" : "dead");
         reply(fd, 200, body);
     } else if (!strcmp(method, "POST") && (!strncmp(path, "/machine/services/stop?", 23) ||
                                            !strncmp(path, "/machine/services/start?", 24))) {
@@ -95,10 +105,14 @@ static void serve(struct fake *f, int fd)
             reply(fd, 400, "{\"error\":{\"code\":400,\"message\":\"Invalid argument\"}}");
             return;
         }
-        if (!strncmp(path, "/machine/services/start?", 24))
+        if (!strncmp(path, "/machine/services/start?", 24)) {
             f->active = true;
-        else if (!f->stuck)
+            f->stopping_until = 0;
+        } else if (!f->stuck && f->stop_delay_us) {
+            f->stopping_until = mf_now_us() + f->stop_delay_us;
+        } else if (!f->stuck) {
             f->active = false;
+        }
         reply(fd, 200, "{\"result\":\"ok\"}");
     } else {
         reply(fd, 404, "{\"error\":{\"code\":404,\"message\":\"Not Found\"}}");
@@ -126,6 +140,8 @@ int sim_moonraker_main(int argc, char **argv)
             f.log = v;
         else if (!strcmp(a, "--unit"))
             f.unit = v;
+        else if (!strcmp(a, "--stop-delay") && atoi(v) > 0)
+            f.stop_delay_us = (uint64_t)atoi(v) * 1000u;
         else if (!strcmp(a, "--state") && (!strcmp(v, "active") || !strcmp(v, "inactive")))
             f.active = !strcmp(v, "active");
         else

@@ -35,7 +35,7 @@ struct picoboot_route {
     struct usbboot ub;
     struct picoboot pb;
     bool opened;
-    bool erased;          /* picoboot_program got as far as erasing */
+    bool erased;          /* picoboot_program was started: flash may have changed */
 };
 
 static struct picoboot_route *state(struct mf_job *j)
@@ -130,7 +130,6 @@ static int picoboot_route_open(struct mf_job *j, struct mf_err *err)
 static void on_progress(const char *phase, size_t done, size_t total, void *ctx)
 {
     struct mf_job *j = ctx;
-    state(j)->erased = true;
     mf_progress_update(j->o->progress, !strcmp(phase, "write") ? "upload" : phase, done, total);
 }
 
@@ -142,9 +141,10 @@ static int picoboot_route_write(struct mf_job *j, struct mf_err *err)
     mf_job_note(j, "upload", "Erasing %u sectors and writing %zu bytes at 0x%08X in 256-byte pages.", sectors,
                 im->size, PICOBOOT_FLASH_START);
     uint64_t t0 = mf_now_us();
+    /* From here flash may change: an erase the ROM did before its answer
+     * was lost still leaves the old image incomplete. */
+    s->erased = true;
     if (picoboot_program(&s->pb, PICOBOOT_FLASH_START, im->data, im->size, on_progress, j, err) < 0) {
-        if (!s->erased)
-            return -1;
         struct mf_err why = *err;
         return mf_fail(err, why.code, "%.400s The board stays in BOOTSEL, not rebooted into an image that was "
                        "not proven good; run '%s' again (target usb:%s).", why.msg, j->again_cmd, s->ub.dev.port);

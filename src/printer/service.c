@@ -5,6 +5,12 @@
 
 #include "printer/moonraker.h"
 #include "printer/run.h"
+#include "util/clock.h"
+
+/* How long a stop through Moonraker is given to take effect (Klipper exits
+ * within a second or two), and how often it is looked at. */
+#define STOP_WAIT_MS 10000u
+#define STOP_POLL_MS 200u
 
 static char moonraker_url[512] = MOONRAKER_DEFAULT_URL;
 static bool via_moonraker;
@@ -77,7 +83,14 @@ static int control(const char *verb, const char *unit, struct mf_err *err)
 
 int service_stop(const char *unit, struct mf_err *err)
 {
-    return control("stop", unit, err);
+    if (control("stop", unit, err) < 0)
+        return -1;
+    /* Moonraker answers once systemd has queued the stop, not when Klipper
+     * has exited (systemctl stop waits for that itself). */
+    for (unsigned waited = 0; via_moonraker && waited < STOP_WAIT_MS && service_state(unit) == SERVICE_ACTIVE;
+         waited += STOP_POLL_MS)
+        mf_sleep_us(STOP_POLL_MS * 1000u);
+    return 0;
 }
 
 int service_start(const char *unit, struct mf_err *err)

@@ -38,18 +38,28 @@ expect_out "^Stopping the klipper service through Moonraker\.$"
 expect_out "^Starting the klipper service again through Moonraker\.$"
 expect_out "^uartboard +v0\.13\.0-123-gabcdef12-sim +v2-uart +flashed$"
 [ "$(version)" = v2-uart ] && pass || fail "not flashed through Katapult"
-[ "$(mr_calls)" = "GET /machine/system_info|GET /machine/system_info|POST /machine/services/stop?service=klipper|GET /machine/system_info|GET /machine/system_info|POST /machine/services/start?service=klipper" ] &&
+[ "$(mr_calls)" = "GET /machine/system_info|GET /machine/system_info|POST /machine/services/stop?service=klipper|GET /machine/system_info|GET /machine/system_info|GET /machine/system_info|POST /machine/services/start?service=klipper" ] &&
     pass || fail "Moonraker requests: $(mr_calls)"
 [ ! -s "$T/systemctl.log" ] && pass || fail "systemctl was used: $(systemctl_calls)"
+stop_moonraker
+
+# Moonraker answers the stop when systemd has queued it; Klipper takes a
+# second to exit ("deactivating"): mcuflash waits for that, then flashes.
+start_moonraker --stop-delay 1000
+settings klipper "$MR" "$T/uart-v3.bin"
+expect_rc 0 "$MCUFLASH" update --config "$CFG" uartboard
+[ "$(version)" = v3-uart ] && pass || fail "not flashed after a slow stop"
+polls=$(sed -n '/^POST .*stop/,/^POST .*start/p' "$T/mr.log" | grep -c '^GET')
+[ "$polls" -ge 4 ] && pass || fail "the stop was not waited for: $(mr_calls)"
 stop_moonraker
 
 # Klipper still runs after Moonraker's stop: nothing is flashed, and it is
 # asked to start (it runs anyway).
 start_moonraker --stuck
-settings klipper "$MR" "$T/uart-v3.bin"
+settings klipper "$MR" "$T/uart-v2.bin"
 expect_rc 3 "$MCUFLASH" update --config "$CFG" uartboard
 expect_out "The klipper service still runs after Moonraker stopped it and holds the boards; nothing was flashed"
-[ "$(version)" = v2-uart ] && pass || fail "flashed although Klipper still ran"
+[ "$(version)" = v3-uart ] && pass || fail "flashed although Klipper still ran"
 stop_moonraker
 
 # Moonraker does not manage klipper-printer, or is not to be asked: systemctl.
