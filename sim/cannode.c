@@ -13,6 +13,7 @@
 
 #define HELLO_PREFIX "mcuflash-sim canbus bitrate="
 #define HELLO_WAIT_MS 2000
+#define SEND_WAIT_MS 200 /* a slow reader on a busy host; see can_packet_send */
 
 enum {
     ADMIN_QUERY_UNASSIGNED = 0x00,
@@ -97,6 +98,25 @@ int cannode_nodeid(const struct can_node *n)
     return n->assigned_id ? (int)((n->assigned_id - CAN_NODEID_BASE) >> 1) : -1;
 }
 
+bool can_packet_send(int fd, const struct can_frame *f, int wait_ms)
+{
+    bool waited = false;
+    for (;;) {
+        ssize_t n = send(fd, f, sizeof(*f), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n == (ssize_t)sizeof(*f))
+            return true;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || waited)
+            return false;
+        /* One wait: a peer that took nothing in that time is not reading. */
+        struct pollfd p = { .fd = fd, .events = POLLOUT };
+        if (poll(&p, 1, wait_ms) != 1)
+            return false;
+        waited = true;
+    }
+}
+
 static void send_frame(struct can_node *n, uint32_t id, const uint8_t *data, uint8_t len)
 {
     struct can_frame f;
@@ -104,7 +124,7 @@ static void send_frame(struct can_node *n, uint32_t id, const uint8_t *data, uin
     f.can_id = id;
     f.len = len;
     memcpy(f.data, data, len);
-    if (send(n->fd, &f, sizeof(f), MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(f))
+    if (can_packet_send(n->fd, &f, SEND_WAIT_MS))
         n->frames_out++;
     else
         n->send_failures++;

@@ -35,6 +35,12 @@ struct can_node {
     uint64_t frames_in, frames_out, send_failures;
 };
 
+/* Send one frame packet on a virtual-bus socket.  A peer that is slow to read
+ * (its queue holds only a few packets) is waited for up to wait_ms, as a
+ * CAN controller retries until the frame is taken; only then is it lost. */
+struct can_frame;
+bool can_packet_send(int fd, const struct can_frame *f, int wait_ms);
+
 void cannode_init(struct can_node *n, const char *bus, const uint8_t uuid[CAN_UUID_LEN]);
 /* Join the bus (connect and read its hello); MF_E_DEVICE if it is not there. */
 int cannode_join(struct can_node *n, struct mf_err *err);

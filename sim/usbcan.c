@@ -10,6 +10,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cannode.h"
+
+#define PUT_WAIT_MS 200
+
 void usbcan_init(struct usbcan *b, const char *bus, const char *iface, const uint8_t uuid[CAN_UUID_LEN])
 {
     memset(b, 0, sizeof(*b));
@@ -101,9 +105,11 @@ size_t usbcan_pollfds(const struct usbcan *b, struct pollfd *pfd, size_t cap)
     return n;
 }
 
+/* A slow reader is waited for briefly, as the bridge's queues hold frames
+ * rather than drop them while the other side catches up. */
 static bool put(int fd, const struct can_frame *f)
 {
-    return fd >= 0 && send(fd, f, sizeof(*f), MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(*f);
+    return fd >= 0 && can_packet_send(fd, f, PUT_WAIT_MS);
 }
 
 static void to_hosts(struct usbcan *b, const struct can_frame *f, int except)

@@ -328,9 +328,14 @@ static int can_node_to_katapult(const struct mf_target *t, struct mf_err *err)
     if (canbus_open(t->can_iface, &bus, err) < 0)
         return -1;
     int rc = canbus_request_bootloader(bus, uuid, err);
-    for (int i = 0; rc == 0 && i < KATAPULT_WAIT_TRIES && app != CANBUS_APP_KATAPULT; i++)
-        if (canbus_find_node(bus, uuid, CAN_QUERY_WINDOW_MS, &app, err) < 0)
+    for (int i = 0; rc == 0 && i < KATAPULT_WAIT_TRIES && app != CANBUS_APP_KATAPULT; i++) {
+        /* Asked again now and then: a request lost on the bus would leave
+         * Klipper running, and Katapult ignores the request. */
+        if (i > 0 && i % 2 == 0)
+            rc = canbus_request_bootloader(bus, uuid, err);
+        if (rc == 0 && canbus_find_node(bus, uuid, CAN_QUERY_WINDOW_MS, &app, err) < 0)
             app = CANBUS_APP_UNKNOWN;
+    }
     canbus_close(bus);
     if (rc == 0 && app != CANBUS_APP_KATAPULT)
         rc = mf_fail(err, MF_E_DEVICE, "CAN node %s on %s was asked to start Katapult but Katapult did not answer; "
