@@ -29,17 +29,6 @@ static long long boots(const struct sim_proc *p)
     return v;
 }
 
-static int open_raw(const char *path)
-{
-    int fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK);
-    struct termios t;
-    if (fd >= 0 && tcgetattr(fd, &t) == 0) {
-        cfmakeraw(&t);
-        tcsetattr(fd, TCSANOW, &t);
-    }
-    return fd;
-}
-
 /* What flash_usb.py and flashtool do: open, set 1200 baud, close. */
 static void touch_1200(const char *path)
 {
@@ -58,7 +47,7 @@ static void touch_1200(const char *path)
 /* CONNECT answered with an ACK on the device at path. */
 static bool katapult_answers(const char *path)
 {
-    int fd = open_raw(path);
+    int fd = sim_open_port(path);
     if (fd < 0)
         return false;
     uint8_t out[16];
@@ -142,7 +131,7 @@ static void test_usb_touch(void)
 
 static void send_all(const char *path, const void *data, size_t len)
 {
-    int fd = open_raw(path);
+    int fd = sim_open_port(path);
     CHECK(fd >= 0);
     if (fd >= 0) {
         CHECK_EQ(write(fd, data, len), (ssize_t)len);
@@ -240,7 +229,7 @@ static void test_flash_state(void)
     sim_ctl(&p, "double-tap", reply, sizeof(reply));
     CHECK(sim_wait_status(&p, "mode", "katapult", WAIT_MS));
     CHECK(sim_wait_path(p.path, true, WAIT_MS));
-    int fd = open_raw(p.path);
+    int fd = sim_open_port(p.path);
     int refused = 0;
     struct kw_reader r = { 0 };
     struct kw_frame f;
