@@ -54,15 +54,29 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-/* The device node of a tty's sysfs directory: its uevent's DEVNAME (relative
- * to /dev), else /dev/ and the directory's name. */
+/* The device node of a tty's sysfs directory, from its uevent's DEVNAME
+ * (relative to /dev, as the kernel writes it).  Empty while the uevent is
+ * not there or names no node yet: a device just added may show its
+ * directory first. */
 static void tty_node(const char *dir, char *out, size_t cap)
 {
-    char line[128];
-    read_attr(dir, "uevent", line, sizeof(line)); /* the first line */
-    const char *name = !strncmp(line, "DEVNAME=", 8) && line[8] ? line + 8 : base_name(dir);
-    if (!join(out, cap, "/dev/", name))
-        out[0] = '\0';
+    char path[PATH_MAX], line[256];
+    out[0] = '\0';
+    if (!join(path, sizeof(path), dir, "/uevent"))
+        return;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "DEVNAME=", 8) || !line[8])
+            continue;
+        const char *name = !strncmp(line + 8, "/dev/", 5) ? line + 13 : line + 8;
+        if (!join(out, cap, "/dev/", name))
+            out[0] = '\0';
+        break;
+    }
+    fclose(f);
 }
 
 static void *dir_open(const char *path)

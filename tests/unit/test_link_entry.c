@@ -98,8 +98,9 @@ static void add_usb(const char *port, const char *vidpid, const char *mfr, const
         snprintf(ttydir, sizeof(ttydir), "%s/%s:1.0/%s/tty/%s", devdir, port, tty, tty);
     else
         snprintf(ttydir, sizeof(ttydir), "%s/%s:1.0/tty/%s", devdir, port, tty);
-    snprintf(cmd, sizeof(cmd), "mkdir -p '%s' '%s/sys/class/tty' && ln -sfn '%s' '%s/sys/class/tty/%s'", ttydir,
-             root, ttydir, root, tty);
+    /* The kernel's uevent: the node's name (relative to /dev) is not its first line. */
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s' '%s/sys/class/tty' && printf 'MAJOR=166\\nMINOR=0\\nDEVNAME=%s\\n' "
+             "> '%s/uevent' && ln -sfn '%s' '%s/sys/class/tty/%s'", ttydir, root, tty, ttydir, ttydir, root, tty);
     CHECK_EQ(system(cmd), 0);
 }
 
