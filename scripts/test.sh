@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 jobs=$(nproc)
-fuzz_seconds=${MCUFLASH_FUZZ_SECONDS:-45}
+fuzz_seconds=${MCUFLASH_FUZZ_SECONDS:-30}
 
 # configure DIR COMPILER BUILD_TYPE [CMAKE_ARGS...]
 configure() {
