@@ -104,7 +104,7 @@ expect_out "^toolhead2 +unreachable +- +skipped$"
 expect_out "^mcu +v2-mcu +v3-mcu +flashed$"
 expect_out "^uartboard +v2-uartboard +v3-uartboard +flashed$"
 expect_out "^toolhead: Not tried: it is reached through the USB to CAN bridge bridge, which failed"
-order=$(printf '%s\n' "$OUT" | sed -n 's/^Updating \([a-z0-9]*\) .*/\1/p' | paste -sd' ')
+order=$(update_order)
 [ "$order" = "bridge mcu uartboard" ] && pass || fail "boards tried: $order"
 [ "$(vfield toolhead .katapult.blocks_written)" = "$th_blocks" ] && [ "$(vfield toolhead .version)" = v2-toolhead ] &&
     [ "$(vfield toolhead2 .version)" = v2-toolhead2 ] && pass || fail "a toolhead behind the failed bridge was touched"

@@ -44,7 +44,7 @@ expect_out "^toolhead +$old +v2-th +flashed$"
 expect_out "^mcu +$old +v2-main +flashed$"
 expect_out "^uartboard +$old +v2-uart +flashed$"
 # The flashes ran in the plan's order.
-order=$(printf '%s\n' "$OUT" | sed -n 's/^Updating \([a-z0-9]*\) .*/\1/p' | paste -sd' ')
+order=$(update_order)
 [ "$order" = "toolhead2 toolhead mcu uartboard" ] && pass || fail "flash order: $order"
 [ "$(systemctl_calls)" = "is-active --quiet klipper-printer|stop klipper-printer|is-active --quiet klipper-printer|start klipper-printer" ] &&
     pass || fail "service calls: $(systemctl_calls)"

@@ -74,3 +74,7 @@ start_update_printer() {
     make_fw_mcu $EBB v2-th "$T/th.bin" --app-address 0x08002000 --link can
     make_fw_mcu $EBB v2-th2 "$T/th2.bin" --app-address 0x08002000 --link can
 }
+
+# update_order: the MCUs the last update ($OUT) flashed, in the order it
+# tried them, separated by spaces.
+update_order() { printf '%s\n' "$OUT" | sed -n 's/^Updating \([a-z0-9]*\) .*/\1/p' | paste -sd' '; }
