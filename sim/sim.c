@@ -121,6 +121,7 @@ static void come_up(struct sim *s)
     }
     s->state = BOARD_RUNNING;
     s->mcu_ready_ns = 0;
+    s->input_held = false;
     s->host_blocked = false;
     s->mcu.rx_limit = timing_rx_buffer(&s->timing);
     s->katapult.rx_limit = timing_rx_buffer(&s->timing);
@@ -153,6 +154,7 @@ static void go_away(struct sim *s, enum board_state state, bool drop_link)
     s->up_at_us = mf_now_us() + timing_reset_delay_us(&s->timing);
     wire_clear(&s->to_mcu);
     s->mcu_ready_ns = 0;
+    s->input_held = false;
     if (s->mode == MODE_KATAPULT)
         katapult_leave(&s->katapult);
     sim_mcu_power_off(&s->mcu);
@@ -258,8 +260,10 @@ static void feed_firmware(struct sim *s)
         bool busy = katapult ? katapult_process(&s->katapult, mf_now_us()) : sim_mcu_process(&s->mcu);
         if (!katapult && handle_requests(s))
             return;
+        s->input_held = busy;
         if (busy) {
-            /* Bus or flash time: the firmware takes nothing more until then. */
+            /* Bus or flash time: the firmware takes nothing more until then,
+             * and goes on with what it holds as soon as it is free. */
             s->mcu_ready_ns = t + *busy_ns;
             *busy_ns = 0;
             return;
@@ -307,6 +311,8 @@ static struct timespec poll_timeout(const struct sim *s)
         uint64_t due = wire_next_ns(&s->to_mcu);
         if (due != UINT64_MAX)
             next = min_u64(next, due > s->mcu_ready_ns ? due : s->mcu_ready_ns);
+        if (s->input_held)
+            next = min_u64(next, s->mcu_ready_ns);
     }
     if (!s->host_blocked)
         next = min_u64(next, wire_next_ns(&s->to_host));

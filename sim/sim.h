@@ -58,6 +58,7 @@ struct sim {
     enum board_state state;
     uint64_t up_at_us;
     uint64_t mcu_ready_ns;   /* the MCU is busy on a bus until then */
+    bool input_held;         /* it stopped for bus time with input maybe left */
     bool host_blocked;       /* the pty is full: wait for the host to read */
     bool quit;
     /* Counters. */
