@@ -34,6 +34,7 @@ void ks_arm_retransmit(struct kl_session *s, uint64_t now)
 struct txq {
     uint16_t msg[TXQ_MAX];
     unsigned head, n, bytes;
+    uint64_t idle_ns;         /* link time not yet worth a byte or packet */
     bool full;                /* more messages than it can tell */
 };
 
@@ -47,9 +48,13 @@ static void txq_push(struct txq *q, unsigned bytes)
     q->bytes += bytes;
 }
 
+/* The link works on while the MCU does: time short of a whole byte or
+ * packet is kept for the next call, not lost to rounding. */
 static void txq_drain(const struct kl_session *s, struct txq *q, uint64_t ns)
 {
-    uint64_t can = s->byte_time_ns ? ns / s->byte_time_ns : ns * USB_PACKETS_PER_MS / 1000000u;
+    uint64_t unit_ns = s->byte_time_ns ? s->byte_time_ns : 1000000u / USB_PACKETS_PER_MS;
+    ns += q->idle_ns;
+    uint64_t can = ns / unit_ns;
     while (q->n && can) {
         uint16_t *m = &q->msg[q->head % TXQ_MAX];
         uint16_t take = !s->byte_time_ns || can >= *m ? *m : (uint16_t)can;
@@ -61,6 +66,7 @@ static void txq_drain(const struct kl_session *s, struct txq *q, uint64_t ns)
             q->n--;
         }
     }
+    q->idle_ns = q->n ? ns % unit_ns : 0;
 }
 
 /* A block's replies not yet received, and the ack after them. */
