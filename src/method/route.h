@@ -83,6 +83,8 @@ int mf_judge_flashed(struct mf_job *j);
  * for the summary and its MCU for the image check. */
 struct kl_dict;
 void mf_job_running(struct mf_job *j, const struct kl_dict *d);
+/* Whether the firmware with dictionary d is the new build. */
+bool mf_job_runs_new(const struct mf_job *j, const struct kl_dict *d);
 
 /* A step worth telling the user about. */
 void mf_job_note(struct mf_job *j, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -35,6 +35,7 @@ struct sd_state {
     bool renames;           /* the bootloader renames the file after flashing */
     bool needs_power_cycle; /* SD-mode bootloader and the card was put in SPI mode */
     uint32_t uploaded_cluster; /* where the uploaded file starts (0: unknown) */
+    bool ran_other_build;   /* the board ran another build when we connected */
 };
 
 static struct sd_state *state(struct mf_job *j)
@@ -120,6 +121,7 @@ static int sdcard_open(struct mf_job *j, struct mf_err *err)
                        "was changed; check the board name ('mcuflash boards %s*').", o->target.device,
                        mcu ? mcu : "unknown MCU", b->name, b->mcu, mcu ? mcu : "");
     snprintf(j->mcu, sizeof(j->mcu), "%s", mcu);
+    s->ran_other_build = !mf_job_runs_new(j, d);
     mf_job_note(j, "connected", "Connected to %s: %s running %s.", o->target.device, mcu, j->r->running_before);
     struct mf_bus_spec spec;
     if (mf_bus_from_board(b, d, o->fast_spi, &spec, err) < 0)
@@ -356,6 +358,12 @@ static int sdcard_judge(struct mf_job *j, int running, struct mf_err *err)
                        "the reset (%s) If it is flashing, give it a minute and run '%s'; otherwise power-cycle it.",
                        r->card_name, why, j->check_cmd);
     }
+    /* Another build ran before and the new one runs now: the bootloader
+     * flashed the file, and one that renames took it off the card.  The
+     * card is left alone, and with it the reset and re-enumeration that
+     * configuring its bus would cost. */
+    if (running == 1 && s->ran_other_build && s->renames)
+        return mf_judge_flashed(j);
     struct card_state cs;
     /* A bootloader that does not rename leaves the file; one that renames
      * and left it did not run (the same build may have been running). */

@@ -35,7 +35,7 @@ static const char *version_of(const struct kl_dict *d)
 
 /* The firmware now running is the new build: its dictionary is the image's
  * (or the klipper.dict's) to the byte. */
-static bool runs_new(const struct mf_job *j, const struct kl_dict *now)
+bool mf_job_runs_new(const struct mf_job *j, const struct kl_dict *now)
 {
     return j->fw.expect_json && now->json_len == j->fw.expect_len &&
            !memcmp(now->json, j->fw.expect_json, now->json_len);
@@ -58,7 +58,7 @@ int mf_check_running(struct mf_job *j, int timeout_s, struct mf_err *err)
     const struct kl_dict *d = kl_session_dict(conn.session);
     snprintf(j->r->running_after, sizeof(j->r->running_after), "%s", version_of(d));
     const char *mcu = kl_dict_const(d, "MCU"), *want = expected_mcu(j);
-    int rc = runs_new(j, d) ? 1 : 0;
+    int rc = mf_job_runs_new(j, d) ? 1 : 0;
     if (mcu && want && strcmp(mcu, want))
         rc = mf_fail(err, MF_E_MISMATCH, "After the reset the board reports a %s, not a %s; check the board "
                      "definition.", mcu, want);
@@ -93,7 +93,7 @@ int mf_wait_power_cycle(struct mf_job *j, struct mf_err *err)
         if (freq > 0)
             expected += (mf_now_us() - start_us) * (uint64_t)freq / 1000000u - (uint64_t)freq / 2;
         const struct kl_dict *d = kl_session_dict(conn.session);
-        bool now_new = runs_new(j, d);
+        bool now_new = mf_job_runs_new(j, d);
         snprintf(j->r->running_after, sizeof(j->r->running_after), "%s", version_of(d));
         mf_disconnect(&conn);
         if (now_new)

@@ -41,11 +41,24 @@ fsck_ok "$T/mini.img"
 
 # Forced, with JSON: the result names the route.
 make_fw "$T/v3.bin" $MINI v3-mini
+resets() { sim_ctl "$T/$1.ctl" status | jq .counters.resets; }
+r0=$(resets mini)
 "$MCUFLASH" flash --json --route sdcard --board $MINI -f "$T/v3.bin" -d "$T/v3.bin.dict" "$T/mini" >"$T/out" 2>&1 \
     && pass || fail "flash --route sdcard"
 tail -n 1 "$T/out" | jq -e '.event == "result" and .ok and .route == "sdcard" and .verdict == "flashed"
                              and .version_after == "v3-mini"' >/dev/null && pass || { fail "json result"; cat "$T/out"; }
 jq -se 'map(select(.event == "route")) | length == 1' "$T/out" >/dev/null && pass || fail "one route event"
+# Another build ran before and the new one runs after the reset: the
+# bootloader took the file, so the card is not opened again (which would
+# cost a second reset).  The same build again proves nothing by its
+# version, so the card is looked at, and the board reset once more after.
+r1=$(resets mini)
+[ $((r1 - r0)) = 1 ] && pass || fail "a flash of a new build reset the board $((r1 - r0)) times"
+expect_rc 0 "$MCUFLASH" flash --board $MINI -f "$T/v3.bin" -d "$T/v3.bin.dict" "$T/mini"
+expect_last "^Flashed: the board now runs v3-mini\.$"
+r2=$(resets mini)
+[ $((r2 - r1)) = 2 ] && pass || fail "a flash of the running build reset the board $((r2 - r1)) times"
+[ "$(root "$T/mini.img" | grep -ci '^firmware.bin$')" = 0 ] && pass || fail "firmware.bin left on the card"
 
 # The advice of the flash front end repeats its own command line.
 OCT=btt-octopus-f446-v1
