@@ -3,7 +3,8 @@
 # timing model allows: for each link and card bus and each image size,
 # flash a virtual board with --timing realistic (fresh FAT32 card) and
 # print the wall time of the upload-and-read-back phase and of the whole
-# flash, the floor of each (bench/flash_floor.c), their ratio, the bytes
+# flash, the floor of each (bench/flash_floor.c), their ratio, the upload's
+# bound for a host that loses nothing and the ratio to it, the bytes
 # sent and received per sector (bench_sd_link), and the peak RSS; and once
 # the time to connect and identify on a pty without timing.
 # Usage: bench/flash-speed.sh [--json] [BUILD_DIR]
@@ -65,31 +66,33 @@ flash() {
 connect_ms=$("$sd_link" "$sim" 1 connect 2>/dev/null || true)
 [ -n "$connect_ms" ] || connect_ms=null  # a bench_sd_link without the case
 [ $json = 1 ] || echo "connect and identify on a pty without timing: $connect_ms ms (median of 20)"
-[ $json = 1 ] || printf '%-24s %4s %8s %8s %5s %8s %8s %5s %14s %14s %8s\n' config KiB whole_s floor ratio \
-    upload_s floor ratio "write out/in" "read out/in" rss_KiB
+[ $json = 1 ] || printf '%-24s %4s %8s %8s %5s %8s %8s %5s %8s %5s %14s %14s %8s\n' config KiB whole_s floor ratio \
+    upload_s floor ratio bound ratio "write out/in" "read out/in" rss_KiB
 for c in $configs; do
     read -r board link bus rate opts <<<"${CFG[$c]}"
     read -r w_out w_in r_out r_in <<<"$("$sd_link" "$sim" 32 "$c")"
     for k in $sizes; do
         read -r whole upload rss <<<"$(flash "$c" "$k")"
         [ -n "$whole" ] || exit 1  # flash said why
-        read -r upload_floor whole_floor <<<"$("$floor" "$link" "$bus" "$rate" $((k * 1024)))"
+        read -r upload_floor whole_floor upload_bound <<<"$("$floor" "$link" "$bus" "$rate" $((k * 1024)))"
         if [ $json = 1 ]; then
             jq -cn --arg config "$c" --argjson size $((k * 1024)) --argjson whole "$whole" \
                 --argjson whole_floor "$whole_floor" --argjson upload "$upload" --argjson upload_floor "$upload_floor" \
+                --argjson upload_bound "$upload_bound" \
                 --argjson rss "$rss" --argjson w_out "$w_out" --argjson w_in "$w_in" --argjson r_out "$r_out" \
                 --argjson r_in "$r_in" --argjson connect_ms "$connect_ms" \
                 '{config: $config, size: $size, whole_s: $whole, whole_floor_s: $whole_floor,
                   whole_ratio: ($whole / $whole_floor * 100 | round / 100), upload_s: $upload,
                   upload_floor_s: $upload_floor, upload_ratio: ($upload / $upload_floor * 100 | round / 100),
+                  upload_bound_s: $upload_bound, upload_bound_ratio: ($upload / $upload_bound * 100 | round / 100),
                   write_bytes_out_per_sector: $w_out, write_bytes_in_per_sector: $w_in,
                   read_bytes_out_per_sector: $r_out, read_bytes_in_per_sector: $r_in, rss_kib: $rss,
                   connect_ms: $connect_ms}'
         else
-            awk -v c="$c" -v k="$k" -v w="$whole" -v wf="$whole_floor" -v u="$upload" -v uf="$upload_floor" \
+            awk -v c="$c" -v k="$k" -v w="$whole" -v wf="$whole_floor" -v u="$upload" -v uf="$upload_floor" -v ub="$upload_bound" \
                 -v wo="$w_out/$w_in" -v ro="$r_out/$r_in" -v r="$rss" 'BEGIN {
-                printf "%-24s %4d %8.2f %8.2f %5.2f %8.2f %8.2f %5.2f %14s %14s %8d\n",
-                       c, k, w, wf, w / wf, u, uf, u / uf, wo, ro, r }'
+                printf "%-24s %4d %8.2f %8.2f %5.2f %8.2f %8.2f %5.2f %8.2f %5.2f %14s %14s %8d\n",
+                       c, k, w, wf, w / wf, u, uf, u / uf, ub, u / ub, wo, ro, r }'
         fi
     done
 done

@@ -24,8 +24,22 @@
  * Everything else (FAT sectors, connecting, verifying) is left out, so this
  * is a floor: no host can go below it.
  *
+ * The bound of the upload for a host that loses nothing, on USB: Klipper's
+ * firmware drops a reply that does not fit its 192-byte transmit buffer.
+ * A host that never lets that happen learns that replies have left the
+ * buffer only when they arrive, at the end of a frame; a request it sends
+ * then reaches the MCU at the end of that frame and is answered at the end
+ * of the next.  So at most 192 bytes of replies (and acks) come back per
+ * two frames, however fast the link: each phase takes at least its bytes
+ * from the MCU at that rate.  And a card in SPI mode must be sent nothing while it programs a block,
+ * which the host learns only by reading from it: each written sector is a
+ * request the host sends once the last one was answered, which reaches the
+ * MCU a frame later at the earliest, so it costs a frame more than its
+ * floor.  On a UART bytes arrive as they leave, and the bound is the
+ * floor.
+ *
  * Usage: flash_floor usb|uart:BAUD sdio|spi RATE_HZ SIZE_BYTES
- * Prints "UPLOAD_FLOOR_S WHOLE_FLOOR_S". */
+ * Prints "UPLOAD_FLOOR_S WHOLE_FLOOR_S UPLOAD_BOUND_S". */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +57,7 @@
 #define SPI_DATA_RESPONSE 1u   /* after a written block */
 
 #define ACK 5u                  /* an empty block */
+#define TX_BUFFER 192.0         /* usb_cdc.c's transmit_buf */
 #define SHORT_REPLY 16u         /* an SD-mode command's reply block, at least */
 #define REQUEST_BLOCKS 2u       /* SD mode: the short requests to read a sector */
 #define SD_WRITE_REPLIES (2u + CARD_SD_BUSY_POLLS) /* the data command, the CMD13s */
@@ -54,18 +69,32 @@ static unsigned data_blocks(void)
     return (SECTOR + per_block - 1) / per_block;
 }
 
-/* Link time for a sector each way: blocks of data-carrying size, short
- * blocks and acks; a UART counts bytes, USB packets. */
+/* A sector's traffic one way: blocks of data-carrying size, short blocks
+ * and acks. */
 struct leg {
     unsigned full, short_replies, acks;
 };
 
+/* Bytes a leg carries. */
+static double leg_bytes(const struct leg *l)
+{
+    return (double)l->full * KL_MESSAGE_MAX + l->short_replies * SHORT_REPLY + l->acks * ACK;
+}
+
+/* The transmit-buffer bound of a leg from the MCU (see above). */
+static double buffer_s(const struct leg *from_mcu, bool usb)
+{
+    if (!usb)
+        return 0;
+    return leg_bytes(from_mcu) / TX_BUFFER * 2.0 * USB_FRAME_NS / 1e9;
+}
+
+/* Link time of a leg: a UART counts bytes, USB packets. */
 static double leg_s(const struct leg *l, bool usb, double baud)
 {
     if (usb)
         return (l->full + l->short_replies + l->acks) / (USB_PACKETS_PER_FRAME * 1e9 / USB_FRAME_NS);
-    double bytes = (double)l->full * KL_MESSAGE_MAX + l->short_replies * SHORT_REPLY + l->acks * ACK;
-    return bytes * UART_BITS_PER_BYTE / baud;
+    return leg_bytes(l) * UART_BITS_PER_BYTE / baud;
 }
 
 static double max3(double a, double b, double c)
@@ -105,15 +134,18 @@ int main(int argc, char **argv)
         bus_write = (SECTOR + SPI_TOKEN_CRC + SPI_DATA_RESPONSE) * 8.0 / rate + CARD_WRITE_BUSY_NS / 1e9;
         bus_read = (SECTOR + SPI_TOKEN_CRC) * 8.0 / rate;
     }
-    double write_s = sectors * max3(leg_s(&write_out, usb, baud), leg_s(&write_in, usb, baud), bus_write);
-    double read_s = sectors * max3(leg_s(&read_out, usb, baud), leg_s(&read_in, usb, baud), bus_read);
-    double upload = write_s + read_s;
+    double write_s = max3(leg_s(&write_out, usb, baud), leg_s(&write_in, usb, baud), bus_write);
+    double read_s = max3(leg_s(&read_out, usb, baud), leg_s(&read_in, usb, baud), bus_read);
+    double upload = sectors * (write_s + read_s);
+    double busy_check = usb && !sdio ? USB_FRAME_NS / 1e9 : 0;
+    double bound = sectors * (max3(write_s + busy_check, buffer_s(&write_in, usb), 0) +
+                              max3(read_s, buffer_s(&read_in, usb), 0));
 
     double reset = (usb ? USB_REENUMERATE_US : UART_BOOT_US) / 1e6 + BOOT_START_US / 1e6;
     double boot_read = sdio ? sectors * SECTOR / (double)BOOT_SD_BYTES_PER_S
                             : sectors * (SECTOR + SPI_TOKEN_CRC) * 8.0 / BOOT_SPI_HZ;
     boot_read += sectors * BOOT_BLOCK_OVERHEAD_US / 1e6;
     double program = size / BOOT_FLASH_BYTES_PER_S;
-    printf("%.3f %.3f\n", upload, upload + reset + boot_read + program);
+    printf("%.3f %.3f %.3f\n", upload, upload + reset + boot_read + program, bound);
     return 0;
 }
