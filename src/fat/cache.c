@@ -144,7 +144,14 @@ int cache_modify(struct fat_volume *v, uint32_t lba, enum sector_kind kind, uint
 int cache_read_range(struct fat_volume *v, uint32_t lba, uint32_t count, uint8_t *buf,
                      struct mf_err *err)
 {
-    if (vol_read(v, lba, count, buf, err) < 0)
+    uint32_t cached = 0;
+    for (unsigned i = 0; i < CACHE_SLOTS; i++) {
+        const struct cache_slot *s = &v->cache[i];
+        if (s->valid && s->lba >= lba && s->lba - lba < count)
+            cached++;
+    }
+    /* A sector read costs milliseconds over an MCU: none when all are here. */
+    if (cached < count && vol_read(v, lba, count, buf, err) < 0)
         return -1;
     for (unsigned i = 0; i < CACHE_SLOTS; i++) {
         const struct cache_slot *s = &v->cache[i];

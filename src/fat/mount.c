@@ -188,8 +188,9 @@ static void read_fsinfo(struct fat_volume *v, const uint8_t *b)
     v->alloc_hint = 2;
     v->fsinfo_free = 0xFFFFFFFF;
     uint32_t sec = get16(b + 48);
-    uint8_t s[SECTOR];
-    if (v->type != FAT_TYPE_32 || sec == 0 || sec >= v->fat_start || vol_read(v, sec, 1, s, NULL) < 0)
+    const uint8_t *s;
+    /* Through the cache: the first change of the card rewrites it. */
+    if (v->type != FAT_TYPE_32 || sec == 0 || sec >= v->fat_start || cache_read(v, sec, &s, NULL) < 0)
         return;
     v->fsinfo_sector = sec;
     v->fsinfo_ok = get32(s) == 0x41615252 && get32(s + 484) == 0x61417272 && get32(s + 508) == 0xAA550000;

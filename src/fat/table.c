@@ -116,9 +116,14 @@ int fat_scan(struct fat_volume *v, uint32_t first, uint32_t last, fat_scan_fn fn
     uint32_t per_sector = SECTOR / width;
     int rc = 0;
     uint32_t c = first;
+    /* Most scans stop early (an allocation near the next-free hint), and a
+     * sector read costs milliseconds over an MCU: start with one sector and
+     * double up to CHUNK. */
+    uint32_t chunk = 1;
     while (c <= last && rc == 0) {
         uint32_t sec = c / per_sector;
-        uint32_t n = v->fat_sectors - sec < CHUNK ? v->fat_sectors - sec : CHUNK;
+        uint32_t n = v->fat_sectors - sec < chunk ? v->fat_sectors - sec : chunk;
+        chunk = chunk * 2 < CHUNK ? chunk * 2 : CHUNK;
         if (cache_read_range(v, read_copy_start(v) + sec, n, buf, err) < 0) {
             rc = -1;
             break;
