@@ -17,11 +17,16 @@
 enum cardbus_kind { CARDBUS_SPI, CARDBUS_SDIO };
 
 /* One chip-select window: CS goes active, len bytes are clocked, CS goes
- * inactive.  rx == NULL means write-only (no reply needed, cheapest). */
+ * inactive.  rx == NULL means write-only (no reply needed, cheapest).
+ * An idle op only lets time pass, as long as clocking len bytes of 0xFF
+ * would (a card programming a block): tx and rx are NULL, len may exceed
+ * max_spi_chunk, and the bus may clock fewer bytes slower with the card
+ * deselected, so that fewer cross its link. */
 struct spi_op {
     const uint8_t *tx;
     uint8_t *rx;
     uint16_t len;
+    bool idle;
 };
 
 /* SD bus, pipelined: one step of a batch that the bus runs in order

@@ -90,6 +90,9 @@ void spi_io_begin(struct spi_io *io);          /* empty the batch */
 void spi_io_clear(struct spi_io *io);          /* empty the stream */
 /* Queue write-only windows carrying data (split at the chunk size). */
 int spi_io_send(struct spi_io *io, const uint8_t *data, size_t len, struct mf_err *err);
+/* Queue the time len bytes of 0xFF take on the bus, the card deselected
+ * (cardbus.h: an idle op). */
+int spi_io_idle(struct spi_io *io, size_t len, struct mf_err *err);
 /* Queue windows clocking len bytes (tx NULL: 0xFF) whose replies go to the
  * stream; returns the stream offset of the first one through *at. */
 int spi_io_transfer(struct spi_io *io, const uint8_t *tx, size_t len, size_t *at,

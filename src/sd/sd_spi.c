@@ -353,13 +353,14 @@ struct block_marks {
     size_t early, late; /* the two pad bytes that come back */
 };
 
-/* The pad after a block or the stop token: 0xFF, two bytes of it read. */
+/* The pad after a block or the stop token: the time of write_pad bytes,
+ * idle but for the two bytes read with the card selected. */
 static int queue_pad(struct sd_card *c, struct block_marks *m, struct mf_err *err)
 {
     struct spi_io *io = &c->io;
     uint32_t early = c->write_pad * 3 / 4;
-    if (spi_io_send(io, NULL, early - 1, err) < 0 || spi_io_transfer(io, NULL, 1, &m->early, err) < 0 ||
-        spi_io_send(io, NULL, c->write_pad - early - 1, err) < 0)
+    if (spi_io_idle(io, early - 1, err) < 0 || spi_io_transfer(io, NULL, 1, &m->early, err) < 0 ||
+        spi_io_idle(io, c->write_pad - early - 1, err) < 0)
         return -1;
     return spi_io_transfer(io, NULL, 1, &m->late, err);
 }

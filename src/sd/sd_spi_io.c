@@ -12,7 +12,7 @@ struct spi_slot {
     size_t tx_off;      /* into io->tx, unless tx_ff */
     size_t rx_off;      /* into io->rx, if has_rx */
     uint16_t len;
-    bool tx_ff, has_rx;
+    bool tx_ff, has_rx, idle;
 };
 
 /* A bus that names no limit still gets windows of a sane size. */
@@ -116,6 +116,20 @@ int spi_io_send(struct spi_io *io, const uint8_t *data, size_t len, struct mf_er
     return queue(io, data, len, false, err);
 }
 
+int spi_io_idle(struct spi_io *io, size_t len, struct mf_err *err)
+{
+    while (len) {
+        uint16_t n = (uint16_t)(len < UINT16_MAX ? len : UINT16_MAX);
+        struct spi_slot *s = new_slot(io, err);
+        if (!s)
+            return -1;
+        s->len = n;
+        s->idle = true;
+        len -= n;
+    }
+    return 0;
+}
+
 int spi_io_transfer(struct spi_io *io, const uint8_t *tx, size_t len, size_t *at,
                     struct mf_err *err)
 {
@@ -133,9 +147,10 @@ int spi_io_run(struct spi_io *io, struct mf_err *err)
         return -1;
     for (size_t i = 0; i < io->n_slots; i++) {
         const struct spi_slot *s = &io->slots[i];
-        io->ops[i].tx = s->tx_ff ? io->ff : io->tx + s->tx_off;
+        io->ops[i].tx = s->idle ? NULL : s->tx_ff ? io->ff : io->tx + s->tx_off;
         io->ops[i].rx = s->has_rx ? io->rx + s->rx_off : NULL;
         io->ops[i].len = s->len;
+        io->ops[i].idle = s->idle;
     }
     io->batches++;
     int rc = io->bus->ops->spi_batch(io->bus, io->ops, io->n_slots, err);

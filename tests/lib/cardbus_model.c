@@ -49,6 +49,8 @@ static int model_spi_batch(struct cardbus *bus, const struct spi_op *ops, size_t
     int ran;
     bool lose = next_call_loses(m, &ran);
     for (size_t i = 0; i < n; i++) {
+        if (ops[i].idle)
+            continue; /* any length: only its time counts */
         if (ops[i].len > m->stats.max_op_len)
             m->stats.max_op_len = ops[i].len;
         if (bus->max_spi_chunk && ops[i].len > bus->max_spi_chunk) {
@@ -64,6 +66,18 @@ static int model_spi_batch(struct cardbus *bus, const struct spi_op *ops, size_t
             continue;
         }
         m->stats.ops++;
+        if (ops[i].idle) {
+            /* Time passes as the bytes are clocked: the model's card counts
+             * its busy in bytes, so clock them to it. */
+            uint8_t ff[64];
+            memset(ff, 0xFF, sizeof(ff));
+            for (uint32_t left = ops[i].len; left;) {
+                uint16_t k = left < sizeof(ff) ? (uint16_t)left : (uint16_t)sizeof(ff);
+                sdcard_spi_window(m->card, ff, NULL, k);
+                left -= k;
+            }
+            continue;
+        }
         sdcard_spi_window(m->card, ops[i].tx, ops[i].rx, ops[i].len);
         if (lose && ops[i].rx)
             memset(ops[i].rx, 0xA5, ops[i].len);  /* the reply never arrives */
