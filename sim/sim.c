@@ -74,13 +74,17 @@ static void send_out(struct sim *s, const uint8_t *block, size_t len, bool data,
         return;
     uint64_t t = now_ns();
     size_t txbuf = timing_tx_buffer(&s->timing);
-    if (txbuf && wire_pending(&s->to_host, t) + len > txbuf) {
+    /* The firmware looks for room when it makes the reply: after the bus
+     * time of the commands before it, while the buffer drained. */
+    if (txbuf && wire_pending(&s->to_host, t + busy_ns) + len > txbuf) {
         s->tx_dropped++; /* the firmware's transmit buffer is full */
+        if (getenv("SIM_TRACE")) fprintf(stderr, "%llu DROP len=%zu pending=%zu busy=%llu\n", (unsigned long long)(t/1000), len, wire_pending(&s->to_host, t + busy_ns), (unsigned long long)busy_ns);
         return;
     }
     uint8_t copy[KL_MESSAGE_MAX > KATAPULT_FRAME_MAX ? KL_MESSAGE_MAX : KATAPULT_FRAME_MAX];
     memcpy(copy, block, len);
     size_t n = faults_apply(&s->faults, false, copy, len);
+    if (getenv("SIM_TRACE")) fprintf(stderr, "%llu EMIT len=%zu pending=%zu busy=%llu\n", (unsigned long long)(t/1000), len, wire_pending(&s->to_host, t + busy_ns), (unsigned long long)busy_ns);
     if (wire_push(&s->to_host, t + busy_ns, copy, n) < 0)
         s->tx_dropped++; /* nobody reads the port: output backs up */
 }
@@ -358,9 +362,12 @@ static void step(struct sim *s)
 
 /* --- start and stop --- */
 
+/* The card's time: the MCU runs a block's commands one after another, so
+ * a command sees the bus time of those before it in the block as passed. */
 static uint64_t card_clock(void *ctx)
 {
-    return now_ns();
+    const struct sim *s = ctx;
+    return now_ns() + s->mcu.busy_ns;
 }
 
 static int open_card(struct sim *s, struct mf_err *err)
@@ -373,6 +380,7 @@ static int open_card(struct sim *s, struct mf_err *err)
         /* A real card takes a while to program a block: about a millisecond. */
         cfg.write_busy_ns = CARD_WRITE_BUSY_NS;
         cfg.clock_ns = card_clock;
+        cfg.clock_ctx = s;
         cfg.sd_busy_polls = CARD_SD_BUSY_POLLS;
     }
     return sdcard_open_image(s->opt.card, &cfg, &s->slot.card, err);

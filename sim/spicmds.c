@@ -113,13 +113,14 @@ static void spidev_transfer(struct sim_mcu *m, struct spidev *spi, bool receive,
     struct sdcard *card = cardslot_spi(m->slot, spi->flags & SF_HARDWARE, spi->bus, &spi->sw_pins,
                                        spi->flags & SF_HAVE_PIN, spi->cs_pin);
     uint8_t rx[256];
+    /* The card answers as of the window's end. */
+    sim_mcu_spend(m, transfer_ns(m, spi, len));
     if (card)
         sdcard_spi_window(card, data, rx, len);
     else
         memset(rx, 0xff, len); /* MISO floats high with nothing on the bus */
     if (receive)
         memcpy(data, rx, len);
-    sim_mcu_spend(m, transfer_ns(m, spi, len));
 }
 
 /* spi_transfer and spi_send: one window, a reply only for the first. */
