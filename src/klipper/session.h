@@ -70,6 +70,15 @@ int kl_query(struct kl_session *s, const struct kl_msgfmt *cmd, const struct kl_
              const struct kl_msgfmt *resp, int oid, unsigned flags, size_t reply_data, struct kl_msg *reply,
              struct mf_err *err);
 
+/* How a link takes replies, for a caller that sizes its queries: the
+ * largest a reply block to resp with reply_data bytes of data can be; the
+ * most the replies to one block may come to together (the MCU answers a
+ * block at once, into its transmit buffer); and whether every byte costs
+ * link time (a UART) rather than every round trip (USB). */
+size_t kl_reply_size(const struct kl_msgfmt *resp, size_t reply_data);
+unsigned kl_session_block_replies_max(const struct kl_session *s);
+bool kl_session_bytes_cost(const struct kl_session *s);
+
 /* Pipelined form: submit many, then wait for each (in any order).
  * kl_query_wait frees q; kl_query_cancel frees one not waited for. */
 struct kl_query *kl_query_submit(struct kl_session *s, const struct kl_msgfmt *cmd,

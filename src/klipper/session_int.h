@@ -26,7 +26,10 @@
  * has data, at least: five packets per 1 ms frame. */
 #define USB_PACKETS_PER_MS 5u
 
-enum qstate { Q_QUEUED, Q_SENT, Q_DONE, Q_LOST, Q_SHUTDOWN };
+/* Q_REPLIED: a reply came, but an alike query of the same block may have
+ * lost its own, which would make this one the wrong reply; it is done when
+ * the block is. */
+enum qstate { Q_QUEUED, Q_SENT, Q_REPLIED, Q_DONE, Q_LOST, Q_SHUTDOWN };
 
 struct kl_query {
     struct kl_query *next_in_block;
@@ -39,6 +42,7 @@ struct kl_query {
     uint8_t cmd_len;
     uint16_t reply_size;   /* the largest its reply block can be */
     uint32_t mcu_ns;       /* the least time the MCU spends on the command */
+    uint64_t block_ns;     /* ... on its block's commands up to this one */
     struct kl_msg reply;
     char shutdown_reason[96];
 };

@@ -1,7 +1,10 @@
 /* Queries and their replies.  Responses carry the sequence the MCU
  * expected after the block that produced them, which tells exactly which
- * block (and so which query) they answer; the explicit ack after them
- * proves that a query without a response lost it. */
+ * block they answer; within a block the MCU answers in order, so alike
+ * queries (same response, same oid) take their replies in turn.  The
+ * explicit ack after them proves that a query without a response lost it,
+ * and then the alike ones of its block may hold each other's replies: all
+ * of them count as lost. */
 #include "klipper/session_int.h"
 
 #include <stdio.h>
@@ -11,7 +14,30 @@
 #include "link/transport.h"
 #include "util/clock.h"
 
-/* Queries of a block whose processing is complete: those without a reply lost it. */
+static bool alike(const struct kl_query *a, const struct kl_query *b)
+{
+    return a->resp == b->resp && a->oid == b->oid;
+}
+
+/* Queries of block b alike to q, q included. */
+static unsigned alike_in_block(const struct outblock *b, const struct kl_query *q)
+{
+    unsigned n = 0;
+    for (const struct kl_query *r = b->queries; r; r = r->next_in_block)
+        n += alike(r, q);
+    return n;
+}
+
+static bool alike_lost(const struct outblock *b, const struct kl_query *q)
+{
+    for (const struct kl_query *r = b->queries; r; r = r->next_in_block)
+        if (alike(r, q) && r->state == Q_LOST)
+            return true;
+    return false;
+}
+
+/* Queries of a block whose processing is complete: those without a reply
+ * lost it, and so, in effect, did the alike ones whose replies came. */
 void ks_resolve_queries(struct kl_session *s, struct outblock *b)
 {
     for (struct kl_query *q = b->queries; q; q = q->next_in_block) {
@@ -19,6 +45,13 @@ void ks_resolve_queries(struct kl_session *s, struct outblock *b)
             q->state = Q_LOST;
             s->stats.lost_responses++;
         }
+    }
+    for (struct kl_query *q = b->queries; q; q = q->next_in_block) {
+        if (q->state != Q_REPLIED)
+            continue;
+        q->state = alike_lost(b, q) ? Q_LOST : Q_DONE;
+        if (q->state == Q_LOST)
+            s->stats.lost_responses++;
     }
     b->queries = NULL;
 }
@@ -69,7 +102,7 @@ void ks_handle_message(struct kl_session *s, const struct kl_msg *m, uint64_t rs
             if (m->args[i].data)
                 q->reply.args[i].data = q->reply.store + (m->args[i].data - m->store);
         q->reply.fmt = f;
-        q->state = Q_DONE;
+        q->state = alike_in_block(b, q) > 1 ? Q_REPLIED : Q_DONE;
         return;
     }
 }
@@ -83,14 +116,24 @@ int ks_shutdown_error(struct kl_session *s, const char *reason, struct mf_err *e
 
 /* The reply block at its largest: integers at most 5 bytes, each buffer or
  * string its length byte, and reply_data bytes between them. */
-static uint16_t reply_block_size(const struct kl_msgfmt *resp, size_t reply_data)
+size_t kl_reply_size(const struct kl_msgfmt *resp, size_t reply_data)
 {
     size_t reply = KL_MESSAGE_MIN + kl_vlq_size((uint32_t)resp->id) + reply_data;
     for (unsigned i = 0; i < resp->nparams; i++) {
         enum kl_ptype t = resp->params[i].type;
         reply += (t == KL_PT_BUFFER || t == KL_PT_STRING || t == KL_PT_PROGMEM) ? 1 : 5;
     }
-    return (uint16_t)(reply > KL_MESSAGE_MAX ? KL_MESSAGE_MAX : reply);
+    return reply > KL_MESSAGE_MAX ? KL_MESSAGE_MAX : reply;
+}
+
+unsigned kl_session_block_replies_max(const struct kl_session *s)
+{
+    return s->tx_buffer - 2 * KL_MESSAGE_MIN;
+}
+
+bool kl_session_bytes_cost(const struct kl_session *s)
+{
+    return s->byte_time_ns != 0;
 }
 
 struct kl_query *kl_query_submit(struct kl_session *s, const struct kl_msgfmt *cmd, const struct kl_arg *args,
@@ -115,7 +158,7 @@ struct kl_query *kl_query_submit(struct kl_session *s, const struct kl_msgfmt *c
     q->resp = resp;
     q->oid = oid;
     q->flags = flags;
-    q->reply_size = reply_block_size(resp, reply_data);
+    q->reply_size = (uint16_t)kl_reply_size(resp, reply_data);
     q->mcu_ns = ks_command_ns(s, cmd, args);
     if (ks_append_command(s, q->cmd, q->cmd_len, q->mcu_ns, q, err) < 0) {
         free(q);

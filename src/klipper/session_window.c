@@ -34,6 +34,7 @@ void ks_arm_retransmit(struct kl_session *s, uint64_t now)
 struct txq {
     uint16_t msg[TXQ_MAX];
     unsigned head, n, bytes;
+    unsigned peak;            /* the most it held after a push */
     uint64_t idle_ns;         /* link time not yet worth a byte or packet */
     bool full;                /* more messages than it can tell */
 };
@@ -46,6 +47,8 @@ static void txq_push(struct txq *q, unsigned bytes)
     }
     q->msg[(q->head + q->n++) % TXQ_MAX] = (uint16_t)bytes;
     q->bytes += bytes;
+    if (q->bytes > q->peak)
+        q->peak = q->bytes;
 }
 
 /* The link works on while the MCU does: time short of a whole byte or
@@ -69,27 +72,58 @@ static void txq_drain(const struct kl_session *s, struct txq *q, uint64_t ns)
     q->idle_ns = q->n ? ns % unit_ns : 0;
 }
 
+static bool reply_due(const struct kl_query *r)
+{
+    return r->state == Q_QUEUED || r->state == Q_SENT;
+}
+
 /* A block's replies not yet received, and the ack after them. */
 static void push_replies(struct txq *q, const struct outblock *b)
 {
     for (const struct kl_query *r = b->queries; r; r = r->next_in_block)
-        if (r->state != Q_DONE)
+        if (reply_due(r))
             txq_push(q, r->reply_size);
     txq_push(q, KL_MESSAGE_MIN);
 }
 
-/* Firmware drops a reply that does not fit its transmit buffer.  The most
- * it could hold once block `last` is answered, Lindley's recursion from
- * now on, every reply as early as it could come:
+/* The same as the MCU works through the block: each reply after its least
+ * time on the commands before it (a reply before a slow command comes
+ * before that command's time), the ack after all of them. */
+static void push_replies_timed(const struct kl_session *s, struct txq *q, const struct outblock *b)
+{
+    uint64_t done = 0;
+    for (const struct kl_query *r = b->queries; r; r = r->next_in_block) {
+        if (!reply_due(r))
+            continue;
+        txq_drain(s, q, r->block_ns - done);
+        done = r->block_ns;
+        txq_push(q, r->reply_size);
+    }
+    txq_drain(s, q, b->mcu_ns - done);
+    txq_push(q, KL_MESSAGE_MIN);
+}
+
+/* The MCU's least time on block b before its first reply. */
+static uint64_t first_reply_ns(const struct outblock *b)
+{
+    for (const struct kl_query *r = b->queries; r; r = r->next_in_block)
+        if (reply_due(r))
+            return r->block_ns;
+    return b->mcu_ns;
+}
+
+/* Firmware drops a reply that does not fit its transmit buffer.  What it
+ * holds once block `last` is answered, Lindley's recursion from now on,
+ * every reply as early as the MCU's least times allow:
  *  - the blocks the MCU has answered (their replies, or the start of
  *    them, came in) hold what has not arrived yet, and the link drains it
  *    at its least rate until `last` is answered: not before `last` has
  *    crossed the line (a UART), nor before the MCU has spent its least time
  *    on every block not yet answered but the first (it may be at work on
- *    that one already);
+ *    that one already) and on `last` up to its first reply;
  *  - those blocks and `last` answer no sooner than the MCU's time on each
- *    after the one before, all their replies at once at worst.
- * Slower commands or a later start only leave the buffer emptier. */
+ *    after the one before, each reply no sooner than its time on the
+ *    commands before it in its block; the most at any reply counts. */
 static unsigned tx_backlog(const struct kl_session *s, const struct outblock *last)
 {
     struct txq from_now = { 0 }, future = { 0 };
@@ -99,13 +133,11 @@ static unsigned tx_backlog(const struct kl_session *s, const struct outblock *la
         if (b->sent && b->seq < s->answered_seq) {
             push_replies(&from_now, b);
         } else {
-            /* The MCU may have been at work on the first since before now. */
             if (first_future)
-                future_ns += b->mcu_ns;
+                future_ns += b == last ? first_reply_ns(b) : b->mcu_ns;
             else
                 first_future = b;
-            txq_drain(s, &future, b->mcu_ns);
-            push_replies(&future, b);
+            push_replies_timed(s, &future, b);
         }
         if (b == last)
             break;
@@ -128,7 +160,7 @@ static unsigned tx_backlog(const struct kl_session *s, const struct outblock *la
     txq_drain(s, &from_now, crossing_ns > future_ns ? crossing_ns : future_ns);
     if (from_now.full || future.full)
         return UINT32_MAX;
-    return from_now.bytes > future.bytes ? from_now.bytes : future.bytes;
+    return from_now.bytes > future.peak ? from_now.bytes : future.peak;
 }
 
 /* Send queued blocks as far as the window rules allow. */
@@ -175,14 +207,34 @@ void ks_close_building(struct kl_session *s)
     s->tail = b;
 }
 
+/* The largest the replies to a block's queries can be together. */
+static unsigned block_replies(const struct outblock *b)
+{
+    unsigned n = 0;
+    for (const struct kl_query *q = b->queries; q; q = q->next_in_block)
+        n += q->reply_size;
+    return n;
+}
+
+/* Where round trips cost (USB, CAN), queries share a block while their
+ * replies fit the MCU's transmit buffer together: it answers them all at
+ * once, and one ack follows them all.  A reply names its block, not its
+ * query; session_query.c tells alike ones apart by their order.  On a UART
+ * bytes cost, and a block runs only once all of it has crossed: a query
+ * in a block of its own is answered sooner (a card's write pad, measured).
+ * Until the dictionary tells the link, it may be a UART. */
+static bool query_fits(const struct kl_session *s, const struct outblock *b, const struct kl_query *q)
+{
+    if (s->byte_time_ns || !s->dict)
+        return !b->queries;
+    return block_replies(b) + q->reply_size <= kl_session_block_replies_max(s);
+}
+
 /* Append an encoded command (and its query, if any) to the block being built. */
 int ks_append_command(struct kl_session *s, const uint8_t *cmd, size_t len, uint32_t mcu_ns, struct kl_query *q,
                       struct mf_err *err)
 {
-    /* One query per block: a reply names its block, not its query, so two
-     * alike queries in one block could not be told apart if one reply were
-     * lost. */
-    if (s->building && (s->building->len + len > KL_PAYLOAD_MAX || (q && s->building->queries)))
+    if (s->building && (s->building->len + len > KL_PAYLOAD_MAX || (q && !query_fits(s, s->building, q))))
         ks_close_building(s);
     if (!s->building) {
         s->building = calloc(1, sizeof(*s->building));
@@ -195,6 +247,7 @@ int ks_append_command(struct kl_session *s, const uint8_t *cmd, size_t len, uint
     b->len = (uint8_t)(b->len + len);
     b->mcu_ns += mcu_ns;
     if (q) {
+        q->block_ns = b->mcu_ns;
         q->next_in_block = NULL;
         struct kl_query **pp = &b->queries;
         while (*pp)

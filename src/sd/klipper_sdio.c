@@ -312,6 +312,30 @@ static size_t id_size(const struct kl_msgfmt *f)
     return kl_vlq_size((uint32_t)f->id);
 }
 
+/* The chunks a block is read back in, the largest a reply carries at
+ * most.  Where every byte costs link time (a UART), the largest.  On USB
+ * the replies to one request block come back together, and the MCU's
+ * transmit buffer bounds them: chunks of a size that lets the most of them
+ * share a block, so that a block takes the fewest request blocks. */
+static uint16_t read_chunk(const struct ksdio *k, uint16_t largest)
+{
+    if (largest > 56)
+        largest = 56;
+    if (kl_session_bytes_cost(k->s))
+        return largest;
+    unsigned room = kl_session_block_replies_max(k->s), best = largest, best_blocks = UINT32_MAX;
+    for (unsigned n = (BLOCK + largest - 1) / largest; n <= BLOCK / 16; n++) {
+        unsigned chunk = (BLOCK + n - 1) / n;
+        unsigned per = room / (unsigned)kl_reply_size(k->rbuf_resp, chunk);
+        unsigned blocks = per ? (n + per - 1) / per : UINT32_MAX;
+        if (blocks < best_blocks) {
+            best_blocks = blocks;
+            best = chunk;
+        }
+    }
+    return (uint16_t)best;
+}
+
 int klipper_sdio_open(struct kl_session *s, const char *sdio_bus, struct cardbus **out, struct mf_err *err)
 {
     char desc[96];
@@ -358,10 +382,8 @@ int klipper_sdio_open(struct kl_session *s, const char *sdio_bus, struct cardbus
         return -1;
     }
     /* Reply: id, oid, len byte; write: id, oid, offset (2 bytes past 95), len byte. */
-    k->rchunk = (uint16_t)(KL_PAYLOAD_MAX - id_size(k->rbuf_resp) - 2);
+    k->rchunk = read_chunk(k, (uint16_t)(KL_PAYLOAD_MAX - id_size(k->rbuf_resp) - 2));
     k->wchunk = (uint16_t)(KL_PAYLOAD_MAX - id_size(k->wbuf) - 4);
-    if (k->rchunk > 56)
-        k->rchunk = 56;
     k->bus.ops = &ksdio_ops;
     k->bus.kind = CARDBUS_SDIO;
     snprintf(k->bus.name, sizeof(k->bus.name), "%s", desc);
