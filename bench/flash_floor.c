@@ -10,8 +10,8 @@
  *   SPI sends as many bytes to read a sector as it reads, SD mode sends a
  *   few short requests (2 blocks) and gets a short reply for each data
  *   command and CMD13.  A UART moves bytes at the baud rate, each direction
- *   on its own; USB moves packets, five per 1 ms frame, each block in a
- *   packet of its own.
+ *   on its own; USB moves packets of up to 64 bytes, five per 1 ms frame,
+ *   several blocks sharing one.
  *   The MCU clocks each sector on the card bus (SPI: token, 512 bytes,
  *   CRC and for a write the data response, 8 clocks each; SD mode: the
  *   data command and its block), and after a write the card programs (SPI:
@@ -89,11 +89,12 @@ static double buffer_s(const struct leg *from_mcu, bool usb)
     return leg_bytes(from_mcu) / TX_BUFFER * 2.0 * USB_FRAME_NS / 1e9;
 }
 
-/* Link time of a leg: a UART counts bytes, USB packets. */
+/* Link time of a leg: a UART moves bytes at the baud rate, USB full
+ * packets at five a frame. */
 static double leg_s(const struct leg *l, bool usb, double baud)
 {
     if (usb)
-        return (l->full + l->short_replies + l->acks) / (USB_PACKETS_PER_FRAME * 1e9 / USB_FRAME_NS);
+        return leg_bytes(l) / USB_PACKET / (USB_PACKETS_PER_FRAME * 1e9 / USB_FRAME_NS);
     return leg_bytes(l) * UART_BITS_PER_BYTE / baud;
 }
 

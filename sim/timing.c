@@ -52,34 +52,13 @@ void wire_clear(struct sim_wire *w)
     w->tail = NULL;
     w->bytes = 0;
     w->free_at_ns = 0;
+    w->packet_ns = 0;
+    w->packet_fill = 0;
 }
 
-/* When the last of len bytes, ready at start, has crossed the wire; also
- * when they start and finish leaving the sender's buffer. */
-static uint64_t delivery_ns(struct sim_wire *w, uint64_t ready_ns, size_t len, uint64_t *tx_start)
+static int append(struct sim_wire *w, const uint8_t *data, size_t len, uint64_t at, uint64_t tx_start,
+                  uint64_t tx_end)
 {
-    const struct sim_timing *t = w->timing;
-    *tx_start = ready_ns;
-    if (!t->realistic || t->link == SIM_LINK_CAN)
-        return ready_ns; /* the CAN bus process times the frames */
-    uint64_t start = ready_ns > w->free_at_ns ? ready_ns : w->free_at_ns;
-    *tx_start = start;
-    if (t->link == SIM_LINK_UART) {
-        w->free_at_ns = start + (uint64_t)len * UART_BITS_PER_BYTE * NS_PER_S / (t->baud ? t->baud : 250000);
-        return w->free_at_ns;
-    }
-    uint64_t packets = (len + USB_PACKET - 1) / USB_PACKET;
-    w->free_at_ns = start + packets * (NS_PER_FRAME / USB_PACKETS_PER_FRAME);
-    /* Delivered at the end of the frame the last packet went in. */
-    return (w->free_at_ns + NS_PER_FRAME - 1) / NS_PER_FRAME * NS_PER_FRAME;
-}
-
-int wire_push(struct sim_wire *w, uint64_t not_before_ns, const uint8_t *data, size_t len)
-{
-    if (!len)
-        return 0;
-    if (w->bytes + len > WIRE_QUEUE_MAX)
-        return -1;
     struct wire_chunk *c = malloc(sizeof(*c) + len);
     if (!c)
         return -1;
@@ -87,8 +66,9 @@ int wire_push(struct sim_wire *w, uint64_t not_before_ns, const uint8_t *data, s
     c->len = len;
     c->off = 0;
     memcpy(c->data, data, len);
-    c->at_ns = delivery_ns(w, not_before_ns, len, &c->tx_start_ns);
-    c->tx_end_ns = w->timing->realistic ? w->free_at_ns : c->at_ns;
+    c->at_ns = at;
+    c->tx_start_ns = tx_start;
+    c->tx_end_ns = tx_end;
     if (w->tail)
         w->tail->next = c;
     else
@@ -96,6 +76,59 @@ int wire_push(struct sim_wire *w, uint64_t not_before_ns, const uint8_t *data, s
     w->tail = c;
     w->bytes += len;
     return 0;
+}
+
+/* The end of the frame a packet ending at ns went in. */
+static uint64_t frame_end(uint64_t ns)
+{
+    return (ns + NS_PER_FRAME - 1) / NS_PER_FRAME * NS_PER_FRAME;
+}
+
+/* USB: bytes ready while the last packet waits for its turn go in it, up to
+ * 64; the rest in packets of their own, one after another.  Each piece
+ * arrives at the end of its packet's frame. */
+static int push_usb(struct sim_wire *w, uint64_t ready_ns, const uint8_t *data, size_t len)
+{
+    const uint64_t slot = NS_PER_FRAME / USB_PACKETS_PER_FRAME;
+    if (w->packet_fill && w->packet_fill < USB_PACKET && ready_ns <= w->packet_ns) {
+        size_t n = len < USB_PACKET - w->packet_fill ? len : USB_PACKET - w->packet_fill;
+        if (append(w, data, n, frame_end(w->free_at_ns), w->packet_ns, w->free_at_ns) < 0)
+            return -1;
+        w->packet_fill += n;
+        data += n;
+        len -= n;
+    }
+    while (len) {
+        size_t n = len < USB_PACKET ? len : USB_PACKET;
+        uint64_t start = ready_ns > w->free_at_ns ? ready_ns : w->free_at_ns;
+        w->packet_ns = start;
+        w->packet_fill = n;
+        w->free_at_ns = start + slot;
+        if (append(w, data, n, frame_end(w->free_at_ns), start, w->free_at_ns) < 0)
+            return -1;
+        data += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int wire_push(struct sim_wire *w, uint64_t not_before_ns, const uint8_t *data, size_t len)
+{
+    const struct sim_timing *t = w->timing;
+    if (!len)
+        return 0;
+    if (w->bytes + len > WIRE_QUEUE_MAX)
+        return -1;
+    if (!t->realistic)
+        return append(w, data, len, not_before_ns, not_before_ns, not_before_ns);
+    if (t->link == SIM_LINK_CAN) /* the CAN bus process times the frames: nothing waits here */
+        return append(w, data, len, not_before_ns, 0, 0);
+    if (t->link == SIM_LINK_USB)
+        return push_usb(w, not_before_ns, data, len);
+    /* A UART: byte after byte at the baud rate. */
+    uint64_t start = not_before_ns > w->free_at_ns ? not_before_ns : w->free_at_ns;
+    w->free_at_ns = start + (uint64_t)len * UART_BITS_PER_BYTE * NS_PER_S / (t->baud ? t->baud : 250000);
+    return append(w, data, len, w->free_at_ns, start, w->free_at_ns);
 }
 
 /* Bytes still in the sender's buffer: a chunk leaves it byte by byte (UART)
@@ -121,7 +154,7 @@ size_t wire_pending(const struct sim_wire *w, uint64_t now_ns)
 
 /* What has arrived by now.  A UART delivers byte by byte, so the receiver
  * sees a block as soon as its own last byte is in, not when a whole write
- * of several blocks has crossed; USB delivers whole frames. */
+ * of several blocks has crossed; USB delivers whole packets. */
 size_t wire_peek(const struct sim_wire *w, uint64_t now_ns, const uint8_t **data)
 {
     const struct wire_chunk *c = w->head;

@@ -1,8 +1,11 @@
 /* The timing model.  With --timing none every byte moves at once and only
  * the reset delays remain (short).  With --timing realistic:
  *  - UART: 10 bits per byte at the baud rate, each direction on its own;
- *  - USB full speed: bytes travel in 64-byte packets, a few per 1 ms frame
- *    (USB_PACKETS_PER_FRAME), delivered at the end of a frame;
+ *  - USB full speed: bytes travel in packets of up to 64, a few per 1 ms
+ *    frame (USB_PACKETS_PER_FRAME), each delivered at the end of its frame;
+ *    a packet takes whatever the sender has queued when it goes, several
+ *    messages together (usb_cdc.c's transmit buffer, the host's cdc-acm
+ *    writes);
  *  - the MCU's transmit buffer (USB 192, UART 96 bytes): a response that
  *    does not fit is dropped, as the firmware does;
  *  - bus time (SPI clock, SD clock) is spent by the command handlers;
@@ -40,6 +43,8 @@ struct wire_chunk;
 struct sim_wire {
     const struct sim_timing *timing;
     uint64_t free_at_ns;     /* when the wire is next idle */
+    uint64_t packet_ns;      /* USB: when the last packet started */
+    size_t packet_fill;      /* ... and the bytes in it */
     struct wire_chunk *head, *tail;
     size_t bytes;            /* queued */
 };
