@@ -77,6 +77,19 @@ static bool reply_due(const struct kl_query *r)
     return r->state == Q_QUEUED || r->state == Q_SENT;
 }
 
+/* What came of a reply still arriving has left the buffer. */
+static void take_arrived(const struct kl_session *s, struct txq *q)
+{
+    unsigned partial = s->partial_bytes;
+    for (unsigned i = 0; partial && i < q->n; i++) {
+        uint16_t *m = &q->msg[(q->head + i) % TXQ_MAX];
+        uint16_t take = partial < *m ? (uint16_t)partial : *m;
+        *m = (uint16_t)(*m - take);
+        q->bytes -= take;
+        partial -= take;
+    }
+}
+
 /* A block's replies not yet received, and the ack after them. */
 static void push_replies(struct txq *q, const struct outblock *b)
 {
@@ -112,9 +125,9 @@ static uint64_t first_reply_ns(const struct outblock *b)
     return b->mcu_ns;
 }
 
-/* Firmware drops a reply that does not fit its transmit buffer.  What it
- * holds once block `last` is answered, Lindley's recursion from now on,
- * every reply as early as the MCU's least times allow:
+/* An estimate of what the MCU's transmit buffer holds once block `last` is
+ * answered, Lindley's recursion from now on, every reply as early as the
+ * MCU's least times allow:
  *  - the blocks the MCU has answered (their replies, or the start of
  *    them, came in) hold what has not arrived yet, and the link drains it
  *    at its least rate until `last` is answered: not before `last` has
@@ -124,7 +137,7 @@ static uint64_t first_reply_ns(const struct outblock *b)
  *  - those blocks and `last` answer no sooner than the MCU's time on each
  *    after the one before, each reply no sooner than its time on the
  *    commands before it in its block; the most at any reply counts. */
-static unsigned tx_backlog(const struct kl_session *s, const struct outblock *last)
+static unsigned backlog_estimate(const struct kl_session *s, const struct outblock *last)
 {
     struct txq from_now = { 0 }, future = { 0 };
     const struct outblock *first_future = NULL;
@@ -142,15 +155,7 @@ static unsigned tx_backlog(const struct kl_session *s, const struct outblock *la
         if (b == last)
             break;
     }
-    /* What came of a reply still arriving has left the buffer. */
-    unsigned partial = s->partial_bytes;
-    for (unsigned i = 0; partial && i < from_now.n; i++) {
-        uint16_t *m = &from_now.msg[(from_now.head + i) % TXQ_MAX];
-        uint16_t take = partial < *m ? (uint16_t)partial : *m;
-        *m = (uint16_t)(*m - take);
-        from_now.bytes -= take;
-        partial -= take;
-    }
+    take_arrived(s, &from_now);
     for (const struct outblock *b = first_future; b; b = b->next) {
         push_replies(&from_now, b);
         if (b == last)
@@ -161,6 +166,90 @@ static unsigned tx_backlog(const struct kl_session *s, const struct outblock *la
     if (from_now.full || future.full)
         return UINT32_MAX;
     return from_now.bytes > future.peak ? from_now.bytes : future.peak;
+}
+
+/* The replies of block b, which the MCU starts at `begin` (ns from now,
+ * negative if before): each after its least time on the commands before
+ * it, the ack after all of them.  *t: the time the queue is drained to. */
+static void push_block(const struct kl_session *s, struct txq *q, const struct outblock *b, int64_t begin,
+                       uint64_t *t)
+{
+    for (const struct kl_query *r = b->queries;; r = r->next_in_block) {
+        if (r && !reply_due(r))
+            continue;
+        int64_t at = begin + (int64_t)(r ? r->block_ns : b->mcu_ns);
+        if (at > (int64_t)*t) {
+            txq_drain(s, q, (uint64_t)at - *t);
+            *t = (uint64_t)at;
+        }
+        txq_push(q, r ? r->reply_size : KL_MESSAGE_MIN);
+        if (!r)
+            break;
+    }
+}
+
+/* The most the MCU's transmit buffer could hold until block `last` is
+ * answered, with the link draining it at its least rate meanwhile:
+ *  - the blocks the MCU has answered (their replies, or the start of
+ *    them, came in) hold now what has not arrived yet;
+ *  - `last` answers as early as it could: the MCU spends its least time on
+ *    each block not yet answered, starting from the first (which it may be
+ *    all but done with), and none before it has crossed the line (a UART);
+ *  - the blocks before it answer as late as they could and still let it:
+ *    their replies come closest to its own, each after the MCU's least time
+ *    on the commands before it.
+ * Slower commands or other timing only leave the buffer emptier. */
+static unsigned backlog_worst(const struct kl_session *s, const struct outblock *last)
+{
+    struct txq q = { 0 };
+    const struct outblock *b = s->head;
+    for (; b != last && b->sent && b->seq < s->answered_seq; b = b->next)
+        push_replies(&q, b);
+    take_arrived(s, &q);
+    q.peak = q.bytes;
+    const struct outblock *first = b;
+    /* When the MCU starts `last`, at the earliest: the blocks sent may all
+     * be done with (their replies still on the line); one not sent yet
+     * starts once it has crossed and the one before is done.  And the
+     * MCU's time on the blocks before it. */
+    int64_t end = INT64_MIN, start_last = 0, before = 0;
+    uint64_t crossing = 0;
+    for (b = first; b; b = b->next) {
+        int64_t st = INT64_MIN;
+        if (!b->sent) {
+            crossing += s->byte_time_ns * (uint64_t)(b->len + KL_MESSAGE_MIN);
+            st = end > (int64_t)crossing ? end : (int64_t)crossing;
+            end = st + (int64_t)b->mcu_ns;
+        }
+        if (b == last) {
+            start_last = st;
+            break;
+        }
+        before += (int64_t)b->mcu_ns;
+    }
+    uint64_t t = 0;
+    int64_t st = start_last - before;
+    for (b = first; b; b = b->next) {
+        push_block(s, &q, b, st, &t);
+        st += (int64_t)b->mcu_ns;
+        if (b == last)
+            break;
+    }
+    return q.full ? UINT32_MAX : q.peak;
+}
+
+/* Firmware drops a reply that does not fit its transmit buffer.  On a
+ * UART a reply leaves it slowly (96 bytes at 25 KB/s), replies of blocks
+ * the MCU finished long ago may still wait there, and an overrun costs a
+ * lost reply: the worst case rules, at no cost measured.  On USB the worst
+ * case keeps two 64-byte replies in flight where three nearly always fit:
+ * the estimate, which lets blocks sent but not answered start from now one
+ * after another, as a board's frames mostly make them (no reply dropped in
+ * test_sd_klipper_txbuf; 4 MHz SPI reads 7.1 ms a sector, 9.5 in the worst
+ * case). */
+static unsigned tx_backlog(const struct kl_session *s, const struct outblock *last)
+{
+    return s->byte_time_ns ? backlog_worst(s, last) : backlog_estimate(s, last);
 }
 
 /* Send queued blocks as far as the window rules allow. */
