@@ -192,9 +192,10 @@ static void push_block(const struct kl_session *s, struct txq *q, const struct o
  * answered, with the link draining it at its least rate meanwhile:
  *  - the blocks the MCU has answered (their replies, or the start of
  *    them, came in) hold now what has not arrived yet;
- *  - `last` answers as early as it could: the MCU spends its least time on
- *    each block not yet answered, starting from the first (which it may be
- *    all but done with), and none before it has crossed the line (a UART);
+ *  - `last` answers as early as it could: the blocks sent may all be done
+ *    with already (their replies still queued), and one not sent yet
+ *    starts once it has crossed the line (a UART) and the MCU is done with
+ *    the one before;
  *  - the blocks before it answer as late as they could and still let it:
  *    their replies come closest to its own, each after the MCU's least time
  *    on the commands before it.
@@ -208,10 +209,8 @@ static unsigned backlog_worst(const struct kl_session *s, const struct outblock 
     take_arrived(s, &q);
     q.peak = q.bytes;
     const struct outblock *first = b;
-    /* When the MCU starts `last`, at the earliest: the blocks sent may all
-     * be done with (their replies still on the line); one not sent yet
-     * starts once it has crossed and the one before is done.  And the
-     * MCU's time on the blocks before it. */
+    /* When the MCU starts `last`, at the earliest, and its time on the
+     * blocks before it. */
     int64_t end = INT64_MIN, start_last = 0, before = 0;
     uint64_t crossing = 0;
     for (b = first; b; b = b->next) {
@@ -239,14 +238,14 @@ static unsigned backlog_worst(const struct kl_session *s, const struct outblock 
 }
 
 /* Firmware drops a reply that does not fit its transmit buffer.  On a
- * UART a reply leaves it slowly (96 bytes at 25 KB/s), replies of blocks
- * the MCU finished long ago may still wait there, and an overrun costs a
- * lost reply: the worst case rules, at no cost measured.  On USB the worst
- * case keeps two 64-byte replies in flight where three nearly always fit:
- * the estimate, which lets blocks sent but not answered start from now one
- * after another, as a board's frames mostly make them (no reply dropped in
- * test_sd_klipper_txbuf; 4 MHz SPI reads 7.1 ms a sector, 9.5 in the worst
- * case). */
+ * UART a reply leaves it slowly (25 KB/s at 250000 baud), replies of
+ * blocks the MCU finished long ago may still wait there, and an overrun
+ * costs a lost reply: the worst case rules, at no cost measured.  On USB
+ * the worst case keeps two 64-byte replies in flight where three nearly
+ * always fit: the estimate, which lets blocks sent but not answered start
+ * from now one after another, as a board's frames mostly make them (no
+ * reply dropped in test_sd_klipper_txbuf; 4 MHz SPI reads 7.1 ms a
+ * sector, 9.5 in the worst case). */
 static unsigned tx_backlog(const struct kl_session *s, const struct outblock *last)
 {
     return s->byte_time_ns ? backlog_worst(s, last) : backlog_estimate(s, last);
