@@ -78,13 +78,11 @@ static void send_out(struct sim *s, const uint8_t *block, size_t len, bool data,
      * time of the commands before it, while the buffer drained. */
     if (txbuf && wire_pending(&s->to_host, t + busy_ns) + len > txbuf) {
         s->tx_dropped++; /* the firmware's transmit buffer is full */
-        if (getenv("SIM_TRACE")) fprintf(stderr, "%llu DROP len=%zu pending=%zu busy=%llu\n", (unsigned long long)(t/1000), len, wire_pending(&s->to_host, t + busy_ns), (unsigned long long)busy_ns);
         return;
     }
     uint8_t copy[KL_MESSAGE_MAX > KATAPULT_FRAME_MAX ? KL_MESSAGE_MAX : KATAPULT_FRAME_MAX];
     memcpy(copy, block, len);
     size_t n = faults_apply(&s->faults, false, copy, len);
-    if (getenv("SIM_TRACE")) fprintf(stderr, "%llu EMIT len=%zu pending=%zu busy=%llu\n", (unsigned long long)(t/1000), len, wire_pending(&s->to_host, t + busy_ns), (unsigned long long)busy_ns);
     if (wire_push(&s->to_host, t + busy_ns, copy, n) < 0)
         s->tx_dropped++; /* nobody reads the port: output backs up */
 }
