@@ -99,21 +99,24 @@ static void push_replies(struct txq *q, const struct outblock *b)
     txq_push(q, KL_MESSAGE_MIN);
 }
 
-/* The same as the MCU works through the block: each reply after its least
- * time on the commands before it (a reply before a slow command comes
- * before that command's time), the ack after all of them. */
-static void push_replies_timed(const struct kl_session *s, struct txq *q, const struct outblock *b)
+/* The replies of block b, which the MCU starts at `begin` (ns from now,
+ * negative if before): each after its least time on the commands before
+ * it, the ack after all of them.  *t: the time the queue is drained to. */
+static void push_block(const struct kl_session *s, struct txq *q, const struct outblock *b, int64_t begin,
+                       uint64_t *t)
 {
-    uint64_t done = 0;
-    for (const struct kl_query *r = b->queries; r; r = r->next_in_block) {
-        if (!reply_due(r))
+    for (const struct kl_query *r = b->queries;; r = r->next_in_block) {
+        if (r && !reply_due(r))
             continue;
-        txq_drain(s, q, r->block_ns - done);
-        done = r->block_ns;
-        txq_push(q, r->reply_size);
+        int64_t at = begin + (int64_t)(r ? r->block_ns : b->mcu_ns);
+        if (at > (int64_t)*t) {
+            txq_drain(s, q, (uint64_t)at - *t);
+            *t = (uint64_t)at;
+        }
+        txq_push(q, r ? r->reply_size : KL_MESSAGE_MIN);
+        if (!r)
+            break;
     }
-    txq_drain(s, q, b->mcu_ns - done);
-    txq_push(q, KL_MESSAGE_MIN);
 }
 
 /* The MCU's least time on block b before its first reply. */
@@ -141,7 +144,8 @@ static unsigned backlog_estimate(const struct kl_session *s, const struct outblo
 {
     struct txq from_now = { 0 }, future = { 0 };
     const struct outblock *first_future = NULL;
-    uint64_t future_ns = 0;
+    uint64_t future_ns = 0, future_t = 0;
+    int64_t begin = 0;
     for (const struct outblock *b = s->head; b; b = b->next) {
         if (b->sent && b->seq < s->answered_seq) {
             push_replies(&from_now, b);
@@ -150,7 +154,8 @@ static unsigned backlog_estimate(const struct kl_session *s, const struct outblo
                 future_ns += b == last ? first_reply_ns(b) : b->mcu_ns;
             else
                 first_future = b;
-            push_replies_timed(s, &future, b);
+            push_block(s, &future, b, begin, &future_t);
+            begin += (int64_t)b->mcu_ns;
         }
         if (b == last)
             break;
@@ -166,26 +171,6 @@ static unsigned backlog_estimate(const struct kl_session *s, const struct outblo
     if (from_now.full || future.full)
         return UINT32_MAX;
     return from_now.bytes > future.peak ? from_now.bytes : future.peak;
-}
-
-/* The replies of block b, which the MCU starts at `begin` (ns from now,
- * negative if before): each after its least time on the commands before
- * it, the ack after all of them.  *t: the time the queue is drained to. */
-static void push_block(const struct kl_session *s, struct txq *q, const struct outblock *b, int64_t begin,
-                       uint64_t *t)
-{
-    for (const struct kl_query *r = b->queries;; r = r->next_in_block) {
-        if (r && !reply_due(r))
-            continue;
-        int64_t at = begin + (int64_t)(r ? r->block_ns : b->mcu_ns);
-        if (at > (int64_t)*t) {
-            txq_drain(s, q, (uint64_t)at - *t);
-            *t = (uint64_t)at;
-        }
-        txq_push(q, r ? r->reply_size : KL_MESSAGE_MIN);
-        if (!r)
-            break;
-    }
 }
 
 /* The most the MCU's transmit buffer could hold until block `last` is
