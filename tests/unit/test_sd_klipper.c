@@ -95,54 +95,74 @@ static int open_bus(struct kl_session *s, bool sdio, struct cardbus **bus, struc
     return klipper_spi_open(s, &cfg, bus, err);
 }
 
+/* A board with its card open through the SD code on one Klipper bus. */
+struct card_run {
+    struct board b;
+    struct kl_session *s;
+    struct cardbus *bus;
+    struct sd_card *sd;
+};
+
+/* Start the board and open the card; on failure say why, check, and stop
+ * it again. */
+static bool run_open(struct card_run *r, const char *name, const char *timing, bool sdio)
+{
+    memset(r, 0, sizeof(*r));
+    board_start(&r->b, name, timing);
+    struct mf_err err;
+    if (r->b.t && kl_session_open(r->b.t, &r->s, &err) == 0 && open_bus(r->s, sdio, &r->bus, &err) == 0 &&
+        sd_open(r->bus, &r->sd, &err) == 0)
+        return true;
+    fprintf(stderr, "%s: %s\n", name, err.msg);
+    CHECK(!"open");
+    if (r->bus)
+        r->bus->ops->close(r->bus);
+    kl_session_close(r->s);
+    board_stop(&r->b);
+    return false;
+}
+
+/* Close the card (cleanly) and stop the board, which writes its image. */
+static void run_close(struct card_run *r)
+{
+    struct mf_err err;
+    CHECK_EQ(sd_close(r->sd, &err), 0);
+    r->bus->ops->close(r->bus);
+    kl_session_close(r->s);
+    board_stop(&r->b);
+}
+
 static void one_bus(const char *name, bool sdio)
 {
-    struct board b;
-    board_start(&b, name, "none");
-    struct kl_session *s = NULL;
-    struct cardbus *bus = NULL;
-    struct sd_card *sd = NULL;
-    struct mf_err err;
-    if (!b.t || kl_session_open(b.t, &s, &err) < 0 || open_bus(s, sdio, &bus, &err) < 0 ||
-        sd_open(bus, &sd, &err) < 0) {
-        fprintf(stderr, "%s: %s\n", name, err.msg);
-        CHECK(!"open");
-    } else {
-        enum { CLEAN = 40, LOSSY = 120 };
-        uint8_t *clean = malloc(CLEAN * 512), *lossy = malloc(LOSSY * 512), *after = malloc(16 * 512);
-        CHECK(round_trip(sd, 100, CLEAN, clean, 1));
-        CHECK_EQ(sd_card_stats(sd)->retries, 0);
-
-        /* Reply blocks lost: one in 250 for SPI, whose runs are retried
-         * whole, one in 30 for SD mode, which redoes only the sectors
-         * concerned. */
-        board_faults(&b, sdio ? "lose-response=0.033,seed=5" : "lose-response=0.004,seed=5");
-        CHECK(round_trip(sd, 1000, LOSSY, lossy, 2));
-        board_faults(&b, "\"\"");
-        fprintf(stderr, "%s: %llu replies lost, %llu retries, %llu split runs\n", name,
-                (unsigned long long)kl_session_stats(s).lost_responses,
-                (unsigned long long)sd_card_stats(sd)->retries, (unsigned long long)sd_card_stats(sd)->split_runs);
-        CHECK(kl_session_stats(s).lost_responses > 0);
-        /* SPI retries a run with a lost reply; SD mode reads and writes
-         * again only the sectors whose replies were lost. */
-        CHECK(sdio || sd_card_stats(sd)->retries > 0);
-        CHECK(round_trip(sd, SECTORS - 16, 16, after, 3));
-        CHECK_EQ(sd_close(sd, &err), 0);
-        bus->ops->close(bus);
-        kl_session_close(s);
-        board_stop(&b);
-        CHECK(image_holds(&b, 100, CLEAN, clean));
-        CHECK(image_holds(&b, 1000, LOSSY, lossy));
-        CHECK(image_holds(&b, SECTORS - 16, 16, after));
-        free(clean);
-        free(lossy);
-        free(after);
+    struct card_run r;
+    if (!run_open(&r, name, "none", sdio))
         return;
-    }
-    if (bus)
-        bus->ops->close(bus);
-    kl_session_close(s);
-    board_stop(&b);
+    enum { CLEAN = 40, LOSSY = 120 };
+    uint8_t *clean = malloc(CLEAN * 512), *lossy = malloc(LOSSY * 512), *after = malloc(16 * 512);
+    CHECK(round_trip(r.sd, 100, CLEAN, clean, 1));
+    CHECK_EQ(sd_card_stats(r.sd)->retries, 0);
+
+    /* Reply blocks lost: one in 250 for SPI, whose runs are retried
+     * whole, one in 30 for SD mode, which redoes only the sectors
+     * concerned. */
+    board_faults(&r.b, sdio ? "lose-response=0.033,seed=5" : "lose-response=0.004,seed=5");
+    CHECK(round_trip(r.sd, 1000, LOSSY, lossy, 2));
+    board_faults(&r.b, "\"\"");
+    fprintf(stderr, "%s: %llu replies lost, %llu retries, %llu split runs\n", name,
+            (unsigned long long)kl_session_stats(r.s).lost_responses,
+            (unsigned long long)sd_card_stats(r.sd)->retries, (unsigned long long)sd_card_stats(r.sd)->split_runs);
+    CHECK(kl_session_stats(r.s).lost_responses > 0);
+    /* SPI retries a run with a lost reply; SD mode reads and writes
+     * again only the sectors whose replies were lost. */
+    CHECK(sdio || sd_card_stats(r.sd)->retries > 0);
+    CHECK(round_trip(r.sd, SECTORS - 16, 16, after, 3));
+    run_close(&r);
+    CHECK(image_holds(&r.b, 100, CLEAN, clean));
+    CHECK(image_holds(&r.b, 1000, LOSSY, lossy));
+    CHECK(image_holds(&r.b, SECTORS - 16, 16, after));
+    free(clean);
+    free(lossy);
+    free(after);
 }
 
 /* At 4 MHz a card programming a written block for 1 ms (realistic
@@ -153,39 +173,20 @@ static void one_bus(const char *name, bool sdio)
 static void spi_idle_device(void)
 {
     enum { N = 24 };
-    struct board b;
-    board_start(&b, "spi-idle", "realistic");
-    struct kl_session *s = NULL;
-    struct cardbus *bus = NULL;
-    struct sd_card *sd = NULL;
-    struct mf_err err;
-    if (!b.t || kl_session_open(b.t, &s, &err) < 0 || open_bus(s, false, &bus, &err) < 0 ||
-        sd_open(bus, &sd, &err) < 0) {
-        fprintf(stderr, "spi-idle: %s\n", err.msg);
-        CHECK(!"open");
-    } else {
-        uint8_t *data = malloc(N * 512);
-        model_fill(data, N * 512, 7);
-        uint64_t before = kl_session_stats(s).bytes_sent;
-        CHECK_EQ(sd_write_sectors(sd, 200, N, data, &err), 0);
-        uint64_t per_sector = (kl_session_stats(s).bytes_sent - before) / N;
-        fprintf(stderr, "spi-idle: %llu bytes sent per written sector\n", (unsigned long long)per_sector);
-        CHECK(per_sector < 800);
-        CHECK_EQ(sd_close(sd, &err), 0);
-        sd = NULL;
-        bus->ops->close(bus);
-        bus = NULL;
-        kl_session_close(s);
-        s = NULL;
-        board_stop(&b);
-        CHECK(image_holds(&b, 200, N, data));
-        free(data);
+    struct card_run r;
+    if (!run_open(&r, "spi-idle", "realistic", false))
         return;
-    }
-    if (bus)
-        bus->ops->close(bus);
-    kl_session_close(s);
-    board_stop(&b);
+    uint8_t *data = malloc(N * 512);
+    model_fill(data, N * 512, 7);
+    struct mf_err err;
+    uint64_t before = kl_session_stats(r.s).bytes_sent;
+    CHECK_EQ(sd_write_sectors(r.sd, 200, N, data, &err), 0);
+    uint64_t per_sector = (kl_session_stats(r.s).bytes_sent - before) / N;
+    fprintf(stderr, "spi-idle: %llu bytes sent per written sector\n", (unsigned long long)per_sector);
+    CHECK(per_sector < 800);
+    run_close(&r);
+    CHECK(image_holds(&r.b, 200, N, data));
+    free(data);
 }
 
 int main(void)
