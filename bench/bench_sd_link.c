@@ -5,7 +5,11 @@
  * name, only that case, as "BYTES_OUT_WRITE BYTES_IN_WRITE BYTES_OUT_READ
  * BYTES_IN_READ" per sector (bench/flash-speed.sh reads it).  The case
  * "connect" times connecting and identifying instead, on a pty without
- * timing: it prints the median of 20 in milliseconds.
+ * timing: it prints the median of 20 in milliseconds.  The cases
+ * "connect-usb", "connect-usb-known" and "connect-uart" do so with
+ * realistic timing, the second with the link known to be USB before the
+ * dictionary says so (Klipper's USB ids, or an earlier session on the
+ * same device).
  * Usage: bench_sd_link MCUFLASH_SIM [SECTORS [CASE]] */
 #include <fcntl.h>
 #include <signal.h>
@@ -29,6 +33,7 @@ struct bench_case {
     const char *spi_bus, *cs_pin; /* NULL: SDIO */
     uint32_t rate;
     const char *timing;
+    enum transport_medium medium; /* as the transport tells it */
 };
 
 static const char *sim_path;
@@ -124,7 +129,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Connect and identify 20 times; the median in ms, or -1. */
-static double connect_ms(int fd, const char *dev)
+static double connect_ms(int fd, const char *dev, enum transport_medium medium)
 {
     uint64_t took[20];
     for (int i = 0; i < 20; i++) {
@@ -133,8 +138,10 @@ static double connect_ms(int fd, const char *dev)
         struct mf_err err;
         uint64_t t0 = mf_now_us();
         int rc = transport_over_fd(dup(fd), dev, &t, &err);
-        if (rc == 0)
+        if (rc == 0) {
+            t->medium = medium;
             rc = kl_session_open(t, &s, &err);
+        }
         took[i] = mf_now_us() - t0;
         kl_session_close(s);
         transport_close(t);
@@ -166,11 +173,15 @@ static void run_connect(const struct bench_case *bc, bool bare)
     snprintf(image, sizeof(image), "%s/%s.img", dir, bc->name);
     pid_t pid = start_board(bc, dev, image);
     int fd = pid > 0 ? open_port(dev) : -1;
-    double ms = fd >= 0 ? connect_ms(fd, dev) : -1;
+    double ms = fd >= 0 ? connect_ms(fd, dev, bc->medium) : -1;
+    bool timed = bc->timing && strcmp(bc->timing, "none");
     if (bare)
         printf("%.1f\n", ms);
     else
-        printf("%-24s %.1f ms to connect and identify (median of 20, pty without timing)\n", bc->name, ms);
+        printf("%-24s %.1f ms to connect and identify (median of 20, %s)\n", bc->name, ms,
+               !timed                                 ? "pty without timing"
+               : bc->medium == TRANSPORT_MEDIUM_USB   ? "realistic timing, link known to be USB"
+                                                      : "realistic timing, link not known");
     stop_board(pid, fd, image);
 }
 
@@ -244,14 +255,15 @@ int main(int argc, char **argv)
     if (!mkdtemp(dir))
         return 1;
     static const struct bench_case cases[] = {
-        { "usb-sdio", "stm32f407xx", "usb", NULL, NULL, 0, NULL },
-        { "usb-hw-spi-400kHz", "stm32f407xx", "usb", "spi1", "PA4", KLIPPER_SD_SPI_RATE, NULL },
-        { "usb-hw-spi-4MHz", "stm32f407xx", "usb", "spi1", "PA4", KLIPPER_SD_SPI_FAST_RATE, NULL },
-        { "usb-sw-spi-400kHz", "stm32f407xx", "usb", "swspi", "PA4", KLIPPER_SD_SPI_RATE, NULL },
-        { "uart250000-hw-spi-4MHz", "stm32f407xx", "uart:250000", "spi1", "PA4", KLIPPER_SD_SPI_FAST_RATE, NULL },
-        { "connect", "stm32f407xx", "usb", NULL, NULL, 0, "none" },
-        { "connect-usb", "stm32f407xx", "usb", NULL, NULL, 0, "realistic" },
-        { "connect-uart", "stm32f407xx", "uart:250000", NULL, NULL, 0, "realistic" },
+        { "usb-sdio", "stm32f407xx", "usb", NULL, NULL, 0, NULL, TRANSPORT_MEDIUM_UNKNOWN },
+        { "usb-hw-spi-400kHz", "stm32f407xx", "usb", "spi1", "PA4", KLIPPER_SD_SPI_RATE, NULL, TRANSPORT_MEDIUM_UNKNOWN },
+        { "usb-hw-spi-4MHz", "stm32f407xx", "usb", "spi1", "PA4", KLIPPER_SD_SPI_FAST_RATE, NULL, TRANSPORT_MEDIUM_UNKNOWN },
+        { "usb-sw-spi-400kHz", "stm32f407xx", "usb", "swspi", "PA4", KLIPPER_SD_SPI_RATE, NULL, TRANSPORT_MEDIUM_UNKNOWN },
+        { "uart250000-hw-spi-4MHz", "stm32f407xx", "uart:250000", "spi1", "PA4", KLIPPER_SD_SPI_FAST_RATE, NULL, TRANSPORT_MEDIUM_UNKNOWN },
+        { "connect", "stm32f407xx", "usb", NULL, NULL, 0, "none", TRANSPORT_MEDIUM_UNKNOWN },
+        { "connect-usb", "stm32f407xx", "usb", NULL, NULL, 0, "realistic", TRANSPORT_MEDIUM_UNKNOWN },
+        { "connect-usb-known", "stm32f407xx", "usb", NULL, NULL, 0, "realistic", TRANSPORT_MEDIUM_USB },
+        { "connect-uart", "stm32f407xx", "uart:250000", NULL, NULL, 0, "realistic", TRANSPORT_MEDIUM_UNKNOWN },
     };
     const char *only = argc > 3 ? argv[3] : NULL;
     if (!only)

@@ -55,7 +55,9 @@ int kl_session_open(struct transport *t, struct kl_session **out, struct mf_err 
     s->t = t;
     snprintf(s->what, sizeof(s->what), "%s", t->name);
     s->rto_us = MIN_RTO_US;
-    s->tx_buffer = UART_TX_BUFFER; /* until the dictionary says otherwise */
+    /* Until the dictionary says which link this is, what the transport
+     * knows of it, or a UART's smaller buffer. */
+    s->tx_buffer = ks_medium_has_packets(t->medium) ? USB_TX_BUFFER : UART_TX_BUFFER;
     s->last_progress_us = mf_now_us();
     kl_msgfmt_parse("identify offset=%u count=%c", 1, false, &s->f_identify);
     kl_msgfmt_parse("identify_response offset=%u data=%.*s", 0, false, &s->f_identify_response);
@@ -74,6 +76,13 @@ int kl_session_open(struct transport *t, struct kl_session **out, struct mf_err 
     s->tx_buffer = s->byte_time_ns ? UART_TX_BUFFER : USB_TX_BUFFER;
     *out = s;
     return 0;
+}
+
+enum transport_medium kl_session_medium(const struct kl_session *s)
+{
+    if (s->byte_time_ns)
+        return TRANSPORT_MEDIUM_UART;
+    return s->t->medium == TRANSPORT_MEDIUM_CAN ? TRANSPORT_MEDIUM_CAN : TRANSPORT_MEDIUM_USB;
 }
 
 void kl_session_command_time(struct kl_session *s, const struct kl_msgfmt *cmd, uint32_t fixed_ns,

@@ -79,6 +79,13 @@ size_t kl_reply_size(const struct kl_msgfmt *resp, size_t reply_data);
 unsigned kl_session_block_replies_max(const struct kl_session *s);
 bool kl_session_bytes_cost(const struct kl_session *s);
 
+/* The link as the dictionary showed it: a UART where it names a baud rate;
+ * else CAN where the transport said so, else USB (firmware that names no
+ * baud rate talks over USB, CAN or, as Klipper's Linux MCU, a pipe, none
+ * with a UART's small transmit buffer).  For the next session on the same
+ * device, whose transport may not know (a pty). */
+enum transport_medium kl_session_medium(const struct kl_session *s);
+
 /* Pipelined form: submit many, then wait for each (in any order).
  * kl_query_wait frees q; kl_query_cancel frees one not waited for. */
 struct kl_query *kl_query_submit(struct kl_session *s, const struct kl_msgfmt *cmd,

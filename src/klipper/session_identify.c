@@ -78,10 +78,12 @@ static struct kl_query *ask_chunk(struct kl_session *s, uint32_t offset, uint32_
 int ks_identify(struct kl_session *s, struct mf_err *err)
 {
     /* Until the dictionary tells USB from a UART, replies may fill only a
-     * UART's 96-byte transmit buffer: chunks of 25 let two be answered at
-     * once (with an ack each, and room for one more ack), where two of 40
-     * would not fit. */
-    enum { CHUNK = 25, WINDOW = 8 };
+     * UART's 96-byte transmit buffer, unless the transport knows the link:
+     * chunks of 25 let two be answered at once (with an ack each, and room
+     * for one more ack), where two of 40 would not fit; in USB's or CAN's
+     * 192 bytes, three of 40 are. */
+    enum { WINDOW = 8 };
+    const uint32_t chunk = s->tx_buffer >= USB_TX_BUFFER ? 47 : 25;
     size_t cap = 8192, len = 0;
     uint8_t *blob = malloc(cap);
     struct kl_query *q[WINDOW] = { 0 };
@@ -91,9 +93,9 @@ int ks_identify(struct kl_session *s, struct mf_err *err)
     int rc = 0;
     if (!blob)
         return mf_fail(err, MF_E_FAIL, "Out of memory.");
-    for (int i = 0; i < WINDOW; i++, next_off += CHUNK) {
+    for (int i = 0; i < WINDOW; i++, next_off += chunk) {
         off[i] = next_off;
-        if (!(q[i] = ask_chunk(s, next_off, CHUNK, err))) {
+        if (!(q[i] = ask_chunk(s, next_off, chunk, err))) {
             rc = -1;
             break;
         }
@@ -129,17 +131,17 @@ int ks_identify(struct kl_session *s, struct mf_err *err)
         }
         memcpy(blob + len, data->data, data->len);
         len += data->len;
-        if (data->len < CHUNK) {
+        if (data->len < chunk) {
             /* The MCU shortens only the last chunk; later requests come back empty. */
             end = true;
             break;
         }
         off[i] = next_off;
-        if (!(q[i] = ask_chunk(s, next_off, CHUNK, err))) {
+        if (!(q[i] = ask_chunk(s, next_off, chunk, err))) {
             rc = -1;
             break;
         }
-        next_off += CHUNK;
+        next_off += chunk;
     }
     /* Let the requests past the end be answered, so that no late reply can
      * meet a later session on the same port. */

@@ -22,6 +22,12 @@
  * that do not fit are dropped. */
 #define USB_TX_BUFFER 192u
 #define UART_TX_BUFFER 96u
+
+/* USB and CAN carry packets, and Klipper's buffers for them are the larger. */
+static inline bool ks_medium_has_packets(enum transport_medium m)
+{
+    return m == TRANSPORT_MEDIUM_USB || m == TRANSPORT_MEDIUM_CAN;
+}
 /* What a full-speed USB host takes from the board's bulk endpoint while it
  * has data, at least: five packets per 1 ms frame. */
 #define USB_PACKETS_PER_MS 5u

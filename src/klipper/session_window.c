@@ -295,10 +295,11 @@ static unsigned block_replies(const struct outblock *b)
  * query; session_query.c tells alike ones apart by their order.  On a UART
  * bytes cost, and a block runs only once all of it has crossed: a query
  * in a block of its own is answered sooner (a card's write pad, measured).
- * Until the dictionary tells the link, it may be a UART. */
+ * Until the dictionary tells the link, it may be a UART unless the
+ * transport knows better. */
 static bool query_fits(const struct kl_session *s, const struct outblock *b, const struct kl_query *q)
 {
-    if (s->byte_time_ns || !s->dict)
+    if (s->byte_time_ns || (!s->dict && !ks_medium_has_packets(s->t->medium)))
         return !b->queries;
     return block_replies(b) + q->reply_size <= kl_session_block_replies_max(s);
 }

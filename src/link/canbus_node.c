@@ -102,6 +102,7 @@ int canbus_node_open(struct canbus *bus, uint8_t nodeid, struct transport **out,
     if (!n)
         return mf_fail(err, MF_E_FAIL, "Out of memory.");
     n->base.ops = &node_ops;
+    n->base.medium = TRANSPORT_MEDIUM_CAN;
     snprintf(n->base.name, sizeof(n->base.name), "%s node %u", bus->name, nodeid);
     n->bus = bus;
     n->tx_id = tx;

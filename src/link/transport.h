@@ -22,6 +22,17 @@
 
 struct transport;
 
+/* What carries the bytes, where that is known: a Klipper MCU's transmit
+ * buffer is 96 bytes on a UART and 192 on USB or CAN, which sets how many
+ * replies a host may have on their way before the MCU's dictionary says
+ * which link it is. */
+enum transport_medium {
+    TRANSPORT_MEDIUM_UNKNOWN,
+    TRANSPORT_MEDIUM_UART,
+    TRANSPORT_MEDIUM_USB,
+    TRANSPORT_MEDIUM_CAN,
+};
+
 struct transport_ops {
     /* Bytes read (> 0), 0 when nothing is waiting, -1 when the device is
      * gone (hung up, unplugged, bus closed). */
@@ -42,6 +53,7 @@ struct transport_ops {
 struct transport {
     const struct transport_ops *ops;
     char name[256]; /* names the device in messages: a path or "can0 node 4" */
+    enum transport_medium medium; /* set by whoever knows it */
 };
 
 static inline ssize_t transport_read(struct transport *t, void *buf, size_t cap)

@@ -4,7 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "link/usbport.h"
 #include "method/flash.h"
+#include "method/usbids.h"
 
 /* A board reset a moment ago (by this tool or Klipper) is still
  * re-enumerating: give a missing device this long to appear. */
@@ -15,6 +17,42 @@
  * hands out from 4 upward, below Katapult's tool's 128 and up. */
 #define MF_CAN_NODEID 64
 
+/* What the sessions of this run learned of each path's link.  A board
+ * reached again (after a reset, to verify) is on the link it was on, and a
+ * pty cannot tell which that is. */
+#define LEARNED_MAX 16
+static struct {
+    char path[256];
+    enum transport_medium medium;
+} learned[LEARNED_MAX];
+static unsigned learned_next;
+
+static void learn_medium(const char *path, enum transport_medium medium)
+{
+    unsigned i = 0;
+    while (i < LEARNED_MAX && !(learned[i].medium && !strcmp(learned[i].path, path)))
+        i++;
+    if (i == LEARNED_MAX)
+        i = learned_next++ % LEARNED_MAX;
+    snprintf(learned[i].path, sizeof(learned[i].path), "%s", path);
+    learned[i].medium = medium;
+}
+
+/* The link behind path, as far as it is known before the session starts:
+ * Klipper's own USB serial device, by its ids (a USB adapter in front of a
+ * UART has others), or what an earlier session on path learned. */
+static enum transport_medium medium_of(const char *path)
+{
+    struct usb_port_info info;
+    if (usbport_identify("/", path, &info) == 0 && info.usb && info.vid == USB_VID_KLIPPER &&
+        info.pid == USB_PID_KLIPPER)
+        return TRANSPORT_MEDIUM_USB;
+    for (unsigned i = 0; i < LEARNED_MAX; i++)
+        if (learned[i].medium && !strcmp(learned[i].path, path))
+            return learned[i].medium;
+    return TRANSPORT_MEDIUM_UNKNOWN;
+}
+
 int mf_connect(const char *path, uint32_t baud, struct mf_conn *conn, struct mf_err *err)
 {
     memset(conn, 0, sizeof(*conn));
@@ -23,13 +61,18 @@ int mf_connect(const char *path, uint32_t baud, struct mf_conn *conn, struct mf_
         link_wait_present(path, APPEAR_GRACE_MS, &ignore);
     if (link_open(path, baud, &conn->link, err) < 0)
         return -1;
-    if (transport_over_link(conn->link, &conn->transport, err) < 0 ||
-        kl_session_open(conn->transport, &conn->session, err) < 0) {
+    int rc = transport_over_link(conn->link, &conn->transport, err);
+    if (rc == 0) {
+        conn->transport->medium = medium_of(path);
+        rc = kl_session_open(conn->transport, &conn->session, err);
+    }
+    if (rc < 0) {
         transport_close(conn->transport);
         link_close(conn->link);
         memset(conn, 0, sizeof(*conn));
         return -1;
     }
+    learn_medium(path, kl_session_medium(conn->session));
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "link/canbus.h"
 #include "link/usbport.h"
 #include "method/identify.h"
+#include "method/usbids.h"
 
 #define CAN_QUERY_WINDOW_MS 500
 
@@ -22,9 +23,9 @@ struct usb_scan {
  * Katapult, the STM32 and LPC176x DFU bootloaders, the RP2040 BOOTSEL. */
 static const char *usb_kind(const struct usb_port_info *d)
 {
-    if (d->vid == 0x1d50 && (d->pid == 0x614e || d->pid == 0x606f))
+    if (d->vid == USB_VID_KLIPPER && (d->pid == USB_PID_KLIPPER || d->pid == USB_PID_KLIPPER_BRIDGE))
         return "klipper";
-    if (d->vid == 0x1d50 && d->pid == 0x6177)
+    if (d->vid == USB_VID_KLIPPER && d->pid == USB_PID_KATAPULT)
         return "katapult";
     if ((d->vid == 0x0483 && d->pid == 0xdf11) || (d->vid == 0x1d50 && d->pid == 0x6015))
         return "dfu";

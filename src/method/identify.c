@@ -8,12 +8,8 @@
 #include "klipper/mcu.h"
 #include "link/usbport.h"
 #include "method/connect.h"
+#include "method/usbids.h"
 
-/* Klipper's USB ids (as src/usb_cdc.c and the CAN bridge build use them),
- * and Katapult's. */
-#define KLIPPER_VID 0x1d50
-#define BRIDGE_PID 0x606f
-#define KATAPULT_PID 0x6177
 
 const char *mf_board_state_name(enum mf_board_state s)
 {
@@ -27,7 +23,7 @@ const char *mf_board_state_name(enum mf_board_state s)
 
 bool mf_usb_bridge_uuid(const struct usb_port_info *info, uint8_t uuid[CANBUS_UUID_LEN])
 {
-    bool ids = info->vid == KLIPPER_VID && (info->pid == BRIDGE_PID || (info->pid == KATAPULT_PID && info->tty[0]));
+    bool ids = info->vid == USB_VID_KLIPPER && (info->pid == USB_PID_KLIPPER_BRIDGE || (info->pid == USB_PID_KATAPULT && info->tty[0]));
     return ids && canbus_uuid_from_usb_serial(info->serial, uuid) == 0;
 }
 
@@ -46,7 +42,7 @@ enum mf_bridge mf_can_bridge(const uint8_t uuid[CANBUS_UUID_LEN], struct usb_por
         return MF_BRIDGE_NONE;
     if (info)
         *info = found;
-    return found.pid == BRIDGE_PID ? MF_BRIDGE_KLIPPER : MF_BRIDGE_KATAPULT;
+    return found.pid == USB_PID_KLIPPER_BRIDGE ? MF_BRIDGE_KLIPPER : MF_BRIDGE_KATAPULT;
 }
 
 static void from_session(struct mf_conn *conn, struct mf_identity *id)

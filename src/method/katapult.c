@@ -17,17 +17,13 @@
 #include "method/identify.h"
 #include "method/reconnect.h"
 #include "method/route.h"
+#include "method/usbids.h"
 #include "util/clock.h"
 #include "util/interrupt.h"
 
 /* How the board is reached, which decides how Katapult is entered. */
 enum kp_via { VIA_USB, VIA_UART, VIA_CAN };
 
-/* USB ids of Klipper and Katapult (by the Klipper project's allocation). */
-#define KLIPPER_VID 0x1d50
-#define KLIPPER_PID 0x614e
-#define KATAPULT_VID 0x1d50
-#define KATAPULT_PID 0x6177
 
 /* Katapult's own tool gives its CAN node this id; any free one works. */
 #define KATAPULT_NODEID 129
@@ -62,7 +58,7 @@ static const char *via_name(enum kp_via v)
 static bool is_katapult_usb(const struct usb_port_info *info, void *ctx)
 {
     (void)ctx;
-    return info->vid == KATAPULT_VID && info->pid == KATAPULT_PID && info->tty[0];
+    return info->vid == USB_VID_KLIPPER && info->pid == USB_PID_KATAPULT && info->tty[0];
 }
 
 /* The CAN interface is missing: a USB to CAN bridge waiting in Katapult
@@ -242,8 +238,8 @@ static int look_at_board(struct mf_job *j, struct kp_state *s, struct mf_err *er
          * USB serial adapter or a built-in port is a UART. */
         usbport_identify("/", o->target.device, &s->port);
         s->via_known = s->port.usb;
-        s->via = s->port.usb && s->port.vid == KLIPPER_VID &&
-                         (s->port.pid == KLIPPER_PID || s->port.pid == KATAPULT_PID) ? VIA_USB
+        s->via = s->port.usb && s->port.vid == USB_VID_KLIPPER &&
+                         (s->port.pid == USB_PID_KLIPPER || s->port.pid == USB_PID_KATAPULT) ? VIA_USB
                  : s->port.usb ? VIA_UART : VIA_USB;
         if (open_serial_client(j, s, o->target.device, err) < 0)
             return -1;
@@ -367,9 +363,9 @@ static int wait_for_katapult(struct mf_job *j, struct kp_state *s, struct mf_err
                             "Katapult by double-pressing its reset button", err);
     char found[256];
     snprintf(found, sizeof(found), "%s", after.usb ? after.tty : after.path);
-    if (after.usb && !(after.vid == KATAPULT_VID && after.pid == KATAPULT_PID)) {
+    if (after.usb && !(after.vid == USB_VID_KLIPPER && after.pid == USB_PID_KATAPULT)) {
         char text[400];
-        bool klipper = after.vid == KLIPPER_VID && after.pid == KLIPPER_PID;
+        bool klipper = after.vid == USB_VID_KLIPPER && after.pid == USB_PID_KLIPPER;
         snprintf(text, sizeof(text), "%04x:%04x (%s %s) appeared on its USB port instead%s", after.vid, after.pid,
                  after.manufacturer, after.product,
                  klipper ? ", so Katapult is not installed on this board (or the Klipper build cannot jump to it)"

@@ -6,11 +6,9 @@
 #include <string.h>
 
 #include "link/bootentry.h"
+#include "method/usbids.h"
 #include "util/clock.h"
 
-#define KLIPPER_VID 0x1d50
-#define KLIPPER_PID 0x614e
-#define KATAPULT_PID 0x6177
 #define HID_BOOTLOADER_VID 0x1209
 #define HID_BOOTLOADER_PID 0xbeba
 /* A reset into the ROM and USB enumeration; slow boards and hubs take
@@ -134,14 +132,14 @@ static int not_appeared(struct mf_job *j, const struct usbboot_kind *k, struct u
     if (!present)
         snprintf(what, sizeof(what), "nothing came back on USB port %s within %d s", b->before.port,
                  APPEAR_TIMEOUT_MS / 1000);
-    else if (after->vid == KLIPPER_VID && after->pid == KLIPPER_PID)
+    else if (after->vid == USB_VID_KLIPPER && after->pid == USB_PID_KLIPPER)
         snprintf(what, sizeof(what), "Klipper came back on USB port %s, so this build cannot reach the ROM "
                  "bootloader from the firmware (some boards cannot at all)", b->before.port);
-    else if (after->vid == KLIPPER_VID && after->pid == KATAPULT_PID && mf_command(j->o, "katapult", false, cmd,
+    else if (after->vid == USB_VID_KLIPPER && after->pid == USB_PID_KATAPULT && mf_command(j->o, "katapult", false, cmd,
                                                                                    sizeof(cmd)))
         snprintf(what, sizeof(what), "Katapult came up on USB port %s instead: flash through it with '%s'",
                  b->before.port, cmd);
-    else if (after->vid == KLIPPER_VID && after->pid == KATAPULT_PID)
+    else if (after->vid == USB_VID_KLIPPER && after->pid == USB_PID_KATAPULT)
         snprintf(what, sizeof(what), "Katapult came up on USB port %s instead", b->before.port);
     else if (after->vid == HID_BOOTLOADER_VID && after->pid == HID_BOOTLOADER_PID)
         snprintf(what, sizeof(what), "an HID bootloader (1209:beba) came up on USB port %s instead, which mcuflash "
