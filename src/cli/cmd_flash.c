@@ -24,7 +24,7 @@ static void flash_usage(FILE *out)
     fprintf(out,
             "usage: mcuflash flash [-h] [-c] [-s] [-b BAUD] [-f FIRMWARE] [-d DICT] [--board NAME]\n"
             "                      [--board-file FILE] [--route ROUTE] [--wait[=SECONDS]] [--json]\n"
-            "                      [--config FILE]\n"
+            "                      [--config FILE] [--boot-timeout SECONDS]\n"
             "                      [DEVICE | MCU | usb:PORT | usb:VID:PID | --canbus-uuid UUID [--canbus-interface IFACE]]\n\n"
             "Flash a Klipper board through the route it supports - its SD card, the Katapult\n"
             "bootloader over USB, UART or CAN, or a USB DFU bootloader - entered from the running\n"
@@ -50,6 +50,8 @@ static void flash_usage(FILE *out)
             "                           ~/printer_data/config/printer.cfg, else ~/printer.cfg)\n"
             "      --wait[=SECONDS]     if the board needs a power cycle to flash, wait up to\n"
             "                           SECONDS (default 300) for it and verify\n"
+            "      --boot-timeout SECONDS  how long the new firmware may take to answer once\n"
+            "                           started (default 30)\n"
             "      --json               one JSON event per line, ending with the result\n"
             "  -h, --help               show this help\n");
 }
@@ -111,7 +113,8 @@ static void blame_definition(const struct board_db *db, const struct mf_flash_op
 }
 
 static const unsigned flash_shared = CLI_HELP | CLI_JSON | CLI_BAUD | CLI_FAST_SPI | CLI_FIRMWARE | CLI_DICT |
-                                     CLI_CHECK | CLI_BOARD | CLI_BOARD_FILE | CLI_CONFIG | CLI_WAIT | CLI_CAN_IFACE;
+                                     CLI_CHECK | CLI_BOARD | CLI_BOARD_FILE | CLI_CONFIG | CLI_WAIT | CLI_CAN_IFACE |
+                                     CLI_BOOT_TIMEOUT;
 
 int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *shape)
 {
@@ -176,6 +179,8 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     o.wait_power_cycle = cm.wait;
     if (cm.wait_seconds >= 0)
         o.wait_timeout_s = cm.wait_seconds;
+    if (cm.boot_timeout_seconds >= 0)
+        o.reconnect_timeout_s = cm.boot_timeout_seconds;
     const char *board = cm.board, *firmware = cm.firmware, *dict = cm.dict;
     bool json = cm.json;
     if (list) {

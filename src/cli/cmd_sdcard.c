@@ -9,7 +9,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: mcuflash sdcard [-h] [-l] [-c] [-s] [-b BAUD] [-f FIRMWARE] [-d DICT] [--wait[=SECONDS]]\n"
-            "                       [--board-file FILE] [--json] DEVICE BOARD\n\n"
+            "                       [--board-file FILE] [--boot-timeout SECONDS] [--json] DEVICE BOARD\n\n"
             "Flash a Klipper board through its SD card, using the firmware running on it:\n"
             "upload, read back, rename, reset, and verify that the new firmware runs.\n\n"
             "  -l, --list               list the known boards\n"
@@ -21,6 +21,8 @@ static void usage(FILE *out)
             "                           beside the default image, when it exists)\n"
             "      --wait[=SECONDS]     if the board needs a power cycle to flash, wait up to\n"
             "                           SECONDS (default 300) for it and verify\n"
+            "      --boot-timeout SECONDS  how long the new firmware may take to answer once\n"
+            "                           the board restarts (default 30)\n"
             "      --board-file FILE    extra board definitions\n"
             "      --json               one JSON event per line, ending with the result\n"
             "  -h, --help               show this help\n");

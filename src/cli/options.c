@@ -27,6 +27,7 @@ static const struct shared_option shared_options[] = {
     { CLI_CONFIG, { "config", required_argument, NULL, CLI_O_CONFIG }, NULL },
     { CLI_WAIT, { "wait", optional_argument, NULL, CLI_O_WAIT }, NULL },
     { CLI_CAN_IFACE, { "canbus-interface", required_argument, NULL, CLI_O_CAN_IFACE }, NULL },
+    { CLI_BOOT_TIMEOUT, { "boot-timeout", required_argument, NULL, CLI_O_BOOT_TIMEOUT }, NULL },
 };
 #define NSHARED (sizeof(shared_options) / sizeof(shared_options[0]))
 
@@ -46,6 +47,7 @@ void cli_parse_begin(struct cli_parser *p, int argc, char **argv)
     memset(c, 0, sizeof(*c));
     c->baud = MF_DEFAULT_BAUD;
     c->wait_seconds = -1;
+    c->boot_timeout_seconds = -1;
     /* ':' first: a missing value is told apart from an unknown option. */
     size_t n = 0, len = (size_t)snprintf(p->shorts, sizeof(p->shorts), ":%s", p->own_short ? p->own_short : "");
     for (size_t i = 0; i < NSHARED; i++) {
@@ -116,6 +118,11 @@ static int store_shared(struct cli_parser *p, int c, struct mf_err *err)
                 return -1;
             cm->wait_seconds = (int)v;
         }
+        break;
+    case CLI_O_BOOT_TIMEOUT:
+        if (parse_uint(p, "--boot-timeout", optarg, 3600, &v, err) < 0)
+            return -1;
+        cm->boot_timeout_seconds = (int)v;
         break;
     case CLI_O_BOARD_FILE:
         if (cm->nboard_files == CLI_MAX_BOARD_FILES)

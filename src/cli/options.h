@@ -26,6 +26,7 @@ enum cli_shared {
     CLI_CONFIG = 1u << 9,       /* --config FILE */
     CLI_WAIT = 1u << 10,        /* --wait[=SECONDS], also --wait SECONDS */
     CLI_CAN_IFACE = 1u << 11,   /* --canbus-interface IFACE */
+    CLI_BOOT_TIMEOUT = 1u << 12, /* --boot-timeout SECONDS */
 };
 
 /* What getopt returns for the shared options without a short name; a
@@ -37,6 +38,7 @@ enum {
     CLI_O_CONFIG,
     CLI_O_WAIT,
     CLI_O_CAN_IFACE,
+    CLI_O_BOOT_TIMEOUT,
     CLI_OWN = 300,
 };
 
@@ -48,6 +50,7 @@ struct cli_common {
     const char *firmware, *dict, *board, *config, *can_iface;
     bool wait;
     int wait_seconds;           /* -1: not given */
+    int boot_timeout_seconds;   /* -1: not given */
     const char *board_files[CLI_MAX_BOARD_FILES];
     size_t nboard_files;
 };

@@ -84,6 +84,12 @@ for spelled in "-b x" "--baud x" "--baud=x"; do
         expect_out "^mcuflash: $name needs a whole number from 0 to [0-9]+, not 'x'; nothing was done; see 'mcuflash ${cmd%% *} --help'\.$"
     done
 done
+# --boot-timeout takes whole seconds, on the commands that start new firmware.
+for cmd in flash sdcard; do
+    expect_rc 2 "$MCUFLASH" "$cmd" --boot-timeout soon dev board
+    expect_out "^mcuflash: --boot-timeout needs a whole number from 0 to 3600, not 'soon'; nothing was done; see 'mcuflash $cmd --help'\.$"
+    "$MCUFLASH" "$cmd" --help | grep -q -- '--boot-timeout SECONDS' && pass || fail "mcuflash $cmd lacks --boot-timeout"
+done
 printf 'not a firmware image' >"$T/fw.bin"
 for f in -f --firmware; do
     expect_rc 6 "$MCUFLASH" sdcard "$f" "$T/missing.bin" "$T/nodev" btt-skr-mini-e3-v2
