@@ -6,7 +6,9 @@
 # flash, the floor of each (bench/flash_floor.c), their ratio, the upload's
 # bound for a host that loses nothing and the ratio to it, the bytes
 # sent and received per sector (bench_sd_link), and the peak RSS; and once
-# the time to connect and identify on a pty without timing.
+# the time to connect and identify on a pty without timing.  A USB board
+# sits on an emulated USB bus (umockdev) where mcuflash-sim has one, so
+# that mcuflash sees it by Klipper's USB ids as it sees a real one.
 # Usage: bench/flash-speed.sh [--json] [BUILD_DIR]
 #   CONFIGS="usb-sdio ..." and SIZES="32 128 512" (KiB) pick a subset.
 set -eu
@@ -36,6 +38,12 @@ sizes=${SIZES:-32 128 512}
 
 now() { date +%s.%N; }
 
+# The emulated USB bus needs a mcuflash-sim built with umockdev.
+usb_bus=0
+"$sim" usb --mcu rp2040 -- true >/dev/null 2>&1 && usb_bus=1
+[ $json = 1 ] || [ $usb_bus = 1 ] ||
+    echo "flash-speed.sh: this mcuflash-sim has no emulated USB bus; USB boards are plain ptys" >&2
+
 # flash CONFIG KIB: one whole flash; prints "WHOLE_S UPLOAD_S RSS_KIB".
 flash() {
     read -r board link bus rate opts <<<"${CFG[$1]}"
@@ -43,15 +51,22 @@ flash() {
     "$sim" make-firmware --board "$board" --link "$link" --size $(($2 * 1024)) --version-string "v-$n" \
         -o "$fw" --dict-out "$fw.dict" >/dev/null
     truncate -s 64M "$dir/$n.img" && mkfs.fat -F 32 "$dir/$n.img" >/dev/null
-    "$sim" --path "$dir/$n" --board "$board" --link "$link" --timing realistic --card "$dir/$n.img" \
+    local usb=() on_usb=()
+    [ "$link" = usb ] && [ $usb_bus = 1 ] && usb=(--usb 1-1 --control "$dir/$n.ctl")
+    "$sim" --path "$dir/$n" --board "$board" --link "$link" --timing realistic --card "$dir/$n.img" "${usb[@]}" \
         >"$dir/$n.log" 2>&1 &
     local pid=$!
     while [ ! -e "$dir/$n" ]; do sleep 0.05; done
+    if [ ${#usb[@]} -gt 0 ]; then
+        while [ ! -S "$dir/$n.ctl" ]; do sleep 0.05; done
+        on_usb=(env LD_PRELOAD=libumockdev-preload.so.0
+                UMOCKDEV_DIR="$("$sim" ctl "$dir/$n.ctl" status | jq -r .usb_testbed)")
+    fi
     local start end
     start=$(now)
     # shellcheck disable=SC2086
-    /usr/bin/time -f %M -o "$dir/rss" "$mcuflash" sdcard --json -f "$fw" -d "$fw.dict" $opts "$dir/$n" "$board" \
-        >"$dir/$n.json" || true
+    /usr/bin/time -f %M -o "$dir/rss" "${on_usb[@]}" "$mcuflash" sdcard --json -f "$fw" -d "$fw.dict" $opts \
+        "$dir/$n" "$board" >"$dir/$n.json" || true
     end=$(now)
     kill $pid && wait $pid 2>/dev/null || true
     local result
