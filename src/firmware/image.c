@@ -32,9 +32,7 @@ void fw_hex(const uint8_t *bytes, size_t n, char *hex)
     hex[2 * n] = '\0';
 }
 
-/* Takes ownership of data. */
-static int adopt(const char *name, uint8_t *data, size_t size, struct fw_image *img,
-                 struct mf_err *err)
+int fw_image_adopt(const char *name, uint8_t *data, size_t size, struct fw_image *img, struct mf_err *err)
 {
     memset(img, 0, sizeof(*img));
     img->path = strdup(name);
@@ -60,18 +58,7 @@ int fw_image_load(const char *path, struct fw_image *img, struct mf_err *err)
     memset(img, 0, sizeof(*img));
     if (fw_read_file(path, &firmware_kind, &data, &size, err) < 0)
         return -1;
-    return adopt(path, data, size, img, err);
-}
-
-int fw_image_from_bytes(const char *name, const uint8_t *data, size_t size, struct fw_image *img,
-                        struct mf_err *err)
-{
-    memset(img, 0, sizeof(*img));
-    uint8_t *copy = malloc(size ? size : 1);
-    if (!copy)
-        return mf_fail(err, MF_E_FAIL, "Out of memory while loading %s; nothing was changed.", name);
-    memcpy(copy, data, size);
-    return adopt(name, copy, size, img, err);
+    return fw_image_adopt(path, data, size, img, err);
 }
 
 void fw_image_free(struct fw_image *img)

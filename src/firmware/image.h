@@ -29,9 +29,9 @@ struct fw_image {
 /* Read a whole firmware file.  Missing, empty, unreadable, directory and
  * oversized files fail with MF_E_INPUT and a sentence naming the path. */
 int fw_image_load(const char *path, struct fw_image *img, struct mf_err *err);
-/* Wrap a copy of bytes already in memory (e.g. a converted image). */
-int fw_image_from_bytes(const char *name, const uint8_t *data, size_t size, struct fw_image *img,
-                        struct mf_err *err);
+/* Wrap bytes already in memory, taking them: they are freed with the
+ * image, or at once if this fails. */
+int fw_image_adopt(const char *name, uint8_t *data, size_t size, struct fw_image *img, struct mf_err *err);
 void fw_image_free(struct fw_image *img);
 
 /* SHA-1 through libcrypto; hex is lower case and NUL-terminated. */

@@ -321,9 +321,13 @@ static int check_size(const struct mf_firmware *fw, const struct mf_fw_target *t
 
 /* --- what the route writes --- */
 
-static int wrap_output(struct mf_firmware *fw, const char *name, const uint8_t *data, size_t len, struct mf_err *err)
+/* What is written is the file's bytes or the plain image themselves, moved
+ * rather than copied, so that a large image is never held three times. */
+static int take_output(struct mf_firmware *fw, const char *name, uint8_t **data, size_t len, struct mf_err *err)
 {
-    return fw_image_from_bytes(name, data, len, &fw->card, err);
+    uint8_t *bytes = *data;
+    *data = NULL;
+    return fw_image_adopt(name, bytes, len, &fw->card, err);
 }
 
 static int encode_for_card(struct mf_firmware *fw, const struct board *b, struct mf_err *err)
@@ -333,36 +337,32 @@ static int encode_for_card(struct mf_firmware *fw, const struct board *b, struct
     /* Already in the encoding the bootloader reads: not encoded twice. */
     if (fw->format == FW_FORMAT_BIN && ((want == BOARD_CONV_MKS_ROBIN && fw->encoding == FW_ENC_ROBIN) ||
                                         (want == BOARD_CONV_CHITU && fw->encoding == FW_ENC_CHITU)))
-        return wrap_output(fw, b->firmware_path, fw->image.data, fw->image.size, err);
+        return take_output(fw, b->firmware_path, &fw->image.data, fw->image.size, err);
     if (want == BOARD_CONV_MKS_ROBIN) {
         uint8_t *copy = malloc(bin->size ? bin->size : 1);
         if (!copy)
             return mf_fail(err, MF_E_FAIL, "Out of memory encoding %s; nothing was changed.", fw->image.path);
         memcpy(copy, bin->data, bin->size);
         fw_robin_xor(copy, bin->size);
-        int rc = wrap_output(fw, b->firmware_path, copy, bin->size, err);
-        free(copy);
-        return rc;
+        return fw_image_adopt(b->firmware_path, copy, bin->size, &fw->card, err);
     }
     if (want == BOARD_CONV_CHITU) {
         uint8_t *out;
         size_t len;
         if (fw_chitu_encode(bin->data, bin->size, &out, &len, err) < 0)
             return -1;
-        int rc = wrap_output(fw, b->firmware_path, out, len, err);
-        free(out);
-        return rc;
+        return fw_image_adopt(b->firmware_path, out, len, &fw->card, err);
     }
-    return wrap_output(fw, b->firmware_path, bin->data, bin->size, err);
+    return take_output(fw, b->firmware_path, &fw->binary.data, fw->binary.size, err);
 }
 
 static int make_output(struct mf_firmware *fw, const struct mf_fw_target *t, struct mf_err *err)
 {
     if (fw->format == FW_FORMAT_UF2 && (t->accepts & MF_ACCEPT_UF2))
-        return wrap_output(fw, fw->image.path, fw->image.data, fw->image.size, err);
+        return take_output(fw, fw->image.path, &fw->image.data, fw->image.size, err);
     if ((t->accepts & MF_ACCEPT_CARD) && t->board)
         return encode_for_card(fw, t->board, err);
-    return wrap_output(fw, fw->image.path, fw->binary.data, fw->binary.size, err);
+    return take_output(fw, fw->image.path, &fw->binary.data, fw->binary.size, err);
 }
 
 int mf_firmware_check(const char *image_path, const char *dict_path, const struct mf_fw_target *t,
