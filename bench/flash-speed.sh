@@ -56,9 +56,13 @@ flash() {
     "$sim" --path "$dir/$n" --board "$board" --link "$link" --timing realistic --card "$dir/$n.img" "${usb[@]}" \
         >"$dir/$n.log" 2>&1 &
     local pid=$!
-    while [ ! -e "$dir/$n" ]; do sleep 0.05; done
+    while [ ! -e "$dir/$n" ]; do
+        kill -0 $pid 2>/dev/null || { echo "flash-speed.sh: the virtual board $n did not start:" \
+            "$(cat "$dir/$n.log")" >&2; exit 1; }
+        sleep 0.05
+    done
     if [ ${#usb[@]} -gt 0 ]; then
-        while [ ! -S "$dir/$n.ctl" ]; do sleep 0.05; done
+        while [ ! -S "$dir/$n.ctl" ]; do kill -0 $pid 2>/dev/null || exit 1; sleep 0.05; done
         on_usb=(env LD_PRELOAD=libumockdev-preload.so.0
                 UMOCKDEV_DIR="$("$sim" ctl "$dir/$n.ctl" status | jq -r .usb_testbed)")
     fi

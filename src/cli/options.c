@@ -122,6 +122,8 @@ static int store_shared(struct cli_parser *p, int c, struct mf_err *err)
     case CLI_O_BOOT_TIMEOUT:
         if (parse_uint(p, "--boot-timeout", optarg, 3600, &v, err) < 0)
             return -1;
+        if (v == 0)  /* a restarting board needs a moment to answer at all */
+            return cli_usage_error(err, p->command, "--boot-timeout needs at least 1 second, not 0");
         cm->boot_timeout_seconds = (int)v;
         break;
     case CLI_O_BOARD_FILE:

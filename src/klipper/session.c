@@ -57,7 +57,7 @@ int kl_session_open(struct transport *t, struct kl_session **out, struct mf_err 
     s->rto_us = MIN_RTO_US;
     /* Until the dictionary says which link this is, what the transport
      * knows of it, or a UART's smaller buffer. */
-    s->tx_buffer = ks_medium_has_packets(t->medium) ? USB_TX_BUFFER : UART_TX_BUFFER;
+    s->tx_buffer = ks_tx_buffer_of(t->medium);
     s->last_progress_us = mf_now_us();
     kl_msgfmt_parse("identify offset=%u count=%c", 1, false, &s->f_identify);
     kl_msgfmt_parse("identify_response offset=%u data=%.*s", 0, false, &s->f_identify_response);
@@ -73,7 +73,7 @@ int kl_session_open(struct transport *t, struct kl_session **out, struct mf_err 
         s->receive_window = v;
     if (kl_dict_const_int(s->dict, "SERIAL_BAUD", &v) && v > 0)
         s->byte_time_ns = (uint64_t)(10000000000ull / (uint64_t)v);
-    s->tx_buffer = s->byte_time_ns ? UART_TX_BUFFER : USB_TX_BUFFER;
+    s->tx_buffer = ks_tx_buffer_of(kl_session_medium(s));
     *out = s;
     return 0;
 }

@@ -80,8 +80,8 @@ int ks_identify(struct kl_session *s, struct mf_err *err)
     /* Until the dictionary tells USB from a UART, replies may fill only a
      * UART's 96-byte transmit buffer, unless the transport knows the link:
      * chunks of 25 let two be answered at once (with an ack each, and room
-     * for one more ack), where two of 40 would not fit; in USB's or CAN's
-     * 192 bytes three of 47 are, asked in one block (one ack). */
+     * for one more ack), where two of 40 would not fit; in USB's 192 bytes
+     * three of 47 are, asked in one block (one ack). */
     enum { WINDOW = 8 };
     const uint32_t chunk = s->tx_buffer >= USB_TX_BUFFER ? 47 : 25;
     size_t cap = 8192, len = 0;

@@ -22,11 +22,21 @@
  * that do not fit are dropped. */
 #define USB_TX_BUFFER 192u
 #define UART_TX_BUFFER 96u
+/* canserial.c's was 96 bytes until Klipper raised it to 192 in May 2026; a
+ * CAN node about to be updated may well run a build from before. */
+#define CAN_TX_BUFFER 96u
 
-/* USB and CAN carry packets, and Klipper's buffers for them are the larger. */
+/* USB and CAN carry packets: round trips cost more than bytes. */
 static inline bool ks_medium_has_packets(enum transport_medium m)
 {
     return m == TRANSPORT_MEDIUM_USB || m == TRANSPORT_MEDIUM_CAN;
+}
+
+/* The MCU's transmit buffer on a link of this medium, the smaller where
+ * that is not known. */
+static inline unsigned ks_tx_buffer_of(enum transport_medium m)
+{
+    return m == TRANSPORT_MEDIUM_USB ? USB_TX_BUFFER : m == TRANSPORT_MEDIUM_CAN ? CAN_TX_BUFFER : UART_TX_BUFFER;
 }
 /* What a full-speed USB host takes from the board's bulk endpoint while it
  * has data, at least: five packets per 1 ms frame. */

@@ -23,9 +23,9 @@
 struct transport;
 
 /* What carries the bytes, where that is known: a Klipper MCU's transmit
- * buffer is 96 bytes on a UART and 192 on USB or CAN, which sets how many
- * replies a host may have on their way before the MCU's dictionary says
- * which link it is. */
+ * buffer is 192 bytes on USB and 96 on a UART (and on CAN in builds before
+ * May 2026), which sets how many replies a host may have on their way
+ * before the MCU's dictionary says which link it is. */
 enum transport_medium {
     TRANSPORT_MEDIUM_UNKNOWN,
     TRANSPORT_MEDIUM_UART,

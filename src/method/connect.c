@@ -29,6 +29,8 @@ static unsigned learned_next;
 
 static void learn_medium(const char *path, enum transport_medium medium)
 {
+    if (strlen(path) >= sizeof(learned[0].path))
+        return; /* it could not be told from another */
     unsigned i = 0;
     while (i < LEARNED_MAX && !(learned[i].medium && !strcmp(learned[i].path, path)))
         i++;

@@ -322,7 +322,7 @@ static int check_size(const struct mf_firmware *fw, const struct mf_fw_target *t
 /* --- what the route writes --- */
 
 /* What is written is the file's bytes or the plain image themselves, moved
- * rather than copied, so that a large image is never held three times. */
+ * rather than copied: a plain image is held twice at most while prepared. */
 static int take_output(struct mf_firmware *fw, const char *name, uint8_t **data, size_t len, struct mf_err *err)
 {
     uint8_t *bytes = *data;

@@ -10,7 +10,6 @@
 #include "method/connect.h"
 #include "method/usbids.h"
 
-
 const char *mf_board_state_name(enum mf_board_state s)
 {
     switch (s) {

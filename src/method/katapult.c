@@ -24,7 +24,6 @@
 /* How the board is reached, which decides how Katapult is entered. */
 enum kp_via { VIA_USB, VIA_UART, VIA_CAN };
 
-
 /* Katapult's own tool gives its CAN node this id; any free one works. */
 #define KATAPULT_NODEID 129
 /* USB re-enumeration and Katapult's start, with room for slow hubs. */

@@ -135,8 +135,8 @@ static int not_appeared(struct mf_job *j, const struct usbboot_kind *k, struct u
     else if (after->vid == USB_VID_KLIPPER && after->pid == USB_PID_KLIPPER)
         snprintf(what, sizeof(what), "Klipper came back on USB port %s, so this build cannot reach the ROM "
                  "bootloader from the firmware (some boards cannot at all)", b->before.port);
-    else if (after->vid == USB_VID_KLIPPER && after->pid == USB_PID_KATAPULT && mf_command(j->o, "katapult", false, cmd,
-                                                                                   sizeof(cmd)))
+    else if (after->vid == USB_VID_KLIPPER && after->pid == USB_PID_KATAPULT &&
+             mf_command(j->o, "katapult", false, cmd, sizeof(cmd)))
         snprintf(what, sizeof(what), "Katapult came up on USB port %s instead: flash through it with '%s'",
                  b->before.port, cmd);
     else if (after->vid == USB_VID_KLIPPER && after->pid == USB_PID_KATAPULT)

@@ -89,6 +89,8 @@ for cmd in flash sdcard; do
     expect_rc 2 "$MCUFLASH" "$cmd" --boot-timeout soon dev board
     expect_out "^mcuflash: --boot-timeout needs a whole number from 0 to 3600, not 'soon'; nothing was done; see 'mcuflash $cmd --help'\.$"
     "$MCUFLASH" "$cmd" --help | grep -q -- '--boot-timeout SECONDS' && pass || fail "mcuflash $cmd lacks --boot-timeout"
+    expect_rc 2 "$MCUFLASH" "$cmd" --boot-timeout 0 dev board
+    expect_out "^mcuflash: --boot-timeout needs at least 1 second, not 0; nothing was done; see 'mcuflash $cmd --help'\.$"
 done
 printf 'not a firmware image' >"$T/fw.bin"
 for f in -f --firmware; do

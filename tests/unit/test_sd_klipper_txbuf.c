@@ -3,9 +3,10 @@
  * 192-byte buffer and a UART's 96 bytes, which drop a reply that does not
  * fit), over hardware SPI at both clocks and SDIO.  Afterwards the board
  * counts no reply dropped, and the session no reply lost.  Some USB boards
- * are opened as Klipper's USB ids make them known, so that identifying
- * fills the larger buffer from the start: fewer blocks each way than on a
- * link not known (larger chunks of the dictionary, several to a block). */
+ * are opened with the transport saying USB, as connecting does for a device
+ * with Klipper's USB ids, so that identifying fills the larger buffer from
+ * the start: fewer blocks each way than on a link not known (larger chunks
+ * of the dictionary, several to a block). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
