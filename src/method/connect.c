@@ -27,13 +27,20 @@ static struct {
 } learned[LEARNED_MAX];
 static unsigned learned_next;
 
+/* The slot that holds path, or LEARNED_MAX. */
+static unsigned learned_slot(const char *path)
+{
+    unsigned i = 0;
+    while (i < LEARNED_MAX && !(learned[i].medium && !strcmp(learned[i].path, path)))
+        i++;
+    return i;
+}
+
 static void learn_medium(const char *path, enum transport_medium medium)
 {
     if (strlen(path) >= sizeof(learned[0].path))
         return; /* it could not be told from another */
-    unsigned i = 0;
-    while (i < LEARNED_MAX && !(learned[i].medium && !strcmp(learned[i].path, path)))
-        i++;
+    unsigned i = learned_slot(path);
     if (i == LEARNED_MAX)
         i = learned_next++ % LEARNED_MAX;
     snprintf(learned[i].path, sizeof(learned[i].path), "%s", path);
@@ -49,10 +56,8 @@ static enum transport_medium medium_of(const char *path)
     if (usbport_identify("/", path, &info) == 0 && info.usb && info.vid == USB_VID_KLIPPER &&
         info.pid == USB_PID_KLIPPER)
         return TRANSPORT_MEDIUM_USB;
-    for (unsigned i = 0; i < LEARNED_MAX; i++)
-        if (learned[i].medium && !strcmp(learned[i].path, path))
-            return learned[i].medium;
-    return TRANSPORT_MEDIUM_UNKNOWN;
+    unsigned i = learned_slot(path);
+    return i < LEARNED_MAX ? learned[i].medium : TRANSPORT_MEDIUM_UNKNOWN;
 }
 
 int mf_connect(const char *path, uint32_t baud, struct mf_conn *conn, struct mf_err *err)
