@@ -66,13 +66,21 @@ static bool firmware_listens(const struct sim *s)
     return sim_running(s, MODE_KLIPPER) || sim_running(s, MODE_KATAPULT);
 }
 
+/* The board's time: while it handles input, when the model says it does
+ * (its bus time ended, or the input arrived), not when this process got to
+ * run, so a busy host machine does not slow the board down. */
+static uint64_t board_now_ns(const struct sim *s)
+{
+    return s->handling ? s->handled_ns : now_ns();
+}
+
 /* A block or frame leaves the firmware busy_ns from now: through its
  * transmit buffer and the line faults onto the wire. */
 static void send_out(struct sim *s, const uint8_t *block, size_t len, bool data, uint64_t busy_ns)
 {
     if (data && faults_lose_response(&s->faults))
         return;
-    uint64_t t = now_ns();
+    uint64_t t = board_now_ns(s);
     size_t txbuf = timing_tx_buffer(&s->timing);
     /* The firmware looks for room when it makes the reply: after the bus
      * time of the commands before it, while the buffer drained. */
@@ -245,11 +253,23 @@ static bool handle_requests(struct sim *s)
 /* Hand what has arrived to the firmware that runs: Klipper or Katapult. */
 static void feed_firmware(struct sim *s)
 {
-    uint64_t t = now_ns();
-    while (firmware_listens(s) && t >= s->mcu_ready_ns) {
+    uint64_t now = now_ns();
+    while (firmware_listens(s) && now >= s->mcu_ready_ns) {
         bool katapult = s->mode == MODE_KATAPULT;
+        /* It goes on when its bus time ends, with what it holds, or when the
+         * next input arrives. */
+        uint64_t due = wire_next_ns(&s->to_mcu);
+        uint64_t t = s->input_held || due < s->mcu_ready_ns ? s->mcu_ready_ns : due;
+        if (t < s->handled_ns)
+            t = s->handled_ns;
+        if (t > now)
+            t = now;
         const uint8_t *data;
         size_t n = wire_peek(&s->to_mcu, t, &data);
+        if (!n && t < now)
+            n = wire_peek(&s->to_mcu, t = now, &data);
+        s->handled_ns = t;
+        s->handling = true;
         size_t took = !n         ? 0
                       : katapult ? katapult_receive(&s->katapult, data, n)
                                  : sim_mcu_receive(&s->mcu, data, n);
@@ -259,7 +279,8 @@ static void feed_firmware(struct sim *s)
         }
         wire_consume(&s->to_mcu, took);
         uint64_t *busy_ns = katapult ? &s->katapult.busy_ns : &s->mcu.busy_ns;
-        bool busy = katapult ? katapult_process(&s->katapult, mf_now_us()) : sim_mcu_process(&s->mcu);
+        bool busy = katapult ? katapult_process(&s->katapult, t / 1000u) : sim_mcu_process(&s->mcu);
+        s->handling = false;
         if (!katapult && handle_requests(s))
             return;
         s->input_held = busy;
@@ -365,7 +386,7 @@ static void step(struct sim *s)
 static uint64_t card_clock(void *ctx)
 {
     const struct sim *s = ctx;
-    return now_ns() + s->mcu.busy_ns;
+    return board_now_ns(s) + s->mcu.busy_ns;
 }
 
 static int open_card(struct sim *s, struct mf_err *err)

@@ -59,6 +59,8 @@ struct sim {
     uint64_t up_at_us;
     uint64_t mcu_ready_ns;   /* the MCU is busy on a bus until then */
     bool input_held;         /* it stopped for bus time with input maybe left */
+    uint64_t handled_ns;     /* the model's time it last handled input at */
+    bool handling;           /* ... and it is doing so now */
     bool host_blocked;       /* the pty is full: wait for the host to read */
     bool quit;
     /* Counters. */
