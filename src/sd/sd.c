@@ -12,7 +12,7 @@ void sd_options_init(struct sd_options *opt)
 {
     opt->tries = 4;
     opt->multi_block = true;
-    opt->max_run = 16;
+    opt->max_run = 32;
 }
 
 int sd_again(struct mf_err *err, const char *fmt, ...)

@@ -34,7 +34,7 @@ enum {
     STATE_PRG = 7,
     POLLS_START = 2,        /* CMD13s after each pipelined write, at first */
     POLLS_MAX = 8,
-    BATCH_RUN = 16,         /* sectors per pipelined batch */
+    BATCH_RUN = 32,         /* sectors per pipelined batch */
 };
 
 #define IF_COND_ARG 0x1AAu

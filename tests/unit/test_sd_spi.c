@@ -464,7 +464,7 @@ static void test_lost_replies(void)
     check_read(&rig, sd, 2000, 96);
     CHECK_EQ(sd_card_stats(sd)->split_runs, 0);
 
-    /* So many losses that no run of 16 sectors gets through: sector by sector. */
+    /* So many losses that no whole run gets through: sector by sector. */
     cardbus_model_lose_every(rig.bus, 9);
     check_write(&rig, sd, 3000, 40, 78);
     check_read(&rig, sd, 3000, 40);
