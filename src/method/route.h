@@ -52,6 +52,8 @@ struct mf_job {
     char check_cmd[512]; /* the -c command line that verifies this flash later */
     char again_cmd[512]; /* the command line that runs this flash again */
     char mcu[64];        /* the board's MCU as the running firmware reports it */
+    uint64_t started_us; /* when the route saw the new firmware start, if it waited for
+                          * it since: the check's time counts from then (0: from the check) */
     void *state;         /* the route's own */
 };
 
@@ -68,9 +70,10 @@ bool mf_command(const struct mf_flash_opts *o, const char *route, bool check, ch
 /* Shared steps (method/verify.c). */
 
 /* Connect to the target after the new firmware was started (it may still be
- * re-enumerating) and judge what runs: 1 the new build (its dictionary is
- * the image's, or the klipper.dict's, to the byte), 0 another, -1 with err
- * set when it did not come back. */
+ * re-enumerating), within timeout_s of j->started_us when set, and judge
+ * what runs: 1 the new build (its dictionary is the image's, or the
+ * klipper.dict's, to the byte), 0 another, -1 with err set when it did not
+ * come back. */
 int mf_check_running(struct mf_job *j, int timeout_s, struct mf_err *err);
 /* Ask the user to power-cycle the board and watch it restart: 1 it runs the
  * new firmware, 0 it restarted with the old one, -1 timeout. */

@@ -203,7 +203,9 @@ void usbboot_follow(struct mf_job *j, struct usbboot *b)
     b->back_opts = *j->o;
     b->back_opts.target.device = strdup(j->o->target.device);
     struct usb_port_info now;
-    uint64_t until = mf_now_us() + (uint64_t)j->o->reconnect_timeout_s * 1000000ull;
+    /* The new firmware's time runs from here, for the check after too. */
+    j->started_us = mf_now_us();
+    uint64_t until = j->started_us + (uint64_t)j->o->reconnect_timeout_s * 1000000ull;
     while (mf_now_us() < until) {
         if (usbport_read("/", b->dev.port, &now) == 1 && now.tty[0]) {
             free((char *)b->back_opts.target.device);

@@ -53,8 +53,14 @@ static const char *expected_mcu(const struct mf_job *j)
 int mf_check_running(struct mf_job *j, int timeout_s, struct mf_err *err)
 {
     struct mf_conn conn;
-    if (mf_target_connect_wait(&j->o->target, timeout_s * 1000, &conn, err) < 0)
+    uint64_t now = mf_now_us(), until = (j->started_us ? j->started_us : now) + (uint64_t)timeout_s * 1000000u;
+    if (mf_target_connect_wait(&j->o->target, until > now ? (int)((until - now) / 1000u) : 0, &conn, err) < 0) {
+        /* Part of the time went to waiting for the device: say the whole. */
+        if (j->started_us && err->code != MF_E_INTERRUPTED && err->code != MF_E_USAGE && mf_now_us() >= until)
+            mf_fail(err, MF_E_DEVICE, "%s did not answer within %d s of the new firmware being started.",
+                    j->o->target.device, timeout_s);
         return -1;
+    }
     const struct kl_dict *d = kl_session_dict(conn.session);
     snprintf(j->r->running_after, sizeof(j->r->running_after), "%s", version_of(d));
     const char *mcu = kl_dict_const(d, "MCU"), *want = expected_mcu(j);
