@@ -52,8 +52,9 @@ struct mf_job {
     char check_cmd[512]; /* the -c command line that verifies this flash later */
     char again_cmd[512]; /* the command line that runs this flash again */
     char mcu[64];        /* the board's MCU as the running firmware reports it */
-    uint64_t started_us; /* when the route saw the new firmware start, if it waited for
-                          * it since: the check's time counts from then (0: from the check) */
+    uint64_t started_us; /* when the new firmware was started, where the route then
+                          * waited for it itself: the check's time counts from there
+                          * (0: from the check) */
     void *state;         /* the route's own */
 };
 
