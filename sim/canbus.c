@@ -17,13 +17,11 @@
 #include <unistd.h>
 
 #include "sim.h"
+#include "timing_model.h"
 #include "util/clock.h"
 
 #define BUS_CLIENTS_MAX 32
 #define BUS_QUEUE_MAX 4096
-/* A standard frame: 47 bits of framing plus the data, and about a fifth
- * more for stuff bits. */
-#define FRAME_BITS(len) ((47u + 8u * (len)) * 12u / 10u)
 
 struct queued_frame {
     struct can_frame frame;
@@ -158,7 +156,7 @@ static void enqueue(struct bus *b, int from, const struct can_frame *f)
     }
     uint64_t now = now_ns(), start = now > b->free_at_ns ? now : b->free_at_ns;
     uint8_t len = f->len > CAN_MAX_DLEN ? CAN_MAX_DLEN : f->len;
-    uint64_t at = b->realistic ? start + (uint64_t)FRAME_BITS(len) * 1000000000u / b->bitrate : now;
+    uint64_t at = b->realistic ? start + (uint64_t)CAN_FRAME_BITS(len) * 1000000000u / b->bitrate : now;
     b->free_at_ns = at;
     struct queued_frame *q = &b->queue[(b->qhead + b->qlen++) % BUS_QUEUE_MAX];
     q->frame = *f;

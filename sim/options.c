@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "klipper/proto.h"
 #include "link/canbus.h"
 #include "mcutypes.h"
 #include "sim.h"
@@ -17,8 +18,8 @@ void sim_usage(FILE *out)
             "usage: mcuflash-sim --path PATH (--board NAME [--dict FILE] | --mcu TYPE | --dict FILE)\n"
             "                    (--path may be left out with --link can:BUS)\n"
             "                    [--board-file FILE]... [--flash-state FILE] [--card IMAGE]\n"
-            "                    [--link usb|uart:BAUD] [--timing none|realistic] [--faults SPEC]\n"
-            "                    [--control SOCKET] [--version-string V] [--empty-flash]\n"
+            "                    [--link usb|uart:BAUD] [--timing none|realistic [--tx-buffer BYTES]]\n"
+            "                    [--faults SPEC] [--control SOCKET] [--version-string V] [--empty-flash]\n"
             "                    [--usb PORT[,weak-cell=ADDR][,leave-answers][,no-dfu]]\n"
             "                    [--link can:BUS --canbus-uuid HEX12 [--canbus-frequency N]]\n"
             "                    [--link usb-can:BUS --host-interface PATH [--chip-id HEX] [--canbus-frequency N]]\n"
@@ -246,7 +247,7 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_er
             continue;
         } else if (strcmp(a, "--link") && strcmp(a, "--timing") && strcmp(a, "--board-file") &&
                    strcmp(a, "--canbus-uuid") && strcmp(a, "--canbus-frequency") && strcmp(a, "--bootloader") &&
-                   strcmp(a, "--katapult-start"))
+                   strcmp(a, "--katapult-start") && strcmp(a, "--tx-buffer"))
             return mf_fail(err, MF_E_USAGE, "Unknown option '%s'; nothing was started. See --help.", a);
         if (need_value(argc, argv, i, err) < 0)
             return -1;
@@ -267,6 +268,9 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_er
                 return -1;
             if (o->link == SIM_LINK_CAN || o->link == SIM_LINK_USBCAN)
                 o->baud = can_frequency;
+        } else if (!strcmp(a, "--tx-buffer")) {
+            if (parse_u32(a, v, KL_MESSAGE_MAX, 4096, &o->tx_buffer, err) < 0)
+                return -1;
         } else if (!strcmp(a, "--katapult-start")) {
             if (parse_u32(a, v, 0, UINT32_MAX, &o->katapult_start, err) < 0)
                 return -1;
@@ -283,6 +287,9 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct mf_er
             return mf_fail(err, MF_E_USAGE, "--timing must be none or realistic, not '%s'; nothing was started.", v);
         }
     }
+    if (o->tx_buffer && !o->realistic)
+        return mf_fail(err, MF_E_USAGE, "--tx-buffer goes with --timing realistic (without it nothing is "
+                                        "buffered); nothing was started.");
     if (!o->path && o->link != SIM_LINK_CAN)
         return mf_fail(err, MF_E_USAGE, "--path is required (where the device link appears); nothing was started.");
     if (o->version && sim_check_version(o->version, err) < 0)

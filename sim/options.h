@@ -38,6 +38,7 @@ struct sim_options {
     uint32_t katapult_start;      /* 0: the family's default */
     bool empty_flash;             /* --empty-flash: no application at power-on */
     bool realistic;         /* --timing realistic */
+    uint32_t tx_buffer;     /* --tx-buffer: the firmware's transmit buffer (0: its link's) */
     const char *faults;
     const char *control;
     const char *usb;        /* --usb SPEC: on an emulated USB bus (usb_board.h) */

@@ -503,7 +503,8 @@ static int power_on(struct sim *s, struct mf_err *err)
 static int start(struct sim *s, struct mf_err *err)
 {
     /* A bridge's own traffic goes over USB, as a USB board's. */
-    s->timing = (struct sim_timing){ s->opt.realistic, sim_on_usb(s) ? SIM_LINK_USB : s->opt.link, s->opt.baud };
+    s->timing = (struct sim_timing){ s->opt.realistic, sim_on_usb(s) ? SIM_LINK_USB : s->opt.link, s->opt.baud,
+                                     s->opt.tx_buffer };
     wire_init(&s->to_mcu, &s->timing);
     wire_init(&s->to_host, &s->timing);
     faults_init(&s->faults);

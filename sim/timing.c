@@ -26,7 +26,10 @@ size_t timing_tx_buffer(const struct sim_timing *t)
 {
     if (!t->realistic)
         return 0;
-    return t->link == SIM_LINK_UART ? 96 : 192; /* canserial.c's transmit_buf is 192 too */
+    if (t->tx_buffer)
+        return t->tx_buffer;
+    /* canserial.c's was 96 bytes too before Klipper raised it in May 2026. */
+    return t->link == SIM_LINK_UART ? 96 : 192;
 }
 
 size_t timing_rx_buffer(const struct sim_timing *t)
@@ -121,8 +124,16 @@ int wire_push(struct sim_wire *w, uint64_t not_before_ns, const uint8_t *data, s
         return -1;
     if (!t->realistic)
         return append(w, data, len, not_before_ns, not_before_ns, not_before_ns);
-    if (t->link == SIM_LINK_CAN) /* the CAN bus process times the frames: nothing waits here */
+    if (t->link == SIM_LINK_CAN) {
+        /* The bus process times the frames, so they go to it at once; the
+         * firmware's buffer only frees at the pace the bus takes them. */
+        uint64_t start = not_before_ns > w->free_at_ns ? not_before_ns : w->free_at_ns;
+        uint64_t bits = (uint64_t)(len / CAN_FRAME_DATA) * CAN_FRAME_BITS(CAN_FRAME_DATA);
+        if (len % CAN_FRAME_DATA)
+            bits += CAN_FRAME_BITS(len % CAN_FRAME_DATA);
+        w->free_at_ns = start + bits * NS_PER_S / (t->baud ? t->baud : SIM_CAN_DEFAULT_FREQUENCY);
         return append(w, data, len, not_before_ns, 0, 0);
+    }
     if (t->link == SIM_LINK_USB)
         return push_usb(w, not_before_ns, data, len);
     /* A UART: byte after byte at the baud rate. */
@@ -133,10 +144,17 @@ int wire_push(struct sim_wire *w, uint64_t not_before_ns, const uint8_t *data, s
 
 /* Bytes still in the sender's buffer: a chunk leaves it byte by byte (UART)
  * or packet by packet (USB) between tx_start and tx_end, as a firmware's
- * transmit buffer frees. */
+ * transmit buffer frees; on CAN, frame by frame as the bus takes them. */
 size_t wire_pending(const struct sim_wire *w, uint64_t now_ns)
 {
     size_t n = 0;
+    const struct sim_timing *t = w->timing;
+    if (t->realistic && t->link == SIM_LINK_CAN && w->free_at_ns > now_ns) {
+        /* Bytes of the frames the bus has yet to take, at full frames' pace. */
+        uint64_t bits = (w->free_at_ns - now_ns) * (t->baud ? t->baud : SIM_CAN_DEFAULT_FREQUENCY) / NS_PER_S;
+        n += (size_t)((bits * CAN_FRAME_DATA + CAN_FRAME_BITS(CAN_FRAME_DATA) - 1) /
+                      CAN_FRAME_BITS(CAN_FRAME_DATA));
+    }
     for (const struct wire_chunk *c = w->head; c; c = c->next) {
         size_t left = c->len - c->off;
         if (now_ns >= c->tx_end_ns)

@@ -6,8 +6,11 @@
  *    a packet takes whatever the sender has queued when it goes, several
  *    messages together (usb_cdc.c's transmit buffer, the host's cdc-acm
  *    writes);
- *  - the MCU's transmit buffer (USB 192, UART 96 bytes): a response that
- *    does not fit is dropped, as the firmware does;
+ *  - CAN: the bus process gives each frame its bit time; here the node's
+ *    own frames only leave its transmit buffer at that pace;
+ *  - the MCU's transmit buffer (USB and CAN 192, UART 96 bytes, or
+ *    --tx-buffer): a response that does not fit is dropped, as the
+ *    firmware does;
  *  - bus time (SPI clock, SD clock) is spent by the command handlers;
  *  - re-enumeration after a USB reset takes about 1.5 s. */
 #ifndef SIM_TIMING_H
@@ -25,7 +28,8 @@
 struct sim_timing {
     bool realistic;
     enum sim_link_kind link;
-    uint32_t baud;
+    uint32_t baud;      /* UART: the baud rate; CAN: the bus's bit rate */
+    size_t tx_buffer;   /* the firmware's transmit buffer; 0: its link's */
 };
 
 /* How long the board is away after a reset: USB re-enumeration, or the

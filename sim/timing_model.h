@@ -11,6 +11,10 @@
 #define USB_FRAME_NS 1000000u
 /* A UART byte: start bit, 8 data bits, stop bit. */
 #define UART_BITS_PER_BYTE 10u
+/* A standard CAN frame of len data bytes: 47 bits of framing plus the
+ * data, and about a fifth more for stuff bits. */
+#define CAN_FRAME_BITS(len) ((47u + 8u * (len)) * 12u / 10u)
+#define CAN_FRAME_DATA 8u
 
 /* How long the board is away after a reset. */
 #define USB_REENUMERATE_US 1500000u

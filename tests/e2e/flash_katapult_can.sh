@@ -2,7 +2,8 @@
 # mcuflash flash of a CAN node through Katapult, on the virtual CAN bus: two
 # toolheads on one bus, one flashed and verified, the other untouched;
 # `can scan`; a USB build, a wrong bus speed, an unknown UUID and a missing
-# interface refused before anything is written.
+# interface refused before anything is written; a node with an older
+# build's 96-byte transmit buffer on a bus with real frame times.
 . "$MF_TESTS/lib/e2e.sh"
 
 EBB=stm32g0b1xx
@@ -51,4 +52,14 @@ expect_out "665544332211 did not answer"
 expect_rc 3 "$MCUFLASH" flash -f "$T/can.bin" -d "$T/can.bin.dict" --canbus-uuid 112233445566 \
     --canbus-interface "sim:$T/nothing"
 [ "$(kp th2 blocks_written)" = 0 ] && [ "$(field th2 .version)" = "$th2_version" ] && pass || fail "th2 was touched"
+
+# A node built before Klipper's CAN transmit buffer grew from 96 bytes to
+# 192, on a bus where frames take their bit time: mcuflash never asks it for
+# more answers at once than fit, so it drops none.
+start_bus slow --bitrate 1000000 --timing realistic
+start_can_board old slow 0a1b2c3d4e5f --mcu $EBB --bootloader katapult --timing realistic --tx-buffer 96
+expect_rc 0 "$MCUFLASH" flash -f "$T/can.bin" -d "$T/can.bin.dict" --canbus-uuid 0a1b2c3d4e5f \
+    --canbus-interface "sim:$T/slow"
+expect_last "^Flashed: the board now runs v2-can\.$"
+[ "$(field old .counters.tx_dropped)" = 0 ] && pass || fail "the old node dropped $(field old .counters.tx_dropped) answers"
 finish

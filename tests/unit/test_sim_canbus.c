@@ -3,7 +3,8 @@
  * back to the sender; canserial's admin protocol on two boards (query,
  * node ids, Klipper's bootloader request turning a node into an unassigned
  * Katapult node, Katapult's own node ids and CLEAR_NODEID); Klipper blocks
- * and Katapult frames cut into 8-byte frames; the CAN build's dictionary. */
+ * and Katapult frames cut into 8-byte frames; the CAN build's dictionary;
+ * the transmit buffer, 192 bytes or an older build's 96. */
 #include <linux/can.h>
 #include <poll.h>
 #include <stdio.h>
@@ -288,10 +289,86 @@ static void test_boards(void)
     CHECK(sim_stop(&bus));
 }
 
+/* Identify responses to one block of three identify requests, counted
+ * until the bus is quiet (other output, such as stats, is not counted). */
+static int three_identifies(int fd, uint32_t id)
+{
+    uint8_t content[KL_PAYLOAD_MAX], block[KL_MESSAGE_MAX];
+    size_t n = 0;
+    for (uint32_t i = 0; i < 3; i++) {
+        content[n++] = 1; /* identify offset=40*i count=40 */
+        n += kl_vlq_encode(40 * i, content + n);
+        n += kl_vlq_encode(40, content + n);
+    }
+    CHECK(can_stream_send(fd, id, block, kl_block_build(0, content, n, block)));
+    uint8_t in[1024];
+    size_t len = 0, pos = 0;
+    struct can_frame f;
+    while (can_frame_recv(fd, QUIET_MS, &f))
+        if (f.can_id == id + 1 && f.len <= 8 && len + f.len <= sizeof(in)) {
+            memcpy(in + len, f.data, f.len);
+            len += f.len;
+        }
+    int responses = 0;
+    while (pos < len && in[pos] >= KL_MESSAGE_MIN && pos + in[pos] <= len) {
+        responses += in[pos] > KL_MESSAGE_MIN && in[pos + KL_HEADER_SIZE] == 0; /* identify_response */
+        pos += in[pos];
+    }
+    CHECK_EQ(pos, len);
+    return responses;
+}
+
+static json_int_t tx_dropped(const struct sim_proc *p)
+{
+    json_t *st = sim_status(p);
+    json_int_t v = json_integer_value(json_object_get(json_object_get(st, "counters"), "tx_dropped"));
+    json_decref(st);
+    return v;
+}
+
+/* With realistic timing a node's replies leave its transmit buffer only as
+ * fast as the bus takes their frames: three identify responses (about 150
+ * bytes) fit current Klipper's 192 bytes, not the 96 of a build from before
+ * May 2026, which drops what does not fit, as canserial.c does. */
+static void test_tx_buffer(void)
+{
+    struct sim_proc bus, old, cur;
+    const char *bus_args[] = { "--timing", "realistic", NULL };
+    if (!sim_start_bus(&bus, dir, "slowbus", bus_args))
+        return;
+    char link[1300];
+    snprintf(link, sizeof(link), "can:%s", bus.path);
+    const char *args_old[] = { "--mcu", "stm32g0b1xx", "--link", link, "--canbus-uuid", "0a0b0c0d0e0f",
+                               "--timing", "realistic", "--tx-buffer", "96", NULL };
+    const char *args_cur[] = { "--mcu", "stm32g0b1xx", "--link", link, "--canbus-uuid", "111213141516",
+                               "--timing", "realistic", NULL };
+    bool up = sim_start_board(&old, dir, "old", false, args_old) && sim_start_board(&cur, dir, "cur", false, args_cur);
+    CHECK(up);
+    if (!up)
+        return;
+    CHECK(sim_wait_status(&old, "state", "running", WAIT_MS) && sim_wait_status(&cur, "state", "running", WAIT_MS));
+    char hello[64];
+    int host = join(bus.path, hello, sizeof(hello));
+    admin(host, 0x01, UUID_A, 4);
+    admin(host, 0x01, UUID_B, 5);
+    CHECK_EQ(status_nodeid(&old), 4);
+    CHECK_EQ(status_nodeid(&cur), 5);
+    CHECK_EQ(three_identifies(host, 0x10a), 3);
+    CHECK_EQ(tx_dropped(&cur), 0);
+    int answered = three_identifies(host, 0x108);
+    CHECK(answered >= 1 && answered < 3);
+    CHECK(tx_dropped(&old) >= 3 - answered); /* and maybe the ack */
+    close(host);
+    CHECK(sim_stop(&old));
+    CHECK(sim_stop(&cur));
+    CHECK(sim_stop(&bus));
+}
+
 int main(void)
 {
     dir = sim_tmpdir("test_sim_canbus");
     test_bus();
     test_boards();
+    test_tx_buffer();
     return check_report("test_sim_canbus");
 }
