@@ -32,6 +32,14 @@ size_t timing_tx_buffer(const struct sim_timing *t)
     return t->link == SIM_LINK_UART ? 96 : 192;
 }
 
+size_t timing_katapult_tx_buffer(const struct sim_timing *t)
+{
+    if (!t->realistic)
+        return 0;
+    /* Katapult's canserial.c keeps 96; its USB and UART code are Klipper's. */
+    return t->link == SIM_LINK_UART || t->link == SIM_LINK_CAN ? 96 : 192;
+}
+
 size_t timing_rx_buffer(const struct sim_timing *t)
 {
     if (!t->realistic)
