@@ -22,8 +22,8 @@ sd_link=$build/bench/bench_sd_link
 for b in "$sim" "$mcuflash" "$floor" "$sd_link"; do
     [ -x "$b" ] || { echo "flash-speed.sh: $b is not built" >&2; exit 2; }
 done
-dir=$(mktemp -d /tmp/mcuflash-flash-speed.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+# shellcheck source=bench/common.sh
+. "$(dirname "$0")/common.sh" flash-speed
 
 # name: board, link, bus (sdio|spi), rate in Hz, mcuflash options
 declare -A CFG=(
@@ -35,6 +35,12 @@ declare -A CFG=(
 )
 configs=${CONFIGS:-usb-sdio usb-hw-spi-400kHz usb-hw-spi-4MHz usb-sw-spi-400kHz uart250000-hw-spi-4MHz}
 sizes=${SIZES:-32 128 512}
+for c in $configs; do
+    [ -n "${CFG[$c]:-}" ] || { echo "flash-speed.sh: no configuration '$c'; there are: ${!CFG[*]}" >&2; exit 2; }
+done
+for k in $sizes; do
+    [[ $k =~ ^[1-9][0-9]*$ ]] || { echo "flash-speed.sh: SIZES takes KiB as whole numbers, not '$k'" >&2; exit 2; }
+done
 
 now() { date +%s.%N; }
 

@@ -7,8 +7,8 @@ build=${1:-build}
 kib=${2:-128}
 sim=$build/mcuflash-sim
 mcuflash=$build/mcuflash
-dir=$(mktemp -d /tmp/mcuflash-bench.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+# shellcheck source=bench/common.sh
+. "$(dirname "$0")/common.sh" bench
 head -c $((kib * 1024)) /dev/urandom >"$dir/fw.bin"
 
 bench() { # NAME MCU LINK BUS-OPTIONS...
