@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dictgen.h"
+#include "klipper/session.h"
 #include "util/clock.h"
 
 #define STATIC_STRING_UNKNOWN 0xff
@@ -174,9 +175,25 @@ void sim_mcu_power_off(struct sim_mcu *m)
     m->busy_ns = 0;
 }
 
+bool sim_version_before_may_2026(const char *version)
+{
+    /* Klipper commits ed1f9963c (encode when the actual size fits) and
+     * 85c79bc44 (canserial's 192 bytes) are v0.13.0-681 and -682. */
+    unsigned major, minor, patch, commits = 0;
+    char g;
+    if (!version || sscanf(version, "v%u.%u.%u-%u-%c", &major, &minor, &patch, &commits, &g) < 3)
+        return false;
+    if (major != 0)
+        return false;
+    if (minor != 13)
+        return minor < 13;
+    return patch == 0 && commits <= 681;
+}
+
 void sim_mcu_boot(struct sim_mcu *m, uint64_t now_us)
 {
     sim_mcu_power_off(m);
+    m->before_may_2026 = m->dict && sim_version_before_may_2026(m->dict->version);
     m->boot_us = now_us;
     sim_stats_reset(m, now_us);
     sim_sendf(m, FMT_STARTING, NULL);
@@ -184,12 +201,12 @@ void sim_mcu_boot(struct sim_mcu *m, uint64_t now_us)
 
 /* --- responses and shutdown --- */
 
-static void emit_block(struct sim_mcu *m, const uint8_t *content, size_t len)
+static void emit_block(struct sim_mcu *m, const uint8_t *content, size_t len, size_t room)
 {
     uint8_t block[KL_MESSAGE_MAX];
     size_t n = kl_block_build(m->next_seq, content, len, block);
     if (m->emit)
-        m->emit(m->emit_ctx, block, n, len > 0);
+        m->emit(m->emit_ctx, block, n, len > 0, room > n ? room : n);
 }
 
 void sim_sendf(struct sim_mcu *m, const char *fmt, const struct kl_arg *args)
@@ -203,7 +220,7 @@ void sim_sendf(struct sim_mcu *m, const char *fmt, const struct kl_arg *args)
         m->replies_too_long++; /* the firmware's encoder gives up silently */
         return;
     }
-    emit_block(m, content, (size_t)n);
+    emit_block(m, content, (size_t)n, m->before_may_2026 ? kl_reply_room(f) : 0);
 }
 
 uint16_t sim_static_string_id(const struct sim_mcu *m, const char *text)
@@ -401,7 +418,7 @@ static bool handle_front(struct sim_mcu *m)
         if (!m->need_valid) {
             m->need_valid = true;
             m->bursts++;
-            emit_block(m, NULL, 0);
+            emit_block(m, NULL, 0, 0);
         }
         return true;
     case KL_FIND_BLOCK:
@@ -412,7 +429,7 @@ static bool handle_front(struct sim_mcu *m)
         /* Lost block: nak every later one until it is retransmitted. */
         drop_front(m, n);
         m->blocks_nak++;
-        emit_block(m, NULL, 0);
+        emit_block(m, NULL, 0, 0);
         return true;
     }
     m->next_seq = (uint8_t)(KL_DEST | ((m->rx[1] + 1) & KL_SEQ_MASK));
@@ -429,7 +446,7 @@ static bool handle_front(struct sim_mcu *m)
         return false;
     }
     drop_front(m, n);
-    emit_block(m, NULL, 0);
+    emit_block(m, NULL, 0, 0);
     return m->busy_ns == 0;
 }
 

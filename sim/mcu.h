@@ -20,7 +20,9 @@
 #include "util/err.h"
 
 /* Where the MCU's blocks go.  data is false for acks and naks. */
-typedef void (*sim_emit_fn)(void *ctx, const uint8_t *block, size_t len, bool data);
+/* A block leaves the MCU: data (a response, not an ack or nak), and the
+ * room the firmware wants free in its transmit buffer to send it. */
+typedef void (*sim_emit_fn)(void *ctx, const uint8_t *block, size_t len, bool data, size_t room);
 
 /* What the MCU asks of the board around it. */
 enum sim_request {
@@ -71,6 +73,7 @@ struct sim_mcu {
     bool stalled;         /* a shutdown cut a block short: wait for new input */
     bool model_time;      /* account bus time in busy_ns (--timing realistic) */
     bool uart_bootloader_request; /* a serial build: the request string asks for the bootloader */
+    bool before_may_2026; /* a build older than Klipper's buffer changes of May 2026 (set at boot) */
 
     /* Scheduler state. */
     uint64_t boot_us;
@@ -94,6 +97,13 @@ struct sim_mcu {
     /* Counters. */
     uint64_t blocks_ok, blocks_nak, bursts, replies_too_long;
 };
+
+/* Whether a dictionary version names a Klipper build from before May 2026
+ * (v0.13.0-681 and earlier): its encoder wants room for a response's
+ * largest size, not its actual one, and a CAN build's transmit buffer is
+ * 96 bytes, not 192.  A version that is not git describe output counts as
+ * newer. */
+bool sim_version_before_may_2026(const char *version);
 
 /* Load an identity from dictionary JSON (kept byte for byte).  Binds the
  * commands the sim implements; the others are parsed and ignored. */

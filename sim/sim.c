@@ -75,16 +75,17 @@ static uint64_t board_now_ns(const struct sim *s)
 }
 
 /* A block or frame leaves the firmware busy_ns from now: through its
- * transmit buffer of txbuf bytes (0: unlimited) and the line faults onto
- * the wire. */
-static void send_out(struct sim *s, const uint8_t *block, size_t len, bool data, uint64_t busy_ns, size_t txbuf)
+ * transmit buffer of txbuf bytes (0: unlimited), where it needs room bytes
+ * free, and the line faults onto the wire. */
+static void send_out(struct sim *s, const uint8_t *block, size_t len, bool data, uint64_t busy_ns, size_t txbuf,
+                     size_t room)
 {
     if (data && faults_lose_response(&s->faults))
         return;
     uint64_t t = board_now_ns(s);
     /* The firmware looks for room when it makes the reply: after the bus
      * time of the commands before it, while the buffer drained. */
-    if (txbuf && wire_pending(&s->to_host, t + busy_ns) + len > txbuf) {
+    if (txbuf && wire_pending(&s->to_host, t + busy_ns) + room > txbuf) {
         s->tx_dropped++; /* the firmware's transmit buffer is full */
         return;
     }
@@ -95,18 +96,18 @@ static void send_out(struct sim *s, const uint8_t *block, size_t len, bool data,
         s->tx_dropped++; /* nobody reads the port: output backs up */
 }
 
-static void on_emit(void *ctx, const uint8_t *block, size_t len, bool data)
+static void on_emit(void *ctx, const uint8_t *block, size_t len, bool data, size_t room)
 {
     struct sim *s = ctx;
     if (mcu_on(s))
-        send_out(s, block, len, data, s->mcu.busy_ns, timing_tx_buffer(&s->timing));
+        send_out(s, block, len, data, s->mcu.busy_ns, timing_tx_buffer(&s->timing, s->mcu.before_may_2026), room);
 }
 
 static void on_katapult_emit(void *ctx, const uint8_t *frame, size_t len, bool response)
 {
     struct sim *s = ctx;
     if (sim_running(s, MODE_KATAPULT))
-        send_out(s, frame, len, response, s->katapult.busy_ns, timing_katapult_tx_buffer(&s->timing));
+        send_out(s, frame, len, response, s->katapult.busy_ns, timing_katapult_tx_buffer(&s->timing), len);
 }
 
 /* --- lifecycle --- */

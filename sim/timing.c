@@ -22,13 +22,15 @@ uint64_t timing_reset_delay_us(const struct sim_timing *t)
     return t->realistic ? UART_BOOT_US : 10000;
 }
 
-size_t timing_tx_buffer(const struct sim_timing *t)
+size_t timing_tx_buffer(const struct sim_timing *t, bool before_may_2026)
 {
     if (!t->realistic)
         return 0;
     if (t->tx_buffer)
         return t->tx_buffer;
     /* canserial.c's was 96 bytes too before Klipper raised it in May 2026. */
+    if (t->link == SIM_LINK_CAN)
+        return before_may_2026 ? 96 : 192;
     return t->link == SIM_LINK_UART ? 96 : 192;
 }
 

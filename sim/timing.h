@@ -8,9 +8,10 @@
  *    writes);
  *  - CAN: the bus process gives each frame its bit time; here the node's
  *    own frames only leave its transmit buffer at that pace;
- *  - the MCU's transmit buffer (USB and CAN 192, UART 96 bytes, or
- *    --tx-buffer; Katapult's on CAN 96): a response that does not fit is
- *    dropped, as the firmware does;
+ *  - the MCU's transmit buffer (USB 192, UART 96 bytes, CAN 192 or in a
+ *    build from before May 2026 96, or --tx-buffer; Katapult's on CAN 96):
+ *    a response is dropped, as the firmware does, when it does not fit (a
+ *    build from before May 2026: when its largest size does not);
  *  - bus time (SPI clock, SD clock) is spent by the command handlers;
  *  - re-enumeration after a USB reset takes about 1.5 s. */
 #ifndef SIM_TIMING_H
@@ -35,9 +36,9 @@ struct sim_timing {
 /* How long the board is away after a reset: USB re-enumeration, or the
  * UART firmware's boot. */
 uint64_t timing_reset_delay_us(const struct sim_timing *t);
-/* Room in the MCU's transmit buffer (0: unlimited): Klipper's, and
- * Katapult's. */
-size_t timing_tx_buffer(const struct sim_timing *t);
+/* Room in the MCU's transmit buffer (0: unlimited): Klipper's (a build from
+ * before May 2026 has 96 bytes on CAN), and Katapult's. */
+size_t timing_tx_buffer(const struct sim_timing *t, bool before_may_2026);
 size_t timing_katapult_tx_buffer(const struct sim_timing *t);
 /* MCU receive buffer size. */
 size_t timing_rx_buffer(const struct sim_timing *t);

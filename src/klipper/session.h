@@ -73,9 +73,15 @@ int kl_query(struct kl_session *s, const struct kl_msgfmt *cmd, const struct kl_
 /* How a link takes replies, for a caller that sizes its queries: the
  * largest a reply block to resp with reply_data bytes of data can be; the
  * most the replies to one block may come to together (the MCU answers a
- * block at once, into its transmit buffer); and whether every byte costs
- * link time (a UART) rather than every round trip (USB). */
+ * block at once, into its transmit buffer: the last of them needs its room
+ * on top of the others' sizes); and whether every byte costs link time (a
+ * UART) rather than every round trip (USB). */
 size_t kl_reply_size(const struct kl_msgfmt *resp, size_t reply_data);
+/* The room a reply to resp needs free in the MCU's transmit buffer when it
+ * is made, whatever it carries: Klipper builds from before May 2026 drop a
+ * reply unless the largest block its format allows would fit (a string or
+ * buffer counts 64 bytes), and most boards being updated run one. */
+size_t kl_reply_room(const struct kl_msgfmt *resp);
 unsigned kl_session_block_replies_max(const struct kl_session *s);
 bool kl_session_bytes_cost(const struct kl_session *s);
 

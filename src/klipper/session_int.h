@@ -57,6 +57,7 @@ struct kl_query {
     uint8_t cmd[KL_PAYLOAD_MAX];
     uint8_t cmd_len;
     uint16_t reply_size;   /* the largest its reply block can be */
+    uint16_t reply_room;   /* what the MCU wants free to make it (kl_reply_room) */
     uint32_t mcu_ns;       /* the least time the MCU spends on the command */
     uint64_t block_ns;     /* ... on its block's commands up to this one */
     struct kl_msg reply;

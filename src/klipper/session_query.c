@@ -126,6 +126,21 @@ size_t kl_reply_size(const struct kl_msgfmt *resp, size_t reply_data)
     return reply > KL_MESSAGE_MAX ? KL_MESSAGE_MAX : reply;
 }
 
+size_t kl_reply_room(const struct kl_msgfmt *resp)
+{
+    /* Klipper's buildcommands.py: integers 5 bytes (16-bit 3, a byte 2),
+     * strings and buffers 64. */
+    size_t room = KL_MESSAGE_MIN + kl_vlq_size((uint32_t)resp->id);
+    for (unsigned i = 0; i < resp->nparams; i++)
+        switch (resp->params[i].type) {
+        case KL_PT_U32: case KL_PT_I32: room += 5; break;
+        case KL_PT_U16: case KL_PT_I16: room += 3; break;
+        case KL_PT_BYTE: room += 2; break;
+        default: room += KL_MESSAGE_MAX; break;
+        }
+    return room > KL_MESSAGE_MAX ? KL_MESSAGE_MAX : room;
+}
+
 unsigned kl_session_block_replies_max(const struct kl_session *s)
 {
     return s->tx_buffer - 2 * KL_MESSAGE_MIN;
@@ -159,6 +174,8 @@ struct kl_query *kl_query_submit(struct kl_session *s, const struct kl_msgfmt *c
     q->oid = oid;
     q->flags = flags;
     q->reply_size = (uint16_t)kl_reply_size(resp, reply_data);
+    size_t room = kl_reply_room(resp);
+    q->reply_room = (uint16_t)(room > q->reply_size ? room : q->reply_size);
     q->mcu_ns = ks_command_ns(s, cmd, args);
     if (ks_append_command(s, q->cmd, q->cmd_len, q->mcu_ns, q, err) < 0) {
         free(q);

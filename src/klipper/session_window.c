@@ -29,26 +29,32 @@ void ks_arm_retransmit(struct kl_session *s, uint64_t now)
 
 /* The MCU's transmit buffer as the replies it may hold, in order: what the
  * link takes from it in a while is a UART's bytes at the baud rate, or on
- * USB a few packets a frame, each message in a packet of its own at worst. */
+ * USB a few packets a frame, each message in a packet of its own at worst.
+ * A message is made only if the room it wants is free (kl_reply_room). */
 #define TXQ_MAX (4 * MAX_PENDING_BLOCKS)
 struct txq {
     uint16_t msg[TXQ_MAX];
     unsigned head, n, bytes;
-    unsigned peak;            /* the most it held after a push */
+    unsigned peak;            /* the most it needed: what it held and a message's room */
+    unsigned extra;           /* the most room a message wanted beyond its size */
     uint64_t idle_ns;         /* link time not yet worth a byte or packet */
     bool full;                /* more messages than it can tell */
 };
 
-static void txq_push(struct txq *q, unsigned bytes)
+static void txq_push(struct txq *q, unsigned bytes, unsigned room)
 {
     if (q->n == TXQ_MAX) {
         q->full = true;
         return;
     }
+    if (room < bytes)
+        room = bytes;
+    if (q->bytes + room > q->peak)
+        q->peak = q->bytes + room;
+    if (room - bytes > q->extra)
+        q->extra = room - bytes;
     q->msg[(q->head + q->n++) % TXQ_MAX] = (uint16_t)bytes;
     q->bytes += bytes;
-    if (q->bytes > q->peak)
-        q->peak = q->bytes;
 }
 
 /* The link works on while the MCU does: time short of a whole byte or
@@ -95,8 +101,8 @@ static void push_replies(struct txq *q, const struct outblock *b)
 {
     for (const struct kl_query *r = b->queries; r; r = r->next_in_block)
         if (reply_due(r))
-            txq_push(q, r->reply_size);
-    txq_push(q, KL_MESSAGE_MIN);
+            txq_push(q, r->reply_size, r->reply_room);
+    txq_push(q, KL_MESSAGE_MIN, KL_MESSAGE_MIN);
 }
 
 /* The replies of block b, which the MCU starts at `begin` (ns from now,
@@ -113,7 +119,7 @@ static void push_block(const struct kl_session *s, struct txq *q, const struct o
             txq_drain(s, q, (uint64_t)at - *t);
             *t = (uint64_t)at;
         }
-        txq_push(q, r ? r->reply_size : KL_MESSAGE_MIN);
+        txq_push(q, r ? r->reply_size : KL_MESSAGE_MIN, r ? r->reply_room : KL_MESSAGE_MIN);
         if (!r)
             break;
     }
@@ -170,7 +176,8 @@ static unsigned backlog_estimate(const struct kl_session *s, const struct outblo
     txq_drain(s, &from_now, crossing_ns > future_ns ? crossing_ns : future_ns);
     if (from_now.full || future.full)
         return UINT32_MAX;
-    return from_now.bytes > future.peak ? from_now.bytes : future.peak;
+    unsigned held = from_now.bytes ? from_now.bytes + from_now.extra : 0;
+    return held > future.peak ? held : future.peak;
 }
 
 /* The most the MCU's transmit buffer could hold until block `last` is
@@ -301,7 +308,7 @@ static bool query_fits(const struct kl_session *s, const struct outblock *b, con
 {
     if (s->byte_time_ns || (!s->dict && !ks_medium_has_packets(s->t->medium)))
         return !b->queries;
-    return block_replies(b) + q->reply_size <= kl_session_block_replies_max(s);
+    return block_replies(b) + q->reply_room <= kl_session_block_replies_max(s);
 }
 
 /* Append an encoded command (and its query, if any) to the block being built. */

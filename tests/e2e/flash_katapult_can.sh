@@ -53,12 +53,13 @@ expect_rc 3 "$MCUFLASH" flash -f "$T/can.bin" -d "$T/can.bin.dict" --canbus-uuid
     --canbus-interface "sim:$T/nothing"
 [ "$(kp th2 blocks_written)" = 0 ] && [ "$(field th2 .version)" = "$th2_version" ] && pass || fail "th2 was touched"
 
-# A node built before Klipper's CAN transmit buffer grew from 96 bytes to
-# 192, on a bus where frames take their bit time: mcuflash never asks it,
-# nor Katapult (whose buffer is 96 bytes too), for more answers at once
-# than fit, so it drops none.
+# A node running a build from before May 2026 (the virtual board's default
+# version), whose CAN transmit buffer holds 96 bytes and which makes a reply
+# only if its largest size fits, on a bus where frames take their bit time:
+# mcuflash never asks it, nor Katapult (96 bytes too), for more answers at
+# once than fit, so it drops none.
 start_bus slow --bitrate 1000000 --timing realistic
-start_can_board old slow 0a1b2c3d4e5f --mcu $EBB --bootloader katapult --timing realistic --tx-buffer 96
+start_can_board old slow 0a1b2c3d4e5f --mcu $EBB --bootloader katapult --timing realistic
 expect_rc 0 "$MCUFLASH" flash -f "$T/can.bin" -d "$T/can.bin.dict" --canbus-uuid 0a1b2c3d4e5f \
     --canbus-interface "sim:$T/slow"
 expect_last "^Flashed: the board now runs v2-can\.$"
