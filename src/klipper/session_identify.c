@@ -77,13 +77,15 @@ static struct kl_query *ask_chunk(struct kl_session *s, uint32_t offset, uint32_
 
 int ks_identify(struct kl_session *s, struct mf_err *err)
 {
-    /* Until the dictionary tells USB from a UART, replies may fill only a
-     * UART's 96-byte transmit buffer, unless the transport knows the link:
-     * chunks of 25 let two be answered at once (with an ack each, and room
-     * for one more ack), where two of 40 would not fit; in USB's 192 bytes
-     * three of 47 are, asked in one block (one ack). */
-    enum { WINDOW = 8 };
-    const uint32_t chunk = s->tx_buffer >= USB_TX_BUFFER ? 47 : 25;
+    /* A reply is made only with 64 bytes free (kl_reply_room), whatever it
+     * carries.  Until the dictionary tells USB from a UART, replies may fill
+     * only a UART's 96-byte transmit buffer, unless the transport knows the
+     * link: there a second reply waits until the first has left, so a chunk
+     * is as large as a reply block takes (52 bytes, counting the offset as
+     * 5); in USB's 192 bytes three of 47 are answered at once, asked in one
+     * block (one ack). */
+    enum { WINDOW = 8, USB_CHUNK = 47, LONE_CHUNK = 52 };
+    const uint32_t chunk = s->tx_buffer >= USB_TX_BUFFER ? USB_CHUNK : LONE_CHUNK;
     size_t cap = 8192, len = 0;
     uint8_t *blob = malloc(cap);
     struct kl_query *q[WINDOW] = { 0 };
