@@ -80,7 +80,7 @@ size_t kl_reply_size(const struct kl_msgfmt *resp, size_t reply_data);
 /* The room a reply to resp needs free in the MCU's transmit buffer when it
  * is made, whatever it carries: Klipper builds from before May 2026 drop a
  * reply unless the largest block its format allows would fit (a string or
- * buffer counts 64 bytes), and most boards being updated run one. */
+ * buffer counts 64 bytes), and many boards being updated run one. */
 size_t kl_reply_room(const struct kl_msgfmt *resp);
 unsigned kl_session_block_replies_max(const struct kl_session *s);
 bool kl_session_bytes_cost(const struct kl_session *s);
