@@ -129,7 +129,8 @@ size_t kl_reply_size(const struct kl_msgfmt *resp, size_t reply_data)
 size_t kl_reply_room(const struct kl_msgfmt *resp)
 {
     /* Klipper's buildcommands.py: integers 5 bytes (16-bit 3, a byte 2),
-     * strings and buffers 64. */
+     * strings and buffers 64; the id as it is encoded here, which for ids
+     * 96 to 127 is a byte more than the firmware counts. */
     size_t room = KL_MESSAGE_MIN + kl_vlq_size((uint32_t)resp->id);
     for (unsigned i = 0; i < resp->nparams; i++)
         switch (resp->params[i].type) {
