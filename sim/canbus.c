@@ -98,13 +98,21 @@ static int bus_listen(struct bus *b)
         }
         unlink(b->path);
     }
+    /* Bound and listening under a temporary name first, then renamed: a
+     * client that finds the path can connect (bind alone creates the file). */
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    strcpy(addr.sun_path, b->path);
+    int n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.new", b->path);
+    if (n < 0 || (size_t)n >= sizeof(addr.sun_path)) {
+        fprintf(stderr, "mcuflash-sim canbus: the path %s is too long for a socket; nothing was started.\n", b->path);
+        return MF_E_USAGE;
+    }
+    unlink(addr.sun_path);
     b->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (b->listen_fd < 0 || bind(b->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-        listen(b->listen_fd, 16) < 0) {
+        listen(b->listen_fd, 16) < 0 || rename(addr.sun_path, b->path) < 0) {
         fprintf(stderr, "mcuflash-sim canbus: could not listen at %s (%s); nothing was started.\n", b->path,
                 strerror(errno));
+        unlink(addr.sun_path);
         return MF_E_DEVICE;
     }
     return 0;
