@@ -22,6 +22,12 @@ uint64_t timing_reset_delay_us(const struct sim_timing *t)
     return t->realistic ? UART_BOOT_US : 10000;
 }
 
+/* A CAN link's bit rate: the build's bus frequency. */
+static uint64_t can_bitrate(const struct sim_timing *t)
+{
+    return t->baud ? t->baud : SIM_CAN_DEFAULT_FREQUENCY;
+}
+
 size_t timing_tx_buffer(const struct sim_timing *t, bool before_may_2026)
 {
     if (!t->realistic)
@@ -141,7 +147,7 @@ int wire_push(struct sim_wire *w, uint64_t not_before_ns, const uint8_t *data, s
         uint64_t bits = (uint64_t)(len / CAN_FRAME_DATA) * CAN_FRAME_BITS(CAN_FRAME_DATA);
         if (len % CAN_FRAME_DATA)
             bits += CAN_FRAME_BITS(len % CAN_FRAME_DATA);
-        w->free_at_ns = start + bits * NS_PER_S / (t->baud ? t->baud : SIM_CAN_DEFAULT_FREQUENCY);
+        w->free_at_ns = start + bits * NS_PER_S / can_bitrate(t);
         return append(w, data, len, not_before_ns, 0, 0);
     }
     if (t->link == SIM_LINK_USB)
@@ -161,7 +167,7 @@ size_t wire_pending(const struct sim_wire *w, uint64_t now_ns)
     const struct sim_timing *t = w->timing;
     if (t->realistic && t->link == SIM_LINK_CAN && w->free_at_ns > now_ns) {
         /* Bytes of the frames the bus has yet to take, at full frames' pace. */
-        uint64_t bits = (w->free_at_ns - now_ns) * (t->baud ? t->baud : SIM_CAN_DEFAULT_FREQUENCY) / NS_PER_S;
+        uint64_t bits = (w->free_at_ns - now_ns) * can_bitrate(t) / NS_PER_S;
         n += (size_t)((bits * CAN_FRAME_DATA + CAN_FRAME_BITS(CAN_FRAME_DATA) - 1) /
                       CAN_FRAME_BITS(CAN_FRAME_DATA));
     }

@@ -324,10 +324,11 @@ static uint16_t read_chunk(const struct ksdio *k, uint16_t largest)
     if (kl_session_bytes_cost(k->s))
         return largest;
     unsigned room = kl_session_block_replies_max(k->s), best = largest, best_blocks = UINT32_MAX;
+    /* The last reply of a block needs its room on top of the others. */
+    unsigned need = (unsigned)kl_reply_room(k->rbuf_resp);
     for (unsigned n = (BLOCK + largest - 1) / largest; n <= BLOCK / 16; n++) {
         unsigned chunk = (BLOCK + n - 1) / n;
-        /* The last reply of a block needs its room on top of the others. */
-        unsigned size = (unsigned)kl_reply_size(k->rbuf_resp, chunk), need = (unsigned)kl_reply_room(k->rbuf_resp);
+        unsigned size = (unsigned)kl_reply_size(k->rbuf_resp, chunk);
         unsigned per = room >= need ? 1 + (room - need) / size : 0;
         unsigned blocks = per ? (n + per - 1) / per : UINT32_MAX;
         if (blocks < best_blocks) {
