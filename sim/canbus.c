@@ -12,12 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "sim.h"
 #include "timing_model.h"
+#include "unixsock.h"
 #include "util/clock.h"
 
 #define BUS_CLIENTS_MAX 32
@@ -89,30 +88,19 @@ static int parse_bus_options(int argc, char **argv, struct bus *b)
 
 static int bus_listen(struct bus *b)
 {
-    struct stat st;
-    if (lstat(b->path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            fprintf(stderr, "mcuflash-sim canbus: %s exists and is not a socket; it was left alone and nothing "
-                            "was started.\n", b->path);
-            return MF_E_USAGE;
-        }
-        unlink(b->path);
+    b->listen_fd = unix_listen(b->path, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 16);
+    if (b->listen_fd == UNIXSOCK_NOT_SOCKET) {
+        fprintf(stderr, "mcuflash-sim canbus: %s exists and is not a socket; it was left alone and nothing "
+                        "was started.\n", b->path);
+        return MF_E_USAGE;
     }
-    /* Bound and listening under a temporary name first, then renamed: a
-     * client that finds the path can connect (bind alone creates the file). */
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    int n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.new", b->path);
-    if (n < 0 || (size_t)n >= sizeof(addr.sun_path)) {
+    if (b->listen_fd == UNIXSOCK_TOO_LONG) {
         fprintf(stderr, "mcuflash-sim canbus: the path %s is too long for a socket; nothing was started.\n", b->path);
         return MF_E_USAGE;
     }
-    unlink(addr.sun_path);
-    b->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (b->listen_fd < 0 || bind(b->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-        listen(b->listen_fd, 16) < 0 || rename(addr.sun_path, b->path) < 0) {
+    if (b->listen_fd < 0) {
         fprintf(stderr, "mcuflash-sim canbus: could not listen at %s (%s); nothing was started.\n", b->path,
                 strerror(errno));
-        unlink(addr.sun_path);
         return MF_E_DEVICE;
     }
     return 0;

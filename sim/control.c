@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
+
+#include "unixsock.h"
 
 void control_init(struct sim_control *c)
 {
@@ -19,26 +19,17 @@ void control_init(struct sim_control *c)
 
 int control_open(struct sim_control *c, const char *path, control_exec_fn exec, void *ctx, struct mf_err *err)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(addr.sun_path) || strlen(path) >= sizeof(c->path))
-        return mf_fail(err, MF_E_USAGE, "The control socket path is too long (max %zu bytes); nothing was started.",
-                       sizeof(addr.sun_path) - 1);
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode))
-            return mf_fail(err, MF_E_USAGE,
-                           "%s exists and is not a socket; it was left alone and nothing was started.", path);
-        unlink(path); /* left over from an earlier run */
-    }
-    strcpy(addr.sun_path, path);
-    c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (c->listen_fd < 0 || bind(c->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-        listen(c->listen_fd, 8) < 0) {
-        int e = errno;
-        control_close(c);
+    int fd = unix_listen(path, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 8);
+    if (fd == UNIXSOCK_TOO_LONG)
+        return mf_fail(err, MF_E_USAGE, "The control socket path is too long (max %d bytes); nothing was started.",
+                       UNIXSOCK_PATH_MAX);
+    if (fd == UNIXSOCK_NOT_SOCKET)
+        return mf_fail(err, MF_E_USAGE,
+                       "%s exists and is not a socket; it was left alone and nothing was started.", path);
+    if (fd < 0)
         return mf_fail(err, MF_E_DEVICE, "Could not open the control socket %s (%s); nothing was started.", path,
-                       strerror(e));
-    }
+                       strerror(errno));
+    c->listen_fd = fd;
     strcpy(c->path, path);
     c->exec = exec;
     c->ctx = ctx;

@@ -6,11 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "cannode.h"
+#include "unixsock.h"
 
 #define PUT_WAIT_MS 200
 
@@ -32,25 +31,17 @@ bool usbcan_is_up(const struct usbcan *b)
 
 static int listen_at(struct usbcan *b, struct mf_err *err)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    struct stat st;
-    if (strlen(b->iface) >= sizeof(addr.sun_path))
-        return mf_fail(err, MF_E_USAGE, "The interface path %s is too long; nothing was started.", b->iface);
-    if (lstat(b->iface, &st) == 0 && !S_ISSOCK(st.st_mode))
+    int fd = unix_listen(b->iface, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 16);
+    if (fd == UNIXSOCK_TOO_LONG)
+        return mf_fail(err, MF_E_USAGE, "The interface path %s is too long (max %d bytes); nothing was started.",
+                       b->iface, UNIXSOCK_PATH_MAX);
+    if (fd == UNIXSOCK_NOT_SOCKET)
         return mf_fail(err, MF_E_USAGE, "%s exists and is not a socket; it was left alone and the bridge's "
                        "interface was not opened.", b->iface);
-    unlink(b->iface);
-    strcpy(addr.sun_path, b->iface);
-    b->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (b->listen_fd < 0 || bind(b->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-        listen(b->listen_fd, 16) < 0) {
-        int e = errno;
-        if (b->listen_fd >= 0)
-            close(b->listen_fd);
-        b->listen_fd = -1;
+    if (fd < 0)
         return mf_fail(err, MF_E_DEVICE, "The bridge could not serve its interface at %s (%s).", b->iface,
-                       strerror(e));
-    }
+                       strerror(errno));
+    b->listen_fd = fd;
     return 0;
 }
 
