@@ -86,7 +86,8 @@ cut_every_write() {
     mcopy -i "$T/base.img" "$T/settings.bak" ::gcodes/part.gcode
     mcopy -i "$T/base.img" "$T/old.bin" ::FIRMWARE.CUR # what the bootloader renamed last time
 
-    # How many sectors a whole flash writes, the bootloader's rename included.
+    # A whole flash, for its messages and a count of the sectors it writes
+    # (the bootloader's rename included).
     board
     expect_rc 0 run_flash
     expect_out "over $3"
@@ -95,14 +96,34 @@ cut_every_write() {
     [ "$writes" -gt $(($2 / 512)) ] && pass || fail "a whole flash wrote only '$writes' sectors"
     stop_sim pc
 
-    for ((k = 1; k <= writes; k += STRIDE)); do
+    # Cut after write k, for k = 1, 2, ... until a run ends before its k-th
+    # write: every write of a whole flash, however many that run takes (a
+    # card operation tried again writes its sectors again).
+    for ((k = 1; ; k += STRIDE)); do
+        if ((k > 2 * writes)); then
+            fail "flashes kept being cut up to write $k, though the first one took $writes"
+            break
+        fi
         board
         expect_rc 0 sim_ctl "$T/pc.ctl" power-cut after-writes "$k"
         background run_flash
         for _ in $(seq 600); do
             [ "$(field pc .counters.power_cuts)" = 1 ] && break
+            kill -0 "$BG" 2>/dev/null || break
             sleep 0.05
         done
+        if [ "$(field pc .counters.power_cuts)" != 1 ]; then
+            # Not cut: the flash must have ended, whole, with fewer writes.
+            bg_rc 0
+            printf '%s\n' "$OUT" | grep -q '^Flashed: the board now runs v2-new\.$' && pass ||
+                fail "the flash ended before write $k without flashing"
+            done_at=$(field pc .card_writes)
+            [ "$done_at" -lt "$k" ] && pass ||
+                fail "the power was not cut at write $k: $(field pc '[.state, .card_writes]' | tr -d ' \n')"
+            [ "$done_at" = "$writes" ] || echo "  (this flash wrote $done_at sectors, the first one $writes)"
+            stop_sim pc
+            break
+        fi
         [ "$(field pc .state)/$(field pc .card_writes)" = "unplugged/$k" ] && pass ||
             fail "the power was not cut at write $k: $(field pc '[.state, .card_writes]' | tr -d ' \n')"
         sound "$k"
