@@ -127,6 +127,8 @@ int usbport_read(const char *sysfs_root, const char *port, struct usb_port_info 
     info->vid = (uint16_t)strtoul(hex, NULL, 16);
     read_attr(dir, "idProduct", hex, sizeof(hex));
     info->pid = (uint16_t)strtoul(hex, NULL, 16);
+    read_attr(dir, "devnum", hex, sizeof(hex));
+    info->devnum = (unsigned)strtoul(hex, NULL, 10);
     read_attr(dir, "manufacturer", info->manufacturer, sizeof(info->manufacturer));
     read_attr(dir, "product", info->product, sizeof(info->product));
     read_attr(dir, "serial", info->serial, sizeof(info->serial));
@@ -190,8 +192,13 @@ int usbport_identify(const char *sysfs_root, const char *tty_path, struct usb_po
     return 0;
 }
 
+/* The same enumeration of the same device.  A board that restarts comes
+ * back with a new address even when it is the same firmware, which tells
+ * its return from a gap too short to be seen between two looks. */
 static bool same_device(const struct usb_port_info *a, const struct usb_port_info *b)
 {
+    if (a->devnum && b->devnum && a->devnum != b->devnum)
+        return false;
     return a->vid == b->vid && a->pid == b->pid && !strcmp(a->product, b->product) &&
            !strcmp(a->manufacturer, b->manufacturer) && !strcmp(a->serial, b->serial);
 }

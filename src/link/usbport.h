@@ -18,6 +18,7 @@ struct usb_port_info {
     char path[256];           /* the device path watched when not USB */
     char port[32];            /* USB port path, e.g. "1-1.3" */
     uint16_t vid, pid;
+    unsigned devnum;          /* its address on the bus, new at each enumeration (0: not known) */
     char manufacturer[64], product[64], serial[64];
     char tty[64];             /* "/dev/ttyACM0" if the device has a tty; "" else */
 };

@@ -200,6 +200,23 @@ static void test_wait_usb(void)
     CHECK_EQ(usbport_wait_return(root, &before, true, 5000, &after, &err), 0);
     CHECK_EQ(after.pid, 0xdf11);
     CHECK_STR(after.tty, "");
+    /* The board restarts between two looks: the same device is back, at a
+     * new address on the bus. */
+    sh("echo 7 > '%s/sys/devices/pci0000:00/usb1/1-1/1-1.3/devnum'", root);
+    CHECK_EQ(usbport_read(root, "1-1.3", &before), 1);
+    CHECK_EQ(before.devnum, 7);
+    CHECK_EQ(usbport_wait_return(root, &before, true, 300, &after, &err), -1);
+    CHECK(strstr(err.msg, "still there unchanged") != NULL);
+    pid = fork();
+    if (pid == 0) {
+        usleep(150000);
+        sh("echo 8 > '%s/sys/devices/pci0000:00/usb1/1-1/1-1.3/devnum'", root);
+        _exit(0);
+    }
+    CHECK_EQ(usbport_wait_return(root, &before, true, 5000, &after, &err), 0);
+    waitpid(pid, &status, 0);
+    CHECK_EQ(after.devnum, 8);
+    CHECK_EQ(after.pid, 0xdf11);
     /* Gone for good. */
     CHECK_EQ(usbport_identify(root, "/dev/ttyUSB0", &before), 0);
     remove_usb("1-1.4", "ttyUSB0");
