@@ -138,31 +138,62 @@ static int stopped(const struct mf_job *j, enum phase ph, struct mf_err *err)
     return mf_fail(err, MF_E_INTERRUPTED, "Interrupted: %s.", state);
 }
 
+/* The route for the job; the SD-card route also needs the board definition. */
+static int pick_route(struct mf_job *j, struct mf_err *err)
+{
+    j->route = choose_route(j->o, j->r, err);
+    if (!j->route)
+        return -1;
+    j->r->route = j->route->name;
+    if (j->route == &mf_route_sdcard && !j->o->board) {
+        mf_fail(err, MF_E_USAGE, "The SD-card route needs the board definition, which says how the card is wired; "
+                "nothing was done.");
+        return mf_fact(err, MF_FACT_BOARD_NEEDED);
+    }
+    return 0;
+}
+
+/* The image read and checked for the board (j->fw), as the route sees it. */
+static int check_for_route(struct mf_job *j, struct mf_err *err)
+{
+    const struct mf_flash_opts *o = j->o;
+    struct mf_fw_target t = { .accepts = j->route->accepts };
+    if (j->route->bootloader_gives_address)
+        t.mcu = o->board ? o->board->mcu : NULL;
+    else
+        t.board = o->board;
+    return mf_firmware_check(o->firmware_path, o->dict_path, &t, &j->fw, err);
+}
+
+/* Whether the route can write the image at all. */
+static int check_writable(struct mf_job *j, struct mf_err *err)
+{
+    return j->route->check_image ? j->route->check_image(j, err) : 0;
+}
+
+int mf_flash_preflight(const struct mf_flash_opts *o, struct mf_err *err)
+{
+    struct mf_flash_result r;
+    struct mf_job j = { .o = o, .r = &r };
+    memset(&r, 0, sizeof(r));
+    int rc = pick_route(&j, err) < 0 || check_for_route(&j, err) < 0 ? -1 : check_writable(&j, err);
+    mf_firmware_free(&j.fw);
+    return rc;
+}
+
 int mf_flash_run(const struct mf_flash_opts *o, struct mf_flash_result *r, struct mf_err *err)
 {
     struct mf_job j = { .o = o, .r = r };
     memset(r, 0, sizeof(*r));
     r->verdict = MF_NOT_FLASHED; /* until the new firmware is seen running */
-    j.route = choose_route(o, r, err);
-    if (!j.route)
+    if (pick_route(&j, err) < 0)
         return -1;
-    r->route = j.route->name;
-    if (j.route == &mf_route_sdcard && !o->board) {
-        mf_fail(err, MF_E_USAGE, "The SD-card route needs the board definition, which says how the card is wired; "
-                "nothing was done.");
-        return mf_fact(err, MF_FACT_BOARD_NEEDED);
-    }
     /* The route is repeated only where the user chose it. */
     mf_command(o, o->route ? j.route->name : NULL, true, j.check_cmd, sizeof(j.check_cmd));
     mf_command(o, o->route ? j.route->name : NULL, false, j.again_cmd, sizeof(j.again_cmd));
     if (strcmp(o->front_end, "sdcard"))
         mf_job_note(&j, "route", "Route: %s (%s).", r->route, r->route_why);
-    struct mf_fw_target t = { .accepts = j.route->accepts };
-    if (j.route->bootloader_gives_address)
-        t.mcu = o->board ? o->board->mcu : NULL;
-    else
-        t.board = o->board;
-    int rc = mf_firmware_check(o->firmware_path, o->dict_path, &t, &j.fw, err);
+    int rc = check_for_route(&j, err);
     if (rc < 0)
         goto out;
     /* A route that learns the address from its bootloader checks again
@@ -177,7 +208,9 @@ int mf_flash_run(const struct mf_flash_opts *o, struct mf_flash_result *r, struc
         goto out;
     }
     enum phase ph = PHASE_CHECK;
-    rc = j.route->open(&j, err);
+    rc = check_writable(&j, err);
+    if (rc == 0)
+        rc = j.route->open(&j, err);
     if (rc == 0) {
         ph = PHASE_WRITE;
         rc = j.route->write(&j, err);

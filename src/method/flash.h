@@ -74,6 +74,11 @@ void mf_flash_opts_init(struct mf_flash_opts *o);
  * otherwise; result is filled as far as the flow got. */
 int mf_flash_run(const struct mf_flash_opts *o, struct mf_flash_result *r, struct mf_err *err);
 
+/* What mf_flash_run checks before it touches the board: its route, and
+ * the image against the board definition and what that route can write.
+ * 0, or -1 with the reason (which says nothing was changed). */
+int mf_flash_preflight(const struct mf_flash_opts *o, struct mf_err *err);
+
 /* The route mf_flash_run takes for these options (the one asked for, even
  * if there is none of that name), without touching the board. */
 const char *mf_flash_route_name(const struct mf_flash_opts *o);

@@ -108,8 +108,6 @@ static int picoboot_route_open(struct mf_job *j, struct mf_err *err)
     if (!s)
         return mf_fail(err, MF_E_FAIL, "Out of memory.");
     j->state = s;
-    if (check_image(j, err) < 0)
-        return -1;
     if (usbboot_target(j) ? usbboot_find_waiting(j, &bootsel, &s->ub, err) : enter_from_klipper(j, s, err))
         return -1;
     if (check_chip(j, s, err) < 0)
@@ -232,6 +230,7 @@ const struct mf_route mf_route_picoboot = {
     /* The boot ROM starts the image at the start of flash, whatever a board
      * definition says: open() holds the image to that. */
     .bootloader_gives_address = true,
+    .check_image = check_image,
     .open = picoboot_route_open,
     .write = picoboot_route_write,
     .leave = picoboot_route_leave,

@@ -22,6 +22,10 @@ struct mf_route {
      * CONNECT): the image's link address is checked against that once the
      * bootloader is reached, not against the board definition. */
     bool bootloader_gives_address;
+    /* Before anything is touched: whether the route can write this image
+     * at all (what its bootloader takes, where it starts it), beyond the
+     * checks every route shares; NULL when those say all. */
+    int (*check_image)(struct mf_job *j, struct mf_err *err);
     /* Reach the board as it runs now and check it against the board
      * definition and the image; nothing is written yet. */
     int (*open)(struct mf_job *j, struct mf_err *err);

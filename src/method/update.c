@@ -147,6 +147,20 @@ static int settle_item(const struct mf_update_opts *o, struct mf_update *u, cons
     return 0;
 }
 
+/* How mf_flash_run flashes the item. */
+static void item_flash_opts(const struct mf_update_item *it, const struct mf_progress *progress,
+                            struct mf_flash_opts *fo)
+{
+    mf_flash_opts_init(fo);
+    fo->target = it->target;
+    fo->board = it->board;
+    fo->route = it->route[0] ? it->route : NULL;
+    fo->firmware_path = it->image;
+    fo->firmware_given = true;
+    fo->dict_path = it->dict[0] ? it->dict : NULL;
+    fo->progress = progress;
+}
+
 static int read_image(struct mf_update_item *it, struct mf_err *err)
 {
     struct mf_firmware fw;
@@ -229,6 +243,16 @@ int mf_update_prepare(const struct mf_update_opts *o, struct mf_update *u, struc
             goto out;
     for (size_t i = 0; i < u->n; i++)
         mf_target_from_mcu(&u->items[i].mcu, &u->items[i].target);
+    /* Each image as its route will check it, before any board or the
+     * service is touched. */
+    for (size_t i = 0; i < u->n; i++) {
+        struct mf_flash_opts fo;
+        item_flash_opts(&u->items[i], NULL, &fo);
+        if (mf_flash_preflight(&fo, err) < 0) {
+            mf_wrap(err, "The image for %s cannot be used, so nothing was touched: ", u->items[i].mcu.name);
+            goto out;
+        }
+    }
     mf_update_order(u);
     rc = 0;
 out:
@@ -341,20 +365,6 @@ static int can_node_to_katapult(const struct mf_target *t, struct mf_err *err)
         rc = mf_fail(err, MF_E_DEVICE, "CAN node %s on %s was asked to start Katapult but Katapult did not answer; "
                      "nothing was written; check that Katapult is installed on it.", t->can_uuid, t->can_iface);
     return rc;
-}
-
-/* How mf_flash_run flashes the item. */
-static void item_flash_opts(const struct mf_update_item *it, const struct mf_progress *progress,
-                            struct mf_flash_opts *fo)
-{
-    mf_flash_opts_init(fo);
-    fo->target = it->target;
-    fo->board = it->board;
-    fo->route = it->route[0] ? it->route : NULL;
-    fo->firmware_path = it->image;
-    fo->firmware_given = true;
-    fo->dict_path = it->dict[0] ? it->dict : NULL;
-    fo->progress = progress;
 }
 
 /* A node behind a bridge that failed cannot be reached: it is not tried. */
