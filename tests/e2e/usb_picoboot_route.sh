@@ -92,17 +92,9 @@ expect_no_out "Starting the new firmware"
 # --- Ctrl-C while writing: nothing is started, the board waits in BOOTSEL ----------------
 make_pico "$T/big.uf2" rp2040 v-big --size 524288
 start_sim slow --mcu rp2040 --usb 1-1 --timing realistic
-# mcuflash itself in the background, so that the signal reaches it.
-tb=$(field slow .usb_testbed)
-LD_PRELOAD=$UMOCKDEV_PRELOAD UMOCKDEV_DIR=$tb \
-    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-    "$MCUFLASH" flash --json -f "$T/big.uf2" "$T/slow" >"$T/out" 2>&1 &
-pid=$!
-for _ in $(seq 400); do grep -q '"phase":"upload"' "$T/out" && break; sleep 0.05; done
-kill -INT "$pid"
-wait "$pid"; rc=$?
-OUT=$(cat "$T/out")
-[ "$rc" = 130 ] && pass || { fail "SIGINT during the write: exit $rc"; echo "$OUT"; }
+usb_background slow "$MCUFLASH" flash --json -f "$T/big.uf2" "$T/slow"
+wait_text '"phase":"upload"' && kill -INT "$BG"
+bg_rc 130
 expect_out '"code":130,"message":"Interrupted: nothing was started: the board waits in its BOOTSEL mode with a partly written image'
 [ "$(mode slow)" = dfu ] && pass || fail "the board left BOOTSEL after the stop"
 

@@ -13,6 +13,15 @@ on_usb() {
     LD_PRELOAD=$UMOCKDEV_PRELOAD UMOCKDEV_DIR=$tb \
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
 }
+# usb_background NAME CMD...: CMD in the background on board NAME's bus, as
+# background does (BG is CMD's own pid, so a signal reaches it).
+usb_background() {
+    name=$1; shift
+    tb=$(field "$name" .usb_testbed)
+    LD_PRELOAD=$UMOCKDEV_PRELOAD UMOCKDEV_DIR=$tb \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@" >"$T/bg.out" 2>&1 &
+    BG=$!
+}
 # expect_usb RC NAME CMD...: expect_rc on board NAME's bus.
 expect_usb() { want=$1 name=$2; shift 2; expect_rc "$want" on_usb "$name" "$@"; }
 # touch_1200 NAME: the 1200-baud touch on the board's device, as a user's
