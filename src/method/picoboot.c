@@ -228,7 +228,7 @@ bool mf_picoboot_suits(const struct mf_flash_opts *o, char *why, size_t cap)
 const struct mf_route mf_route_picoboot = {
     .name = "picoboot",
     /* The boot ROM starts the image at the start of flash, whatever a board
-     * definition says: open() holds the image to that. */
+     * definition says: check_image holds the image to that. */
     .bootloader_gives_address = true,
     .check_image = check_image,
     .open = picoboot_route_open,
