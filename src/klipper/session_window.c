@@ -351,6 +351,17 @@ int ks_encode(struct kl_session *s, const struct kl_msgfmt *cmd, const struct kl
 }
 
 
+/* The timeout the measured round trips call for, without backoff. */
+static void rto_from_rtt(struct kl_session *s)
+{
+    uint64_t var = 4 * s->rttvar_us > 1000 ? 4 * s->rttvar_us : 1000;
+    s->rto_us = s->srtt_us + var;
+    if (s->rto_us < MIN_RTO_US)
+        s->rto_us = MIN_RTO_US;
+    if (s->rto_us > MAX_RTO_US)
+        s->rto_us = MAX_RTO_US;
+}
+
 static void update_rtt(struct kl_session *s, uint64_t sample)
 {
     if (!s->srtt_us) {
@@ -361,12 +372,7 @@ static void update_rtt(struct kl_session *s, uint64_t sample)
         s->rttvar_us = (3 * s->rttvar_us + diff) / 4;
         s->srtt_us = (7 * s->srtt_us + sample) / 8;
     }
-    uint64_t var = 4 * s->rttvar_us > 1000 ? 4 * s->rttvar_us : 1000;
-    s->rto_us = s->srtt_us + var;
-    if (s->rto_us < MIN_RTO_US)
-        s->rto_us = MIN_RTO_US;
-    if (s->rto_us > MAX_RTO_US)
-        s->rto_us = MAX_RTO_US;
+    rto_from_rtt(s);
 }
 
 /* Everything below rseq has been received by the MCU.  explicit: the block
@@ -397,6 +403,12 @@ static void process_ack(struct kl_session *s, uint64_t rseq, bool explicit_ack)
         b = s->head;
     }
     if (progress) {
+        /* The MCU answers again: the backoff ends.  A block that was sent
+         * again gives no round trip to measure, so without this a line
+         * where each block needs a retransmission waits twice as long for
+         * each, until the silence limit calls the board dead. */
+        if (s->srtt_us)
+            rto_from_rtt(s);
         s->last_progress_us = now;
         s->nak_retransmitted = false;
         ks_arm_retransmit(s, now);
