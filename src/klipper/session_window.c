@@ -372,7 +372,6 @@ static void update_rtt(struct kl_session *s, uint64_t sample)
         s->rttvar_us = (3 * s->rttvar_us + diff) / 4;
         s->srtt_us = (7 * s->srtt_us + sample) / 8;
     }
-    rto_from_rtt(s);
 }
 
 /* Everything below rseq has been received by the MCU.  explicit: the block
@@ -403,10 +402,11 @@ static void process_ack(struct kl_session *s, uint64_t rseq, bool explicit_ack)
         b = s->head;
     }
     if (progress) {
-        /* The MCU answers again: the backoff ends.  A block that was sent
-         * again gives no round trip to measure, so without this a line
-         * where each block needs a retransmission waits twice as long for
-         * each, until the silence limit calls the board dead. */
+        /* The timeout follows the round trips measured, and the MCU
+         * answering again ends the backoff: a block that was sent again
+         * gives no round trip to measure, so without this a line where each
+         * block needs a retransmission waits twice as long for each, until
+         * the silence limit calls the board dead. */
         if (s->srtt_us)
             rto_from_rtt(s);
         s->last_progress_us = now;
