@@ -59,6 +59,7 @@ struct dfuse_dev {
     uint8_t buf[4096];
     size_t buf_len;
     bool stall_pending;      /* stall_after_erase: the next poll stalls */
+    bool erase_answer_lost;  /* lose_first_erase_answer has been done */
     struct dfuse_stats stats;
 };
 
@@ -163,6 +164,10 @@ static enum usb_result get_status(struct dfuse_dev *d, uint8_t *data, size_t *le
             run_command(d);
         else
             program(d);
+        if (d->o.lose_first_erase_answer && !d->erase_answer_lost && d->stats.erases) {
+            d->erase_answer_lost = true;
+            return USB_STALL;
+        }
         break;
     case ST_DNBUSY:
         if (d->stall_pending) {

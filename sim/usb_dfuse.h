@@ -25,6 +25,10 @@ struct dfuse_opts {
     /* The first status poll after each erase stalls the pipe, as STM32L4
      * ROMs do. */
     bool stall_after_erase;
+    /* The status request that carries out the first erase erases, then
+     * its answer is lost (the host sees a stall): the page is gone though
+     * the host could not see it go. */
+    bool lose_first_erase_answer;
     /* The chip's flash from 0x08000000, owned by the caller (the virtual
      * board's); NULL: the model keeps its own, erased at start. */
     uint8_t *flash;

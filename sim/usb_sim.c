@@ -2,7 +2,7 @@
  *
  *   mcuflash-sim usb --mcu MCU [--port 1-1[=MCU]]... [--timing none|realistic]
  *                    [--weak-cell ADDR] [--leave-answers] [--stall-after-erase]
- *                    [--read-only-node]
+ *                    [--lose-erase-answer] [--read-only-node]
  *                    [--flash-out FILE] -- COMMAND [ARG]...
  *
  * The device is the STM32 ROM's DfuSe bootloader, for an lpc176x MCU the
@@ -49,7 +49,8 @@ static int usage(const char *fmt, const char *arg)
     fprintf(stderr, "mcuflash-sim usb: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nusage: mcuflash-sim usb --mcu MCU [--port 1-1[=MCU]]... [--timing none|realistic] "
-                    "[--weak-cell ADDR] [--leave-answers] [--stall-after-erase] [--read-only-node] [--flash-out FILE] -- "
+                    "[--weak-cell ADDR] [--leave-answers] [--stall-after-erase] [--lose-erase-answer] [--read-only-node] "
+                    "[--flash-out FILE] -- "
                     "COMMAND "
                     "[ARG]...\n");
     return MF_E_USAGE;
@@ -70,6 +71,10 @@ static int parse(int argc, char **argv, struct usb_sim_opts *o)
         }
         if (!strcmp(a, "--stall-after-erase")) {
             o->dfuse.stall_after_erase = true;
+            continue;
+        }
+        if (!strcmp(a, "--lose-erase-answer")) {
+            o->dfuse.lose_first_erase_answer = true;
             continue;
         }
         if (!strcmp(a, "--read-only-node")) {

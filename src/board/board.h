@@ -173,6 +173,10 @@ enum board_conversion board_bl_decodes(const struct board *b);
 enum board_katapult board_katapult_interface(const struct board *b);
 /* True, with the USB ids, if the chip offers a USB DFU bootloader. */
 bool board_dfu_ids(const struct board *b, uint16_t *vid, uint16_t *pid);
+/* True if the board keeps a bootloader of its own at the start of its flash
+ * (an SD-card bootloader for its card, or Katapult), which a ROM bootloader
+ * writing wherever it is told could overwrite. */
+bool board_has_flash_bootloader(const struct board *b);
 /* The board's application addresses (*list valid while the database is);
  * their count, 0 if none is known. */
 size_t board_app_addresses(const struct board *b, const uint32_t **list);

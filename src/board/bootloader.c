@@ -65,6 +65,11 @@ bool board_dfu_ids(const struct board *b, uint16_t *vid, uint16_t *pid)
     return b->has_dfu;
 }
 
+bool board_has_flash_bootloader(const struct board *b)
+{
+    return b->spi_bus || b->sdio_bus || b->katapult != BOARD_KATAPULT_UNKNOWN;
+}
+
 size_t board_app_addresses(const struct board *b, const uint32_t **list)
 {
     *list = b->app_addresses;

@@ -18,6 +18,16 @@ static void append(char *buf, size_t cap, size_t *n, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A definition from a file named on the command line is found again only
+ * with that file; the system's and the user's are always read. */
+static bool from_given_file(const struct board *b)
+{
+    char user[4096];
+    if (!b || !b->origin.file || !strcmp(b->origin.file, BOARD_DB_SYSTEM_FILE))
+        return false;
+    return board_db_user_file(user, sizeof(user)) < 0 || strcmp(b->origin.file, user) != 0;
+}
+
 void cli_flash_command(const struct mf_flash_opts *o, const char *route, bool check, char *buf, size_t cap)
 {
     /* `mcuflash sdcard` repeats itself while the route is the card's. */
@@ -26,6 +36,8 @@ void cli_flash_command(const struct mf_flash_opts *o, const char *route, bool ch
     size_t n = 0;
     buf[0] = '\0';
     append(buf, cap, &n, "mcuflash %s%s", sdcard ? "sdcard" : "flash", check ? " -c" : "");
+    if (from_given_file(o->board))
+        append(buf, cap, &n, " --board-file %s", o->board->origin.file);
     if (!sdcard && route)
         append(buf, cap, &n, " --route %s", route);
     if (!sdcard && o->board)

@@ -36,7 +36,8 @@ struct dfu_route {
     struct dfu_layout layout;
     uint32_t addr;                  /* where the image goes */
     bool plain;                     /* plain DFU 1.1: no layout, no read-back, no leave command */
-    bool erased;                    /* dfuse_program got as far as erasing */
+    bool attached;                  /* the device answered as DFU and (DfuSe) gave its layout */
+    bool erased;                    /* dfuse_program was about to erase, or did */
 };
 
 static struct dfu_route *state(struct mf_job *j)
@@ -81,6 +82,7 @@ static int open_device(struct mf_job *j, struct dfu_route *s, struct mf_err *err
                  "%u-byte transfers)", s->ub.dev.vid, s->ub.dev.pid, s->ub.dev.port, s->dfu.version >> 8,
                  s->dfu.version & 0xff, s->dfu.transfer_size);
         mf_job_note(j, "bootloader", "In the %s.", j->r->bootloader);
+        s->attached = true;
         return 0;
     }
     usbdev_alt_name(s->usb, 0, name, sizeof(name));
@@ -89,7 +91,51 @@ static int open_device(struct mf_job *j, struct dfu_route *s, struct mf_err *err
     snprintf(j->r->bootloader, sizeof(j->r->bootloader), "STM32 ROM DfuSe %04x:%04x at port %s (\"%s\", %u-byte "
              "transfers)", s->ub.dev.vid, s->ub.dev.pid, s->ub.dev.port, s->layout.name, s->dfu.transfer_size);
     mf_job_note(j, "bootloader", "In the %s.", j->r->bootloader);
+    s->attached = true;
     return 0;
+}
+
+/* The ROM writes wherever it is told, over the board's own bootloader too.
+ * The image must start where that bootloader ends; a definition that does
+ * not say where, or gives several addresses (variants whose bootloaders
+ * differ in size), allows nothing below the largest. */
+static int check_spares_bootloader(const struct mf_job *j, const struct dfu_route *s, struct mf_err *err)
+{
+    const struct board *b = j->o->board;
+    if (!b || !board_has_flash_bootloader(b))
+        return 0;
+    const uint32_t *list;
+    size_t n = board_app_addresses(b, &list);
+    if (n == 0)
+        return mf_fail(err, MF_E_MISMATCH, "Board %s keeps a bootloader at the start of its flash, and its "
+                       "definition does not say where that ends, so writing at 0x%08X through the ROM could "
+                       "overwrite it; nothing was written; flash the board through its SD card or Katapult, or give "
+                       "its application_address in a board file (docs/boards.md).", b->name, (unsigned)s->addr);
+    uint32_t top = 0;
+    for (size_t i = 0; i < n; i++)
+        top = list[i] > top ? list[i] : top;
+    if (s->addr >= top)
+        return 0;
+    char addrs[96];
+    return mf_fail(err, MF_E_MISMATCH, "Board %s starts the application at %s depending on the variant, so writing "
+                   "at 0x%08X through the ROM would overwrite the bootloader of a variant whose bootloader ends at "
+                   "0x%08X; nothing was written; name your variant's board, or give its one application_address "
+                   "in a board file (docs/boards.md).", b->name, board_app_addresses_text(b, addrs, sizeof(addrs)),
+                   (unsigned)s->addr, (unsigned)top);
+}
+
+/* A page is erased whole: one that starts below the image would take the
+ * bytes before it, where the bootloader may be, with it. */
+static int check_page_start(const struct mf_job *j, const struct dfu_route *s, struct mf_err *err)
+{
+    const struct dfu_segment *seg = dfu_layout_find(&s->layout, s->addr);
+    uint32_t page = seg ? dfu_layout_page_start(seg, s->addr) : s->addr;
+    if (page == s->addr)
+        return 0;
+    return mf_fail(err, MF_E_MISMATCH, "%s goes to 0x%08X, inside the device's %u-byte page at 0x%08X, and "
+                   "erasing that page would erase the %u bytes below the image too; nothing was written; build it "
+                   "for a bootloader offset at the start of a flash page.", j->o->firmware_path, (unsigned)s->addr,
+                   (unsigned)seg->page_size, (unsigned)page, (unsigned)(s->addr - page));
 }
 
 /* Where the image goes: the address its vector table was linked for, which
@@ -120,7 +166,7 @@ static int choose_address(struct mf_job *j, struct dfu_route *s, struct mf_err *
     if (dfu_layout_check_write(&s->layout, s->addr, (uint32_t)fw->card.size, err) < 0)
         return mf_wrap(err, "%s (%zu bytes at 0x%08X) does not fit the device's memory: ", j->o->firmware_path,
                        fw->card.size, (unsigned)s->addr);
-    return 0;
+    return check_page_start(j, s, err) < 0 ? -1 : check_spares_bootloader(j, s, err);
 }
 
 static int dfu_open(struct mf_job *j, struct mf_err *err)
@@ -215,14 +261,11 @@ static int dfu_write(struct mf_job *j, struct mf_err *err)
     return 0;
 }
 
-/* Where the firmware the board had starts: the board's application
- * address, else the start of the ROM's flash (the image refused may have
- * been built for another address). */
-static uint32_t old_firmware_address(const struct mf_job *j, const struct dfu_route *s)
+/* Where the firmware the board had is started from: the start of flash, as
+ * a reset does.  A bootloader there starts the application itself, at the
+ * address it alone knows for sure (a definition may list several). */
+static uint32_t old_firmware_address(const struct dfu_route *s)
 {
-    const struct board *b = j->o->board;
-    if (b && b->napp_addresses)
-        return b->app_addresses[0];
     return s->layout.count ? s->layout.seg[0].start : s->addr;
 }
 
@@ -235,10 +278,10 @@ static int dfu_leave(struct mf_job *j, bool written, struct mf_err *err)
     /* Start the new image only when all of it was read back identical; an
      * untouched board goes back to the firmware it had.  A plain DFU
      * bootloader started it itself at the end of the download. */
-    if (!s->plain && (written || !s->erased)) {
+    if (!s->plain && s->attached && (written || !s->erased)) {
         mf_job_note(j, "start", written ? "Starting the new firmware." : "Nothing was written; starting the "
                     "firmware the board had again.");
-        rc = dfuse_leave(&s->dfu, written ? s->addr : old_firmware_address(j, s),
+        rc = dfuse_leave(&s->dfu, written ? s->addr : old_firmware_address(s),
                          written ? err : &(struct mf_err){ 0 });
     }
     usbdev_close(s->usb);

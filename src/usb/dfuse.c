@@ -88,6 +88,10 @@ static int erase_touched(struct dfu_dev *d, const struct dfu_layout *l, uint32_t
                          dfuse_progress_fn progress, void *ctx, struct mf_err *err)
 {
     uint64_t at = addr, end = (uint64_t)addr + len;
+    /* Reported before the first erase is sent: an erase whose answer is
+     * lost may still have been done, and the firmware there is then gone. */
+    if (progress)
+        progress("erase", 0, len, ctx);
     while (at < end) {
         const struct dfu_segment *s = dfu_layout_find(l, (uint32_t)at);
         uint32_t page = dfu_layout_page_start(s, (uint32_t)at);

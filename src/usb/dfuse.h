@@ -12,7 +12,8 @@
 #include "usb/dfu.h"
 #include "usb/layout.h"
 
-/* Progress of a long step: phase is "erase", "write" or "verify". */
+/* Progress of a long step: phase is "erase", "write" or "verify".  The
+ * first "erase" (done 0) comes before anything is erased. */
 typedef void (*dfuse_progress_fn)(const char *phase, size_t done, size_t total, void *ctx);
 
 int dfuse_set_address(struct dfu_dev *d, uint32_t addr, struct mf_err *err);

@@ -25,14 +25,14 @@ line=$(printf '%s\n' "$out" | grep '^generic-lpc1768 ')
 line=$(printf '%s\n' "$out" | grep '^btt-skr2-f429 ')
 [ "$(echo $line)" = "btt-skr2-f429 stm32f429xx swspi, sdio sdio btt-skr-2-f429" ] \
     || fail "list: SKR 2 row was: $line"
-[ "$(printf '%s\n' "$out" | wc -l)" -eq 32 ] || fail "list: expected a header and 31 boards"
+[ "$(printf '%s\n' "$out" | wc -l)" -eq 33 ] || fail "list: expected a header and 32 boards"
 
 run 'btt-skr2-*'
 [ $rc -eq 0 ] || fail "glob: exit $rc"
 [ "$(rows)" = "btt-skr2-f407 btt-skr2-f429 " ] || fail "glob: rows were: $(rows)"
 
 run STM32F446
-[ "$(rows)" = "btt-octopus-f446-v1 fysetc-spider " ] || fail "mcu pattern: rows were: $(rows)"
+[ "$(rows)" = "btt-octopus-f446-v1 fysetc-s6 fysetc-spider " ] || fail "mcu pattern: rows were: $(rows)"
 
 run octopus-pro
 [ "$(rows)" = "btt-octopus-f429-v1 btt-octopus-f446-v1 btt-skr-3-h723 " ] \
@@ -46,10 +46,10 @@ run no-such-thing
 
 run --json 'fysetc-*'
 [ $rc -eq 0 ] || fail "list --json: exit $rc"
-[ "$(jq -r '[.boards[].name] | join(" ")' <<<"$out")" = "fysetc-cheetah fysetc-spider" ] \
+[ "$(jq -r '[.boards[].name] | join(" ")' <<<"$out")" = "fysetc-cheetah fysetc-s6 fysetc-spider" ] \
     || fail "list --json: names in $out"
-[ "$(jq -r '.boards[1] | [.current_firmware_path, .cs_pin, .spi_bus, .card_access, (.aliases | length), .origin.text] | join(" ")' <<<"$out")" \
-    = "OLD.BIN PA4 spi1 spi 3 built-in" ] || fail "list --json: spider in $out"
+[ "$(jq -r '.boards[1] | [.name, .current_firmware_path, .cs_pin, .spi_bus, .card_access, (.aliases | length), .origin.text] | join(" ")' <<<"$out")" \
+    = "fysetc-s6 OLD.BIN PA4 spi1 spi 2 built-in" ] || fail "list --json: s6 in $out"
 
 # --- show ---------------------------------------------------------------------
 run show btt-skr-v1.4

@@ -156,6 +156,7 @@ generic-lpc1768 0x00000000
 chitu-v6 0x08007000
 mks-robin-e3 0x08007000
 fysetc-spider 0x0800c000
+fysetc-s6 0x08008000
 BOARDS
 
 finish

@@ -46,6 +46,7 @@ static const struct expect_board expected_boards[] = {
     { "btt-skr-pro", "stm32f407xx", "swspi", "PA4", "PA6,PB5,PA5", FW, CUR, 0, 0, SPI, NONE },
     { "btt-gtr", "stm32f407xx", "spi1", "PA4", NULL, FW, CUR, 0, 0, SPI, NONE },
     { "fysetc-spider", "stm32f446xx", "spi1", "PA4", NULL, FW, "OLD.BIN", 0, 0, SPI, NONE },
+    { "fysetc-s6", "stm32f446xx", "spi1", "PA4", NULL, FW, "OLD.BIN", 0, 0, SPI, NONE },
     { "btt-skr-se-bx", "stm32h743xx", "spi3a", "PA15", NULL, FW, CUR, 0, 0, SPI, NONE },
     { "btt-skr-3-h743", "stm32h743xx", "swspi", "PC11", SDIO_PINS, FW, CUR, 1, 0, SDIO, NONE },
     { "btt-skr-3-h723", "stm32h723xx", "swspi", "PC11", SDIO_PINS, FW, CUR, 1, 0, SDIO, NONE },
@@ -88,8 +89,8 @@ static const char *const expected_aliases[][2] = {
     { "btt-octopus-pro-h723-v1.1", "btt-skr-3-h723" }, { "btt-skr-pro-v1.1", "btt-skr-pro" },
     { "btt-skr-pro-v1.2", "btt-skr-pro" }, { "btt-gtr-v1", "btt-gtr" },
     { "mks-robin-e3d", "mks-robin-e3" }, { "fysetc-cheetah-v2", "fysetc-cheetah" },
-    { "fysetc-spider-v1", "fysetc-spider" }, { "fysetc-s6-v1.2", "fysetc-spider" },
-    { "fysetc-s6-v2", "fysetc-spider" }, { "robin_v3", "monster8" },
+    { "fysetc-spider-v1", "fysetc-spider" }, { "fysetc-s6-v1.2", "fysetc-s6" },
+    { "fysetc-s6-v2", "fysetc-s6" }, { "robin_v3", "monster8" },
     { "btt-skrat-v1.0", "btt-skrat" }, { "qidi-x-smart3", "qidi-x6" },
     { "qidi-x-plus3", "qidi-x6" }, { "qidi-x-max3", "qidi-x6" }, { "qidi-q1-pro", "qidi-x7" },
     { "qidi-plus4", "qidi-x7" }, { "btt-skr-pico", "generic-rp2040" },
@@ -326,7 +327,7 @@ static void test_user_file_overrides(const char *root)
         fprintf(stderr, "%s\n", err.msg);
         return;
     }
-    const struct board *b = board_db_find(db, "fysetc-s6-v2", &err);
+    const struct board *b = board_db_find(db, "fysetc-spider-v1", &err);
     CHECK(b && !strcmp(b->name, "fysetc-spider"));
     CHECK(b && !strcmp(b->spi_bus, "spi2") && !strcmp(b->cs_pin, "PB12"));
     /* The whole section is replaced: OLD.BIN was the built-in value. */

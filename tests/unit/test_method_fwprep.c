@@ -213,19 +213,20 @@ static void test_route_address(void)
 static void test_variants(void)
 {
     make_fw("s6.bin", "--board fysetc-s6-v2");
-    make_fw("spider.bin", "--board fysetc-spider --app-address 0x08008000");
+    make_fw("spider.bin", "--board fysetc-spider");
     make_fw("f446-48k.bin", "--board fysetc-spider --app-address 0x0800c000");
-    struct mf_fw_target t = { .board = board("fysetc-spider"), .accepts = MF_ACCEPT_CARD };
+    struct mf_fw_target t = { .board = board("two-variants"), .accepts = MF_ACCEPT_CARD };
     struct mf_firmware fw;
     expect_ok("s6.bin", &t, &fw);
-    CHECK_EQ(fw.link.address, 0x08008000);  /* the board's first address */
+    CHECK_EQ(fw.link.address, 0x08010000);
     mf_firmware_free(&fw);
     expect_ok("spider.bin", &t, &fw);
+    CHECK_EQ(fw.link.address, 0x08008000);
     mf_firmware_free(&fw);
     struct mf_err err = { 0 };
     CHECK_EQ(mf_firmware_check(path_of("f446-48k.bin"), NULL, &t, &fw, &err), -1);
     CHECK(strstr(err.msg, "was linked for 0x0800c000 (\"48KiB bootloader\"), but the bootloader of board "
-                          "fysetc-spider starts the application at 0x08008000 or 0x08010000; nothing was changed; "
+                          "two-variants starts the application at 0x08008000 or 0x08010000; nothing was changed; "
                           "run 'make menuconfig' in ~/klipper, set \"Bootloader offset\" to \"32KiB bootloader\" or "
                           "\"64KiB bootloader\" (the one of your board's variant)") != NULL);
     mf_firmware_free(&fw);
@@ -301,7 +302,9 @@ int main(void)
     db = board_db_new();
     CHECK_EQ(board_db_add_text(db, mf_builtin_boards_cfg, NULL, &err), 0);
     CHECK_EQ(board_db_add_text(db, "[board nowhere]\nmcu: stm32f103xe\nspi_bus: spi1\ncs_pin: PA4\n"
-                                   "[board avr]\nmcu: atmega2560\nspi_bus: spi\ncs_pin: PB0\n", "t.cfg", &err), 0);
+                                   "[board avr]\nmcu: atmega2560\nspi_bus: spi\ncs_pin: PB0\n"
+                                   "[board two-variants]\nmcu: stm32f446xx\nspi_bus: spi1\ncs_pin: PA4\n"
+                                   "application_address: 0x08008000, 0x08010000\n", "t.cfg", &err), 0);
     CHECK_EQ(board_db_finish(db, &err), 0);
     test_encodings();
     test_uf2_routes();
