@@ -3,6 +3,7 @@
  * stopped first and started again at the end, whatever happened. */
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "method/connect.h"
 #include "method/update.h"
 #include "printer/service.h"
+#include "util/interrupt.h"
 
 #define MAX_ARGS 32
 
@@ -283,6 +285,9 @@ int cmd_update(int argc, char **argv)
         mf_update_free(&u);
         return rc < 0 ? cli_report_error(&err, c.json) : 0;
     }
+    /* From here on a Ctrl-C or SIGTERM stops at the next safe point, and
+     * the service stopped below is started again. */
+    mf_interrupt_catch();
     if (stop_service(&c, unit, &stopped, &err) < 0 || mf_update_identify(&u, true, &err) < 0) {
         struct mf_err serr = { 0 };
         if (stopped && start_service(&c, unit, &serr) < 0)
@@ -300,6 +305,9 @@ int cmd_update(int argc, char **argv)
             rc = (int)u.items[i].code;
     if (!rc && (failed || restart_failed))
         rc = restart_failed && serr.code ? (int)serr.code : MF_E_FAIL;
+    /* Stopped by a signal: the shell's convention, 128 + the signal. */
+    if (mf_interrupted())
+        rc = mf_interrupted() == SIGTERM ? 128 + SIGTERM : MF_E_INTERRUPTED;
     print_summary(&c, &u, rc, restart_failed ? &serr : NULL);
     mf_update_free(&u);
     return rc;

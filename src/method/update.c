@@ -13,6 +13,7 @@
 #include "method/fwprep.h"
 #include "method/mcutarget.h"
 #include "printer/moonraker.h"
+#include "util/interrupt.h"
 
 const char *mf_update_result_name(enum mf_update_result r)
 {
@@ -385,12 +386,25 @@ static bool skip_behind_failed_bridge(const struct mf_update_opts *o, const stru
     return true;
 }
 
+/* Ctrl-C or SIGTERM came: the MCUs not begun are left as they are. */
+static bool skip_after_stop(const struct mf_update_opts *o, struct mf_update_item *it)
+{
+    if (!mf_interrupted())
+        return false;
+    it->result = MF_UPDATE_SKIPPED;
+    it->code = MF_E_INTERRUPTED;
+    snprintf(it->error, sizeof(it->error), "Not tried: the update was stopped on request before %.60s; it runs "
+             "what it ran before.", it->mcu.name);
+    note(o, "skip", "Not updating %s: the update was stopped on request.", it->mcu.name);
+    return true;
+}
+
 size_t mf_update_flash(const struct mf_update_opts *o, struct mf_update *u)
 {
     size_t failed = 0;
     for (size_t i = 0; i < u->n; i++) {
         struct mf_update_item *it = &u->items[i];
-        if (skip_behind_failed_bridge(o, u, it)) {
+        if (skip_after_stop(o, it) || skip_behind_failed_bridge(o, u, it)) {
             failed++;
             continue;
         }

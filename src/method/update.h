@@ -46,7 +46,7 @@ enum mf_update_result {
     MF_UPDATE_PLANNED,
     MF_UPDATE_FLASHED,
     MF_UPDATE_FAILED,
-    MF_UPDATE_SKIPPED, /* not tried: the bridge it is reached through failed */
+    MF_UPDATE_SKIPPED, /* not tried: the bridge it is reached through failed, or a stop was asked for */
 };
 
 struct mf_update_item {

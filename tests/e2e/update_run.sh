@@ -86,4 +86,24 @@ jq -se '(map(select(.event == "result")) | length == 1) and .[-1].event == "resu
         and (.[-1].mcus == [{"name": "toolhead2", "before": "v2-th2", "after": "v2-th2", "result": "flashed",
         "error": null}])' "$T/up.json" >/dev/null && [ $rc = 0 ] && pass ||
     { fail "json summary (exit $rc)"; cat "$T/up.json"; }
+
+# Ctrl-C during the first board's upload: that board stops at a safe point,
+# the MCUs after it are not touched, the service is started again, exit 130.
+: >"$T/systemctl.log"
+"$MCUFLASH" update --config "$CFG" --json -f mcu="$T/main.bin" -f uartboard="$T/uart.bin" \
+    -f toolhead="$T/th.bin" >"$T/int.json" 2>&1 &
+pid=$!
+for _ in $(seq 400); do grep -q '"phase":"upload"' "$T/int.json" && break; sleep 0.05; done
+kill -INT "$pid"
+wait "$pid"; rc=$?
+[ $rc = 130 ] && pass || { fail "update stopped by SIGINT: exit $rc"; cat "$T/int.json"; }
+jq -se '.[-1].event == "result" and (.[-1].ok | not)
+        and ([.[-1].mcus[] | select(.result == "skipped")] | length >= 2)
+        and ([.[-1].mcus[] | select(.result == "flashed")] | length == 0)' "$T/int.json" >/dev/null && pass ||
+    { fail "summary after SIGINT"; cat "$T/int.json"; }
+grep -q 'Not tried: the update was stopped on request before' "$T/int.json" && pass || fail "no 'stopped on request' note"
+[ "$(systemctl_calls)" = "is-active --quiet klipper-printer|stop klipper-printer|is-active --quiet klipper-printer|start klipper-printer" ] &&
+    pass || fail "service after SIGINT: $(systemctl_calls)"
+runs "$T/main" v3-main
+runs "$T/uart" v3-uart
 finish
