@@ -131,9 +131,9 @@ static void test_uf2(void)
     uint8_t data[1024], file[5 * FW_UF2_BLOCK];
     fill_pattern(data, sizeof(data), 9);
     for (uint32_t i = 0; i < 4; i++)
-        uf2_block(file + i * FW_UF2_BLOCK, 0x2000, 0x10000000 + 256 * i, 256, i, 4, data + 256 * i);
+        uf2_block(file + i * FW_UF2_BLOCK, 0x2000, 0x10000000 + 256 * i, 256, i, 5, data + 256 * i);
     /* A block for somewhere other than main flash is skipped. */
-    uf2_block(file + 4 * FW_UF2_BLOCK, 0x2001, 0x20000000, 256, 4, 4, data);
+    uf2_block(file + 4 * FW_UF2_BLOCK, 0x2001, 0x20000000, 256, 4, 5, data);
     CHECK_EQ(fw_format_detect(file, sizeof(file)), FW_FORMAT_UF2);
     struct fw_binary b;
     struct mf_err err = { 0 };
@@ -154,6 +154,28 @@ static void test_uf2(void)
     put32(file + 16, 477);
     CHECK_EQ(fw_to_binary(FW_FORMAT_UF2, "big.uf2", file, sizeof(file), &b, &err), -1);
     CHECK(strstr(err.msg, "block 0 claims 477 bytes") != NULL);
+    put32(file + 16, 256);
+
+    /* Cut at a block boundary: the numbering shows it. */
+    CHECK_EQ(fw_to_binary(FW_FORMAT_UF2, "short.uf2", file, 3 * FW_UF2_BLOCK, &b, &err), -1);
+    CHECK_STR(err.msg, "short.uf2 is not a usable uf2 file: it ends after block 2 of 5 (the file is cut off).");
+    /* A block missing in the middle, or out of order. */
+    uint8_t gap[4 * FW_UF2_BLOCK];
+    memcpy(gap, file, FW_UF2_BLOCK);
+    memcpy(gap + FW_UF2_BLOCK, file + 2 * FW_UF2_BLOCK, 3 * FW_UF2_BLOCK);
+    CHECK_EQ(fw_to_binary(FW_FORMAT_UF2, "gap.uf2", gap, sizeof(gap), &b, &err), -1);
+    CHECK(strstr(err.msg, "block 1 is numbered 2 of 5 where 1 of 5 was due") != NULL);
+    /* Two files joined, each numbered from 0, are one image. */
+    uint8_t two[2 * FW_UF2_BLOCK];
+    uf2_block(two, 0x2000, 0x10000000, 256, 0, 1, data);
+    uf2_block(two + FW_UF2_BLOCK, 0x2000, 0x10000100, 256, 0, 1, data + 256);
+    CHECK_EQ(fw_to_binary(FW_FORMAT_UF2, "two.uf2", two, sizeof(two), &b, &err), 0);
+    CHECK_EQ(b.size, 512);
+    fw_binary_free(&b);
+    /* ... unless they are for different families. */
+    put32(two + FW_UF2_BLOCK + 28, FW_UF2_FAMILY_RP2040 + 1);
+    CHECK_EQ(fw_to_binary(FW_FORMAT_UF2, "mixed.uf2", two, sizeof(two), &b, &err), -1);
+    CHECK(strstr(err.msg, "it holds images for several UF2 families") != NULL);
 }
 
 /* ---- ELF ------------------------------------------------------------------ */
