@@ -409,3 +409,30 @@ bool kl_dict_const_int(const struct kl_dict *d, const char *name, int64_t *v)
         }
     return false;
 }
+
+const char *kl_dict_interface(const struct kl_dict *d)
+{
+    if (!d)
+        return NULL;
+    bool can = kl_dict_const(d, "CANBUS_FREQUENCY") != NULL, usb = kl_dict_const(d, "RESERVE_PINS_USB") != NULL;
+    if (can && usb)
+        return "usb-can-bridge";
+    if (can)
+        return "can";
+    if (usb)
+        return "usb";
+    if (kl_dict_const(d, "SERIAL_BAUD"))
+        return "uart";
+    return NULL;
+}
+
+const char *kl_interface_words(const char *iface)
+{
+    if (!strcmp(iface, "can"))
+        return "CAN bus";
+    if (!strcmp(iface, "usb-can-bridge"))
+        return "USB to CAN bus bridge";
+    if (!strcmp(iface, "uart"))
+        return "serial (UART)";
+    return "USB";
+}

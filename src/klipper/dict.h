@@ -73,4 +73,11 @@ void kl_enum_foreach(const struct kl_enum *e, void (*fn)(const char *name, int32
 const char *kl_dict_const(const struct kl_dict *d, const char *name);
 bool kl_dict_const_int(const struct kl_dict *d, const char *name, int64_t *v);
 
+/* The interface a build talks over, from the constants its communication
+ * code adds: "usb", "uart", "can", "usb-can-bridge"; NULL when d is NULL or
+ * the build names none (older builds). */
+const char *kl_dict_interface(const struct kl_dict *d);
+/* That interface in words: "USB", "serial (UART)", "CAN bus", ... */
+const char *kl_interface_words(const char *iface);
+
 #endif

@@ -76,40 +76,11 @@ static int bridge_in_katapult_hint(struct mf_err *err)
 
 /* ---- checks before anything is written ---- */
 
-/* The interface a build talks over, from the constants Klipper puts in
- * its dictionary; NULL when the dictionary does not say. */
-static const char *build_interface(const struct kl_dict *d)
-{
-    if (!d)
-        return NULL;
-    bool can = kl_dict_const(d, "CANBUS_FREQUENCY") != NULL, usb = kl_dict_const(d, "RESERVE_PINS_USB") != NULL;
-    if (can && usb)
-        return "usb-can-bridge";
-    if (can)
-        return "can";
-    if (usb)
-        return "usb";
-    if (kl_dict_const(d, "SERIAL_BAUD"))
-        return "uart";
-    return NULL;
-}
-
-static const char *interface_words(const char *iface)
-{
-    if (!strcmp(iface, "can"))
-        return "CAN bus";
-    if (!strcmp(iface, "usb-can-bridge"))
-        return "USB to CAN bus bridge";
-    if (!strcmp(iface, "uart"))
-        return "serial (UART)";
-    return "USB";
-}
-
 /* A build that talks over another interface than the one the board is
  * reached by would leave the board unreachable after flashing. */
 static int check_interface(struct mf_job *j, enum kp_via via, bool bridge, uint32_t bus_bitrate, struct mf_err *err)
 {
-    const char *built = build_interface(j->fw.dict.dict);
+    const char *built = kl_dict_interface(j->fw.dict.dict);
     const char *path = j->o->firmware_path;
     if (!built)
         return 0; /* an older build: nothing to compare */
@@ -117,14 +88,14 @@ static int check_interface(struct mf_job *j, enum kp_via via, bool bridge, uint3
         return mf_fail(err, MF_E_MISMATCH, "%s is built to talk over %s, but this board is the USB to CAN bus bridge "
                        "that the printer's CAN nodes are reached through; nothing was written; in 'make menuconfig' "
                        "set 'Communication interface' to 'USB to CAN bus bridge', rebuild and try again.", path,
-                       interface_words(built));
+                       kl_interface_words(built));
     bool fits = via == VIA_CAN ? !strcmp(built, "can")
               : via == VIA_UART ? !strcmp(built, "uart")
                                 : !strcmp(built, "usb") || !strcmp(built, "usb-can-bridge");
     if (!fits)
         return mf_fail(err, MF_E_MISMATCH, "%s is built to talk over %s, but this board is reached over %s; nothing "
                        "was written; in 'make menuconfig' set 'Communication interface' to the board's %s interface, "
-                       "rebuild and try again.", path, interface_words(built), via_name(via), via_name(via));
+                       "rebuild and try again.", path, kl_interface_words(built), via_name(via), via_name(via));
     int64_t freq = 0;
     if ((via == VIA_CAN || bridge) && bus_bitrate && kl_dict_const_int(j->fw.dict.dict, "CANBUS_FREQUENCY", &freq) &&
         freq != (int64_t)bus_bitrate)

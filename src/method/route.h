@@ -93,6 +93,10 @@ struct kl_dict;
 void mf_job_running(struct mf_job *j, const struct kl_dict *d);
 /* Whether the firmware with dictionary d is the new build. */
 bool mf_job_runs_new(const struct mf_job *j, const struct kl_dict *d);
+/* The new build must talk over the interface (and at the baud rate) of
+ * the firmware it replaces, by which the board is reached: else the board
+ * cannot be reached once it runs.  MF_E_MISMATCH, nothing touched yet. */
+int mf_job_check_interface(const struct mf_job *j, const struct kl_dict *running, struct mf_err *err);
 
 /* A step worth telling the user about. */
 void mf_job_note(struct mf_job *j, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -121,6 +121,8 @@ static int sdcard_open(struct mf_job *j, struct mf_err *err)
                        "was changed; check the board name ('mcuflash boards %s*').", o->target.device,
                        mcu ? mcu : "unknown MCU", b->name, b->mcu, mcu ? mcu : "");
     snprintf(j->mcu, sizeof(j->mcu), "%s", mcu);
+    if (mf_job_check_interface(j, d, err) < 0)
+        return -1;
     s->ran_other_build = !mf_job_runs_new(j, d);
     mf_job_note(j, "connected", "Connected to %s: %s running %s.", o->target.device, mcu, j->r->running_before);
     struct mf_bus_spec spec;

@@ -110,7 +110,10 @@ int usbboot_connect(struct mf_job *j, struct usbboot *b, const char *route, stru
     if (mf_target_connect(&o->target, &conn, err) < 0)
         return -1;
     mf_job_running(j, kl_session_dict(conn.session));
+    int rc = mf_job_check_interface(j, kl_session_dict(conn.session), err);
     mf_disconnect(&conn);
+    if (rc < 0)
+        return -1;
     mf_job_note(j, "connected", "Connected over USB port %s: %s running %s.", b->before.port, j->mcu,
                 j->r->running_before);
     return 0;

@@ -41,6 +41,28 @@ bool mf_job_runs_new(const struct mf_job *j, const struct kl_dict *now)
            !memcmp(now->json, j->fw.expect_json, now->json_len);
 }
 
+int mf_job_check_interface(const struct mf_job *j, const struct kl_dict *running, struct mf_err *err)
+{
+    const struct kl_dict *next = j->fw.dict.dict;
+    const char *now = kl_dict_interface(running), *built = kl_dict_interface(next);
+    if (!now || !built)
+        return 0; /* an older build on either side: nothing to compare */
+    if (strcmp(now, built))
+        return mf_fail(err, MF_E_MISMATCH, "%s is built to talk over %s, but the firmware it would replace talks over "
+                       "%s, which is how mcuflash and Klipper reach this board; nothing was changed; in 'make "
+                       "menuconfig' set 'Communication interface' to the board's %s interface, rebuild and try again.",
+                       j->o->firmware_path, kl_interface_words(built), kl_interface_words(now),
+                       kl_interface_words(now));
+    int64_t was = 0, will = 0;
+    if (!strcmp(now, "uart") && kl_dict_const_int(running, "SERIAL_BAUD", &was) &&
+        kl_dict_const_int(next, "SERIAL_BAUD", &will) && was != will)
+        return mf_fail(err, MF_E_MISMATCH, "%s is built for %lld baud, but the firmware it would replace talks at "
+                       "%lld baud, as printer.cfg expects; nothing was changed; set 'Baud rate for serial port' in "
+                       "'make menuconfig' to %lld, rebuild and try again.", j->o->firmware_path, (long long)will,
+                       (long long)was, (long long)was);
+    return 0;
+}
+
 /* The MCU the board must report: the definition's, else what it reported
  * before flashing, else the image's. */
 static const char *expected_mcu(const struct mf_job *j)

@@ -66,11 +66,14 @@ chitu_encoded() {
 }
 
 # board NAME BOARD [SIM ARGS...]: an empty card, the image NAME.bin (version
-# v2-NAME) and the virtual board NAME running the stock firmware.
+# v2-NAME, built for the board's link) and the virtual board NAME running
+# the stock firmware.
 board() {
     new_card "$T/$1.img"
-    make_fw "$T/$1.bin" "$2" "v2-$1"
     n=$1 b=$2; shift 2
+    link=()
+    [ "${1:-}" = --link ] && link=(--link "$2")
+    make_fw "$T/$n.bin" "$b" "v2-$n" "${link[@]}"
     start_sim "$n" --board "$b" --card "$T/$n.img" "$@"
 }
 # renames NAME BOARD CUR BUS [SIM ARGS...]: flashed at once over BUS (a

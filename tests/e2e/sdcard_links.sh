@@ -42,9 +42,11 @@ link_case() {
     sim_args=()
     while [ "$1" != -- ]; do sim_args+=("$1"); shift; done
     shift
-    make_fw "$T/$n.bin" "$b" "v2-$n" --size 200000
-    make_fw "$T/old.bin" "$b" v0-old --seed 7
-    make_fw "$T/cur.bin" "$b" v1-cur --seed 8
+    link_fw=()
+    [ -n "${LINK:-}" ] && link_fw=(--link "$LINK")
+    make_fw "$T/$n.bin" "$b" "v2-$n" --size 200000 "${link_fw[@]}"
+    make_fw "$T/old.bin" "$b" v0-old --seed 7 "${link_fw[@]}"
+    make_fw "$T/cur.bin" "$b" v1-cur --seed 8 "${link_fw[@]}"
     card "$T/$n.img" "$bits" "$kib"
     start_sim "$n" --board "$b" --card "$T/$n.img" "${sim_args[@]}"
     [ "$(field "$n" .link)" = "${LINK:-usb}" ] && pass || fail "$n link is $(field "$n" .link)"
@@ -69,5 +71,18 @@ LINK=uart:115200 link_case pro btt-skr-pro 12 8192 'software SPI \(MISO PA6, MOS
 # SDIO over USB and over a UART, FAT32.
 link_case skr2 btt-skr2-f407 32 65536 'SDIO bus sdio \(SD mode\)' --
 LINK=uart:250000 link_case skr2u btt-skr2-f407 32 65536 'SDIO bus sdio \(SD mode\)' --link uart:250000 --
+
+# A build for another interface, or another baud rate, would leave the board
+# unreachable once its bootloader flashed it: refused before the card is
+# touched.
+before=$(img_sum "$T/lpc.img")
+make_fw "$T/lpc-usb.bin" btt-skr-v1.4 v3-usb
+flash 5 lpc btt-skr-v1.4 "$T/lpc-usb.bin" -b 250000
+expect_out "lpc-usb.bin is built to talk over USB, but the firmware it would replace talks over serial \(UART\), which is how mcuflash and Klipper reach this board; nothing was changed"
+make_fw "$T/lpc-115k.bin" btt-skr-v1.4 v3-115k --link uart:115200
+flash 5 lpc btt-skr-v1.4 "$T/lpc-115k.bin" -b 250000
+expect_out "lpc-115k.bin is built for 115200 baud, but the firmware it would replace talks at 250000 baud"
+[ "$(img_sum "$T/lpc.img")" = "$before" ] && pass || fail "a refused build changed the card"
+runs "$T/lpc" v2-lpc
 
 finish

@@ -13,7 +13,7 @@ STOCK=v0.13.0-123-gabcdef12-sim
 new_card "$T/s3.img"
 new_card "$T/ez.img"
 for v in v2 v3 v4; do make_fw "$T/s3-$v.bin" $S3 "$v-s3" --seed "${v#v}"; done
-make_fw "$T/ez.bin" $EZ v2-ez
+make_fw "$T/ez.bin" $EZ v2-ez --link uart:250000
 start_sim s3 --board $S3 --card "$T/s3.img"
 start_sim ez --board $EZ --link uart:250000 --card "$T/ez.img"
 
@@ -96,7 +96,7 @@ done_ok ez "$T/ez.bin" v2-ez
 # --- --wait, and the reset button pressed instead of the power switch -------------------
 # A warm reset restarts the board, but the card stays in SPI mode: mcuflash
 # notices the restart (its uptime starts over) and ends with the advice.
-"$MCUFLASH_SIM" make-firmware --board $EZ --version-string v3-ez -o "$T/ez3.bin" --dict-out "$T/ez3.bin.dict" >/dev/null
+make_fw "$T/ez3.bin" $EZ v3-ez --link uart:250000
 background_flash ez $EZ "$T/ez3.bin" --wait=30
 if wait_text 'waiting up to 30 s'; then
     sleep 1 # mcuflash reads the board's uptime before the reset
