@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,8 @@ static void usage(FILE *out)
             "--spi-bus and --cs-pin, --spi-pins and --cs-pin (software SPI), or --sdio-bus.\n"
             "The board is reset when done, so Klipper finds it as after power-on.\n\n"
             "  -b, --baud BAUD          serial baud rate for UART boards (default 250000)\n"
-            "  -o, --output FILE        where 'get' writes (default: the file's own name here)\n"
+            "  -o, --output FILE        where 'get' writes (default: the file's own name here; a folder:\n"
+            "                           that name in it; -: standard output)\n"
             "  -s, --fast-spi           clock the card at 4 MHz instead of 400 kHz\n"
             "      --spi-bus BUS        hardware SPI bus, e.g. spi1 or ssp1\n"
             "      --spi-pins M,O,C     software SPI pins: MISO,MOSI,SCLK\n"
@@ -103,6 +105,9 @@ static int parse_opts(int argc, char **argv, struct card_opts *o, struct mf_err 
         if (rc < 0)
             return -1;
     }
+    if (o->output && !strcmp(o->output, "-") && o->common.json)
+        return cli_usage_error(err, "card", "-o - writes the file to standard output, where --json writes its "
+                               "events; give one of them");
     if (!o->have_bus)
         return 0;
     bool sdio = o->bus.sdio_bus[0];
@@ -241,10 +246,51 @@ static int read_local(const char *path, uint8_t **data, uint32_t *size, struct m
     return 0;
 }
 
-/* Write local data to path through a temporary file in the same directory. */
-static int write_local(const char *path, const uint8_t *data, uint32_t size, struct mf_err *err)
+/* Write all of data to an open stream (standard output, a pipe, a device). */
+static int write_stream(int fd, const char *name, const uint8_t *data, uint32_t size, struct mf_err *err)
 {
-    char tmp[4096];
+    for (uint32_t done = 0; done < size;) {
+        ssize_t n = write(fd, data + done, size - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return mf_fail(err, MF_E_INPUT, "Cannot write to %s: %s; the card was not changed.", name,
+                           n < 0 ? strerror(errno) : "nothing written");
+        done += (uint32_t)n;
+    }
+    return 0;
+}
+
+/* Where 'get' writes.  "-" is standard output; a folder gets the card file's
+ * own name; a link is followed and stays a link; a device or pipe is written
+ * to as it is; a plain file, or a new name, is replaced through a temporary
+ * file beside it, so an interrupted download leaves the old one whole. */
+static int write_local(const char *path, const char *card_name, const uint8_t *data, uint32_t size,
+                       struct mf_err *err)
+{
+    char in_dir[4096], real[PATH_MAX], tmp[PATH_MAX + 16];
+    struct stat st;
+    if (!strcmp(path, "-"))
+        return write_stream(STDOUT_FILENO, "standard output", data, size, err);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(in_dir, sizeof(in_dir), "%s/%s", path, card_name);
+        path = in_dir;
+    }
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return mf_fail(err, MF_E_INPUT, "%s is a folder; the card was not changed; give another -o.", path);
+        if (!S_ISREG(st.st_mode)) {
+            int fd = open(path, O_WRONLY | O_CLOEXEC);
+            if (fd < 0)
+                return mf_fail(err, MF_E_INPUT, "Cannot write to %s: %s; the card was not changed.", path,
+                               strerror(errno));
+            int rc = write_stream(fd, path, data, size, err);
+            close(fd);
+            return rc;
+        }
+        if (realpath(path, real))
+            path = real;
+    }
     snprintf(tmp, sizeof(tmp), "%s.mcuflash-tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -303,7 +349,7 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
         rc = mf_fat_get(c.vol, cp, FW_IMAGE_MAX_BYTES, &data, &size, p, err);
         if (rc == 0) {
             const char *dest = o->output ? o->output : base_name(cp);
-            rc = write_local(dest, data, size, err);
+            rc = write_local(dest, base_name(cp), data, size, err);
             free(data);
             if (rc == 0)
                 mf_progress_note(p, "done", "Downloaded the file.");

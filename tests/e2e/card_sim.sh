@@ -73,4 +73,25 @@ expect_rc 6 "$MCUFLASH" card put "$T/f4spi" --spi-bus spi1 --cs-pin PA4 "$T/miss
 expect_out 'Cannot read .*missing.bin: No such file or directory; nothing was put on the card'
 [ "$(img_sum "$T/spi.img")" = "$before" ] && pass || fail "image changed by a failed put"
 
+# Where 'get' writes: a link is followed and stays a link, a folder gets the
+# card file's name, "-" and a pipe are written to as they are.
+SPI=(--spi-bus spi1 --cs-pin PA4)
+: >"$T/target.txt"
+ln -s target.txt "$T/link.txt"
+expect_rc 0 "$MCUFLASH" card get "$T/f4spi" "${SPI[@]}" NOTES.TXT -o "$T/link.txt"
+[ -L "$T/link.txt" ] && cmp -s "$T/target.txt" "$T/notes.txt" && pass || fail "get -o LINK replaced the link"
+mkdir "$T/into"
+expect_rc 0 "$MCUFLASH" card get "$T/f4spi" "${SPI[@]}" NOTES.TXT -o "$T/into"
+cmp -s "$T/into/NOTES.TXT" "$T/notes.txt" && pass || fail "get -o DIR"
+"$MCUFLASH" card get "$T/f4spi" "${SPI[@]}" NOTES.TXT -o - 2>/dev/null >"$T/stdout.txt"
+cmp -s "$T/stdout.txt" "$T/notes.txt" && pass || fail "get -o -"
+mkfifo "$T/pipe"
+timeout 30 cat "$T/pipe" >"$T/piped.txt" &
+reader=$!
+expect_rc 0 "$MCUFLASH" card get "$T/f4spi" "${SPI[@]}" NOTES.TXT -o "$T/pipe"
+wait "$reader"
+[ -p "$T/pipe" ] && cmp -s "$T/piped.txt" "$T/notes.txt" && pass || fail "get -o FIFO"
+expect_rc 2 "$MCUFLASH" card get "$T/f4spi" "${SPI[@]}" NOTES.TXT -o - --json
+expect_out 'where --json writes its events'
+
 finish
