@@ -18,6 +18,7 @@ static const char *const fact_advice[] = {
     [MF_FACT_POWER_CYCLE] = "or use --wait to have mcuflash wait for the power cycle",
     [MF_FACT_NO_IMAGE] = "or give it with -f NAME=FILE",
     [MF_FACT_NO_CONFIG] = "give its place with --config FILE",
+    [MF_FACT_FOLDER_IN_WAY] = "remove or rename that folder on the card and try again",
 };
 
 static void advice(const struct mf_err *err, const char *device, char *buf, size_t cap)

@@ -359,6 +359,11 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
         }
     } else if (rc == 0 && !strcmp(op, "put")) {
         card_path(npaths > 1 ? paths[1] : base_name(paths[0]), cp, sizeof(cp));
+        /* Into a folder, as cp does: under the file's own name. */
+        struct fat_entry e;
+        size_t used = strlen(cp);
+        if (npaths > 1 && fat_stat(c.vol, cp, &e, err) == 1 && (e.attr & FAT_ATTR_DIRECTORY))
+            snprintf(cp + used, sizeof(cp) - used, "%s%s", used > 1 ? "/" : "", base_name(paths[0]));
         rc = mf_fat_put(c.vol, cp, local, local_size, p, err);
         if (rc == 0 && result)
             json_object_update_new(result, json_pack("{s:s,s:I}", "path", cp, "size", (json_int_t)local_size));

@@ -145,6 +145,11 @@ int fat_write(struct fat_writer *w, const void *buf, size_t len, struct mf_err *
 int fat_commit(struct fat_writer *w, struct mf_err *err);
 void fat_abort(struct fat_writer *w);
 
+/* Whether a file can be put at path: its folders exist, its name can be
+ * written on the card, and no folder has that name (a file there may be
+ * replaced).  Nothing is written; err says what stands in the way. */
+int fat_check_file_path(struct fat_volume *vol, const char *path, struct mf_err *err);
+
 /* Whole-file convenience built on the three calls above. */
 int fat_write_file(struct fat_volume *vol, const char *path, const void *data, uint32_t size,
                    struct mf_err *err);

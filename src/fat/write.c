@@ -85,6 +85,24 @@ static int plan_create(struct fat_writer *w, const char *path, struct mf_err *er
     return change_begin(v, err);
 }
 
+int fat_check_file_path(struct fat_volume *vol, const char *path, struct mf_err *err)
+{
+    struct path_target t;
+    struct dir_scan scan;
+    struct name_plan np;
+    int rc = path_lookup(vol, path, &t, &scan, err);
+    bool folder = rc == 0 && scan.found && (scan.match.sfn[11] & FAT_ATTR_DIRECTORY);
+    dir_scan_free(&scan);
+    if (rc < 0)
+        return -1;
+    if (t.is_root || folder) {
+        mf_fail(err, MF_E_INPUT, "\"%.300s\" on the card is a folder, where a file is to go; nothing was changed.",
+                path);
+        return mf_fact(err, MF_FACT_FOLDER_IN_WAY);
+    }
+    return name_plan_make(t.name, t.name_len, &np, err);
+}
+
 int fat_create(struct fat_volume *vol, const char *path, uint32_t size, struct fat_writer **out,
                struct mf_err *err)
 {

@@ -58,6 +58,9 @@ int mf_fat_put(struct fat_volume *vol, const char *path, const uint8_t *data, ui
     char tmp[FAT_NAME_MAX + 16];
     struct fat_entry e;
     temp_path(path, tmp, sizeof(tmp));
+    /* What stands in the way is found before anything is written. */
+    if (fat_check_file_path(vol, path, err) < 0)
+        return -1;
     /* A temporary file left by an interrupted run is ours to remove. */
     int exists = fat_stat(vol, tmp, &e, err);
     if (exists < 0 || (exists && fat_delete(vol, tmp, err) < 0))
@@ -87,7 +90,12 @@ int mf_fat_put(struct fat_volume *vol, const char *path, const uint8_t *data, ui
                            "the card.", path, path);
         return -1;
     }
-    return fat_rename(vol, tmp, path, FAT_RENAME_REPLACE, err);
+    if (fat_rename(vol, tmp, path, FAT_RENAME_REPLACE, err) < 0) {
+        struct mf_err ignore;
+        fat_delete(vol, tmp, &ignore);
+        return -1;
+    }
+    return 0;
 }
 
 int mf_fat_get(struct fat_volume *vol, const char *path, uint32_t max, uint8_t **out, uint32_t *size,

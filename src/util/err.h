@@ -17,7 +17,8 @@ enum mf_code {
     MF_E_DEVICE = 3,    /* device missing, busy, or not answering */
     MF_E_PROTOCOL = 4,  /* MCU answered but not as Klipper should, or shut down */
     MF_E_MISMATCH = 5,  /* board, MCU and firmware image do not agree */
-    MF_E_INPUT = 6,     /* firmware or board file missing or unusable */
+    MF_E_INPUT = 6,     /* a file named is missing or unusable (firmware, dictionary, board file,
+                         * printer.cfg, a file or name on the card) */
     MF_E_CARD = 7,      /* SD card missing, unreadable, protected or full */
     MF_E_FS = 8,        /* filesystem unsupported, damaged or marked unclean */
     MF_E_NOT_FLASHED = 9,  /* upload done, but the bootloader did not flash */
@@ -35,6 +36,7 @@ enum mf_fact {
     MF_FACT_POWER_CYCLE,    /* a power cycle flashes the board, and it was not waited for */
     MF_FACT_NO_IMAGE,       /* no image was named for an MCU of the printer */
     MF_FACT_NO_CONFIG,      /* printer.cfg is not at its usual places */
+    MF_FACT_FOLDER_IN_WAY,  /* a folder on the card has the name a file is to take */
 };
 
 struct mf_err {

@@ -94,4 +94,19 @@ wait "$reader"
 expect_rc 2 "$MCUFLASH" card get "$T/f4spi" "${SPI[@]}" NOTES.TXT -o - --json
 expect_out 'where --json writes its events'
 
+# put into a folder goes into it; a name the card cannot hold, or a folder
+# where the file is to go, is refused before anything is written, and no
+# temporary file is left behind.
+mmd -i "$T/spi.img" ::SUBDIR ::firmware.bin
+expect_rc 0 "$MCUFLASH" card put "$T/f4spi" "${SPI[@]}" "$T/notes.txt" SUBDIR
+same_file "$T/spi.img" SUBDIR/notes.txt "$T/notes.txt"
+before=$(img_sum "$T/spi.img")
+expect_rc 6 "$MCUFLASH" card put "$T/f4spi" "${SPI[@]}" "$T/notes.txt" 'a:b'
+expect_out 'The name "a:b" cannot be used on a FAT card'
+make_fw "$T/f4.bin" btt-skr-pro v2-f4
+expect_rc 6 "$MCUFLASH" sdcard -f "$T/f4.bin" "$T/f4spi" btt-skr-pro
+expect_out '"/firmware.bin" on the card is a folder, where a file is to go; nothing was changed; remove or rename that folder on the card and try again\.'
+[ "$(img_sum "$T/spi.img")" = "$before" ] && pass || fail "a refused put changed the card"
+if mdir -i "$T/spi.img" -b :: | grep -qi MCUFLASH; then fail "a temporary file was left"; else pass; fi
+
 finish
