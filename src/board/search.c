@@ -20,27 +20,50 @@ size_t board_db_by_mcu(const struct board_db *db, const char *mcu, const struct 
     return n;
 }
 
-/* Lower case, without the separators people write differently. */
-static void squash(const char *in, char *out, size_t cap)
+#define SEPARATORS "-_. "
+
+/* Lower case, without the separators people write differently; edge[i]
+ * (when asked) marks where a word of the name starts or ends in out. */
+static void squash(const char *in, char *out, size_t cap, bool *edge)
 {
     size_t n = 0;
-    for (; *in && n + 1 < cap; in++)
-        if (!strchr("-_. ", *in))
+    if (edge)
+        memset(edge, 0, cap);
+    for (bool word = false; *in && n + 1 < cap; in++) {
+        bool sep = strchr(SEPARATORS, *in) != NULL;
+        if (edge && sep != !word)
+            edge[n] = true;
+        word = !sep;
+        if (!sep)
             out[n++] = (char)tolower((unsigned char)*in);
+    }
+    if (edge)
+        edge[n] = true;
     out[n] = '\0';
+}
+
+/* The family name is whole words of the name, one after another: "skr2",
+ * "skr-2" and "octopus" fit btt-skr-2-f407 or btt-octopus-f446-v1, a
+ * letter or a piece of a word ("z", "oct") fits nothing. */
+static bool fits_words(const char *name, const char *family)
+{
+    char s[128];
+    bool edge[128];
+    squash(name, s, sizeof(s), edge);
+    size_t len = strlen(family);
+    for (const char *at = strstr(s, family); at; at = strstr(at + 1, family))
+        if (edge[at - s] && edge[at - s + len])
+            return true;
+    return false;
 }
 
 static bool in_family(const struct board *b, const char *family)
 {
-    char s[128];
-    squash(b->name, s, sizeof(s));
-    if (strstr(s, family))
+    if (fits_words(b->name, family))
         return true;
-    for (size_t i = 0; i < b->naliases; i++) {
-        squash(b->aliases[i], s, sizeof(s));
-        if (strstr(s, family))
+    for (size_t i = 0; i < b->naliases; i++)
+        if (fits_words(b->aliases[i], family))
             return true;
-    }
     return false;
 }
 
@@ -58,7 +81,7 @@ size_t board_db_family(const struct board_db *db, const char *name, const char *
 {
     char family[128];
     size_t n = 0;
-    squash(name, family, sizeof(family));
+    squash(name, family, sizeof(family), NULL);
     for (size_t i = 0; family[0] && i < board_db_count(db); i++) {
         const struct board *b = board_db_board(db, i);
         if (!in_family(b, family) || (mcu && (!b->mcu || strcasecmp(b->mcu, mcu))))

@@ -12,15 +12,16 @@
  * returns how many there are, and stores at most cap of them. */
 size_t board_db_by_mcu(const struct board_db *db, const char *mcu, const struct board **out, size_t cap);
 
-/* The definitions whose name or alias contains name once '-', '_' and '.'
- * are ignored (and whose MCU is mcu, unless NULL): how many, at most cap
- * stored, in name order. */
+/* The definitions whose name or alias holds name as whole words, one after
+ * another, once case and '-', '_', '.' and ' ' are ignored ("skr2" and
+ * "skr-2" fit btt-skr-2-f407, "z" fits nothing), and whose MCU is mcu
+ * (unless NULL): how many, at most cap stored, in name order. */
 size_t board_db_family(const struct board_db *db, const char *name, const char *mcu, const struct board **out,
                        size_t cap);
 
-/* name as a definition or alias; failing that as a family: every
- * definition whose name or alias contains name once '-', '_' and '.' are
- * ignored.  Of those, the one whose MCU is mcu (mcu NULL: the only one).
+/* name as a definition or alias; failing that as a family (as
+ * board_db_family matches it).  Of those, the one whose MCU is mcu (mcu
+ * NULL: the only one).
  * Where none or several remain, err lists them (MF_E_MISMATCH, or
  * MF_E_USAGE for an unknown name). */
 const struct board *board_db_find_for_mcu(const struct board_db *db, const char *name, const char *mcu,

@@ -67,17 +67,25 @@ static bool valid_uuid(const char *u)
 
 /* A definition's name or alias; else a family name ("skr2") narrowed to
  * the one definition whose MCU is the connected board's. */
+/* The definition called name, else the one of that family name that fits
+ * the board's MCU; *why then says how it was chosen ("" for a name). */
 static const struct board *find_board(const struct board_db *db, const char *name, const struct mf_target *t,
-                                      struct mf_err *err)
+                                      char *why, size_t cap, struct mf_err *err)
 {
     struct mf_err ignore;
     const struct board *b = board_db_find(db, name, &ignore), *family[2];
+    why[0] = '\0';
     if (b)
         return b;
     struct mf_identity id = { 0 };
     if (board_db_family(db, name, NULL, family, 2) > 1)
         mf_identify(t, false, &id);
-    return board_db_find_for_mcu(db, name, id.mcu[0] ? id.mcu : NULL, err);
+    b = board_db_find_for_mcu(db, name, id.mcu[0] ? id.mcu : NULL, err);
+    if (b)
+        snprintf(why, cap, "Board '%s' taken as %s, %s.", name, b->name,
+                 id.mcu[0] ? "the definition of that name for the MCU the board reports"
+                           : "the only definition of that name");
+    return b;
 }
 
 /* The image and the board definition name different MCUs: the board itself
@@ -227,7 +235,8 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
         printer_mcus_free(&mcus);
         return cli_report_error(&err, json);
     }
-    if (board && !(o.board = find_board(db, board, &o.target, &err))) {
+    char board_why[256];
+    if (board && !(o.board = find_board(db, board, &o.target, board_why, sizeof(board_why), &err))) {
         board_db_free(db);
         printer_mcus_free(&mcus);
         return cli_report_error(&err, json);
@@ -235,6 +244,8 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     struct cli_output out;
     struct mf_progress p = cli_output_init(&out, json, false);
     o.progress = &p;
+    if (board && board_why[0])
+        mf_progress_note(&p, "board", board_why);
     struct mf_flash_result r;
     mf_interrupt_catch();
     int rc = mf_flash_run(&o, &r, &err);

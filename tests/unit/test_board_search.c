@@ -46,6 +46,13 @@ static void test_family(void)
     CHECK_STR(b[0]->name, "acme-zx2-f429");
     CHECK_EQ(board_db_family(db, "zx-2-f407", NULL, b, 4), 1);
     CHECK_EQ(board_db_family(db, "nothing", NULL, b, 4), 0);
+    /* Whole words only: a letter or a piece of a word fits nothing. */
+    CHECK_EQ(board_db_family(db, "z", NULL, b, 4), 0);
+    CHECK_EQ(board_db_family(db, "cme", NULL, b, 4), 0);
+    CHECK_EQ(board_db_family(db, "f4", NULL, b, 4), 0);
+    CHECK_EQ(board_db_family(db, "zx", NULL, b, 4), 1); /* a word of the alias acme-zx-2-f407 */
+    CHECK_STR(b[0]->name, "acme-zx2-f407");
+    CHECK_EQ(board_db_family(db, "f429", NULL, b, 4), 1);
 
     /* An exact name wins without looking at the MCU. */
     const struct board *one = board_db_find_for_mcu(db, "acme-zx3", "stm32f429xx", &err);
