@@ -138,6 +138,24 @@ static int sdcard_open(struct mf_job *j, struct mf_err *err)
     return 0;
 }
 
+/* A step after the new file took its name failed: the card is not as it
+ * was, and the reset that follows lets the bootloader flash that file,
+ * which was read back whole.  Only what went wrong is kept of the lower
+ * layer's sentence, not what it says it left untouched. */
+static int failed_after_publish(const struct mf_job *j, const char *step, struct mf_err *err)
+{
+    struct mf_err why = *err;
+    char *rest = strstr(why.msg, "; ");
+    if (rest)
+        *rest = '\0';
+    size_t n = strlen(why.msg);
+    if (n && why.msg[n - 1] == '.')
+        why.msg[n - 1] = '\0';
+    return mf_fail(err, why.code, "The new firmware is on the card as %s, written and read back whole, but %s "
+                   "failed (%.300s); the board is reset so that its bootloader flashes it; check the result with "
+                   "'%s'.", j->r->card_name, step, why.msg, j->check_cmd);
+}
+
 static int sdcard_write(struct mf_job *j, struct mf_err *err)
 {
     const struct board *b = j->o->board;
@@ -179,7 +197,7 @@ static int sdcard_write(struct mf_job *j, struct mf_err *err)
                 r->card_name, (double)r->bytes / 1024, r->upload_seconds,
                 r->upload_seconds > 0 ? (double)r->bytes / 1024 / r->upload_seconds : 0.0);
     if (board_bl_unique_names(b) && remove_other_bins(j, c->vol, target, err) < 0)
-        return -1;
+        return failed_after_publish(j, "removing the older firmware files", err);
     /* A renamed file from an earlier flash would make the bootloader's
      * rename fail (some then flash on every boot), and would hide whether it
      * ran this time. */
@@ -189,7 +207,7 @@ static int sdcard_write(struct mf_job *j, struct mf_err *err)
         card_path(b->current_firmware_path, cur, sizeof(cur));
         int ex = fat_stat(c->vol, cur, &e, err);
         if (ex < 0 || (ex && fat_delete(c->vol, cur, err) < 0))
-            return -1;
+            return failed_after_publish(j, "removing the last flash's renamed file", err);
     }
     if (fat_copies_resynced(c->vol))
         mf_job_note(j, "repaired", "The card's two FAT copies differed (a write was cut short); they were "

@@ -133,4 +133,20 @@ runs "$T/mini" v2-mini
 fsck_ok "$T/mini.img"
 same_file "$T/mini.img" KEEP.TXT "$T/keep.txt"
 
+# A step after the new file took its name fails (the last flash's renamed
+# file cannot be removed: here a folder of that name, with a file in it):
+# the message says the new firmware is on the card, whole, and the reset
+# lets the bootloader flash it.
+mdel -i "$T/mini.img" ::FIRMWARE.CUR 2>/dev/null
+mmd -i "$T/mini.img" ::FIRMWARE.CUR
+mcopy -i "$T/mini.img" "$T/keep.txt" ::FIRMWARE.CUR/KEEP.TXT
+make_fw "$T/v4.bin" $MINI v4-mini --seed 4
+expect_rc 1 "$MCUFLASH" sdcard -f "$T/v4.bin" "$T/mini" $MINI
+expect_last "The new firmware is on the card as firmware.bin, written and read back whole, but removing the last flash's renamed file failed \(.*\); the board is reset so that its bootloader flashes it; check the result with 'mcuflash sdcard -c -f $T/v4.bin "
+expect_no_out 'nothing was changed'
+wait_up mini
+runs "$T/mini" v4-mini
+same_file "$T/mini.img" FIRMWARE.CUR/KEEP.TXT "$T/keep.txt"
+fsck_ok "$T/mini.img"
+
 finish
