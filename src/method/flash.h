@@ -41,6 +41,10 @@ struct mf_flash_opts {
     bool check_only;           /* -c: verify what runs (and what is on the card) */
     bool fast_spi;             /* -s */
     bool wait_power_cycle;     /* --wait */
+    /* The caller asked the running firmware to start its bootloader just
+     * before (update, for a CAN node): the image there is intact, so a run
+     * that writes nothing starts it again. */
+    bool bootloader_entered;
     int wait_timeout_s;        /* for --wait (default 300) */
     int reconnect_timeout_s;   /* after starting the new firmware (default 30) */
     const struct mf_progress *progress;

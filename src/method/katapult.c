@@ -371,6 +371,7 @@ static int katapult_open(struct mf_job *j, struct mf_err *err)
     if (!s)
         return mf_fail(err, MF_E_FAIL, "Out of memory.");
     j->state = s;
+    s->entered_here = o->bootloader_entered;
     int in_katapult = 0;
     if (o->target.can_uuid) {
         s->via = VIA_CAN;

@@ -422,6 +422,7 @@ size_t mf_update_flash(const struct mf_update_opts *o, struct mf_update *u)
         if (it->target.can_uuid && !it->before.bridge && it->identified && it->before.state == MF_BOARD_KLIPPER) {
             note(o, "enter", "Asking %s, by its UUID, to start Katapult.", it->mcu.name);
             entered = can_node_to_katapult(&it->target, &err) == 0;
+            fo.bootloader_entered = entered;
         }
         if (entered && mf_flash_run(&fo, &r, &err) == 0) {
             it->result = MF_UPDATE_FLASHED;

@@ -87,6 +87,16 @@ jq -se '(map(select(.event == "result")) | length == 1) and .[-1].event == "resu
         "error": null}])' "$T/up.json" >/dev/null && [ $rc = 0 ] && pass ||
     { fail "json summary (exit $rc)"; cat "$T/up.json"; }
 
+# A CAN node's image linked for another address than Katapult's: the node,
+# sent to Katapult by update, is refused there and started again on the
+# firmware it had, not left waiting in Katapult.
+make_fw_mcu $EBB v5-th2 "$T/th2-8k.bin" --app-address 0x08004000 --link can
+expect_rc 5 "$MCUFLASH" update --config "$CFG" toolhead2 -f toolhead2="$T/th2-8k.bin"
+expect_out "th2-8k.bin was linked for 0x08004000"
+expect_out "Nothing was written; starting the firmware the board had again"
+[ "$(field th2 .mode)" = klipper ] && [ "$(field th2 .version)" = v2-th2 ] && pass ||
+    fail "a refused CAN node was left in $(field th2 .mode)"
+
 # Ctrl-C during the first board's upload: that board stops at a safe point,
 # the MCUs after it are not touched, the service is started again, exit 130.
 : >"$T/systemctl.log"
