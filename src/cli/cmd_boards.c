@@ -197,19 +197,23 @@ static int list_boards(const struct board_db *db, const struct boards_opts *o)
     for (size_t i = 0; i < total; i++)
         if (board_matches(board_db_board(db, i), o->arg))
             list[n++] = board_db_board(db, i);
+    if (!n) {
+        /* As grep: no match is exit status 1, and --json says so too. */
+        struct mf_err err;
+        free(list);
+        mf_fail(&err, MF_E_FAIL, "no board definition matches '%s'; run 'mcuflash boards' for the list.", o->arg);
+        return cli_report_error(&err, o->common.json);
+    }
     if (o->common.json) {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, board_json(list[i]));
         print_json("boards", a, NULL, NULL);
-    } else if (n) {
-        print_table(list, n);
     } else {
-        fprintf(stderr, "mcuflash: no board definition matches '%s'; run 'mcuflash boards' for "
-                "the list.\n", o->arg);
+        print_table(list, n);
     }
     free(list);
-    return n ? MF_OK : MF_E_FAIL;
+    return MF_OK;
 }
 
 static void print_optional(const char *key, const char *value, const char *absent)

@@ -44,6 +44,10 @@ run no-such-thing
 [ "$err" = "mcuflash: no board definition matches 'no-such-thing'; run 'mcuflash boards' for the list." ] \
     || fail "no match: stderr was: $err"
 
+run --json no-such-thing
+[ $rc -eq 1 ] && [ "$(jq -r '[.ok, .error.code] | join(" ")' <<<"$out")" = "false 1" ] && pass ||
+    fail "no match --json: exit $rc, $out"
+
 run --json 'fysetc-*'
 [ $rc -eq 0 ] || fail "list --json: exit $rc"
 [ "$(jq -r '[.boards[].name] | join(" ")' <<<"$out")" = "fysetc-cheetah fysetc-s6 fysetc-spider" ] \
