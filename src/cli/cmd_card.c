@@ -354,7 +354,7 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
             if (rc == 0)
                 mf_progress_note(p, "done", "Downloaded the file.");
             if (rc == 0 && result)
-                json_object_update_new(result, json_pack("{s:s,s:s,s:I}", "path", cp, "local", dest, "size",
+                json_object_update_new(result, json_pack("{s:o,s:o,s:I}", "path", cli_json_text(cp), "local", cli_json_text(dest), "size",
                                                          (json_int_t)size));
         }
     } else if (rc == 0 && !strcmp(op, "put")) {

@@ -131,7 +131,7 @@ static void print_json(const struct status_row *rows, size_t n, const char *conf
         const struct status_row *r = &rows[i];
         json_t *o = json_object();
         json_object_set_new(o, "name", r->name[0] ? json_string(r->name) : json_null());
-        json_object_set_new(o, "reach", json_string(r->reach));
+        json_object_set_new(o, "reach", cli_json_text(r->reach));
         json_object_set_new(o, "state", json_string(r->found_as ? r->found_as : mf_board_state_name(r->id.state)));
         json_object_set_new(o, "mcu", r->id.mcu[0] ? json_string(r->id.mcu) : json_null());
         json_object_set_new(o, "version", r->id.version[0] ? json_string(r->id.version) : json_null());
@@ -141,12 +141,12 @@ static void print_json(const struct status_row *rows, size_t n, const char *conf
         json_object_set_new(o, "restart_method", r->restart && r->restart[0] ? json_string(r->restart) : json_null());
         json_object_set_new(o, "routes", json_string(r->routes));
         json_object_set_new(o, "boards", json_string(r->boards));
-        json_object_set_new(o, "error", r->id.why[0] && r->id.state == MF_BOARD_UNREACHABLE ? json_string(r->id.why)
+        json_object_set_new(o, "error", r->id.why[0] && r->id.state == MF_BOARD_UNREACHABLE ? cli_json_text(r->id.why)
                                                                                             : json_null());
         json_array_append_new(arr, o);
     }
     json_t *top = cli_json_result(true);
-    json_object_set_new(top, "config", json_string(config));
+    json_object_set_new(top, "config", cli_json_text(config));
     json_object_set_new(top, "host_klipper", host_ok ? json_string(host) : json_null());
     json_object_set_new(top, "mcus", arr);
     cli_json_line(top);

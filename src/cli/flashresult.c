@@ -29,8 +29,8 @@ void cli_flash_result(bool json, bool check_only, int rc, const struct mf_err *e
     json_object_set_new(o, "bytes", json_integer((json_int_t)r->bytes));
     json_object_set_new(o, "upload_seconds", json_real(cli_json_seconds(r->upload_seconds)));
     if (r->card_name[0])
-        json_object_set_new(o, "file", json_string(r->card_name));
+        json_object_set_new(o, "file", cli_json_text(r->card_name));
     if (rc < 0)
-        json_object_set_new(o, "error", json_pack("{s:i,s:s}", "code", (int)err->code, "message", err->msg));
+        json_object_set_new(o, "error", json_pack("{s:i,s:o}", "code", (int)err->code, "message", cli_json_text(err->msg)));
     cli_json_line(o);
 }

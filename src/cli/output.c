@@ -22,6 +22,48 @@ void cli_json_line(json_t *o)
     json_decref(o);
 }
 
+/* The length of the UTF-8 sequence at p (shortest form, no surrogates, at
+ * most U+10FFFF), or 0 if the bytes there are not one. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+    unsigned c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) || (c == 0xf0 && p[1] < 0x90) ||
+        (c == 0xf4 && p[1] > 0x8f))
+        return 0;
+    return n;
+}
+
+json_t *cli_json_text(const char *text)
+{
+    if (!text)
+        return json_null();
+    size_t len = strlen(text);
+    char *out = malloc(len * 3 + 1);
+    if (!out)
+        return json_string("");
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p;) {
+        size_t n = utf8_sequence(p);
+        if (n) {
+            memcpy(out + o, p, n);
+            o += n, p += n;
+        } else {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3, p++;
+        }
+    }
+    out[o] = '\0';
+    json_t *s = json_string(out);
+    free(out);
+    return s;
+}
+
 double cli_json_seconds(double seconds)
 {
     return (double)(long long)(seconds * 1000 + 0.5) / 1000;
@@ -88,7 +130,7 @@ static void on_note(void *ctx, const char *event, const char *text)
 {
     struct cli_output *o = ctx;
     if (o->json) {
-        cli_json_line(json_pack("{s:s,s:s}", "event", event, "message", text));
+        cli_json_line(json_pack("{s:s,s:o}", "event", event, "message", cli_json_text(text)));
         return;
     }
     if (o->quiet)

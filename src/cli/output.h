@@ -22,6 +22,10 @@ json_t *cli_json_result(bool ok);
 void cli_json_line(json_t *o);
 /* Seconds rounded to milliseconds. */
 double cli_json_seconds(double seconds);
+/* A JSON string of text: a byte that is not UTF-8 (a file name in another
+ * encoding) becomes U+FFFD, where jansson would refuse the whole string and
+ * the field, or the object holding it, would be lost.  NULL gives null. */
+json_t *cli_json_text(const char *text);
 
 struct cli_output {
     bool json, tty, quiet;

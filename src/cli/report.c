@@ -13,7 +13,7 @@ int cli_report_error(const struct mf_err *given, bool json)
     if (json) {
         /* The same shape as a command's final result line. */
         json_t *o = cli_json_result(false);
-        json_object_set_new(o, "error", json_pack("{s:i,s:s}", "code", code, "message", err->msg));
+        json_object_set_new(o, "error", json_pack("{s:i,s:o}", "code", code, "message", cli_json_text(err->msg)));
         cli_json_line(o);
     } else {
         fprintf(stderr, "mcuflash: %s\n", err->msg);

@@ -214,10 +214,6 @@ int mf_update_prepare(const struct mf_update_opts *o, struct mf_update *u, struc
                     u->config, names);
             goto out;
         }
-    if (!m.n) {
-        mf_fail(err, MF_E_INPUT, "%s names no [mcu] section; nothing was touched.", u->config);
-        goto out;
-    }
     u->items = calloc(m.n, sizeof(*u->items));
     if (!u->items) {
         mf_fail(err, MF_E_FAIL, "Out of memory.");

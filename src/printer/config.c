@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 /* Includes nested deeper than this are a loop Klipper would also refuse. */
 #define MAX_DEPTH 32
@@ -161,6 +162,20 @@ static bool has_glob_magic(const char *s)
     return strpbrk(s, "*?[") != NULL;
 }
 
+/* fopen for reading a file of text: a folder opens too, and then reads as
+ * an empty file; refused here with errno EISDIR. */
+static FILE *open_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    struct stat st;
+    if (f && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        errno = EISDIR;
+        return NULL;
+    }
+    return f;
+}
+
 static int include(struct reader *r, const char *spec, size_t sn, const char *file, int line)
 {
     char pattern[PATH_MAX];
@@ -189,7 +204,7 @@ static int include(struct reader *r, const char *spec, size_t sn, const char *fi
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++) {
         const char *inc = g.gl_pathv[i];
-        FILE *f = fopen(inc, "r");
+        FILE *f = open_text(inc);
         if (!f) {
             rc = mf_fail(r->err, MF_E_INPUT, "%s line %d includes %s, which cannot be read (%s).", file, line, inc,
                          strerror(errno));
@@ -335,9 +350,10 @@ int pcfg_load_text(const char *text, const char *name, struct pcfg **out, struct
 int pcfg_load(const char *path, struct pcfg **out, struct mf_err *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "r");
+    FILE *f = open_text(path);
     if (!f)
-        return mf_fail(err, MF_E_INPUT, "Cannot read the printer configuration %s (%s).", path, strerror(errno));
+        return mf_fail(err, MF_E_INPUT, "Cannot read the printer configuration %s (%s); nothing was done; give the "
+                       "path of printer.cfg with --config.", path, strerror(errno));
     char *buf = malloc(MAX_FILE + 1);
     size_t n = buf ? fread(buf, 1, MAX_FILE, f) : 0;
     fclose(f);

@@ -46,6 +46,17 @@ printf '[mcu spare]\nserial: /dev/null\n\nrestart_method: reboot\n' >"$T/cfg/mcu
 expect_rc 6 "$MCUFLASH" status --config "$CFG"
 expect_out "^mcuflash: $T/cfg/mcus/zz.cfg line 4: restart_method 'reboot' in \[mcu spare\] is none of Klipper's \(arduino, cheetah, command, rpi_usb\); nothing was done"
 rm "$T/cfg/mcus/zz.cfg"
+# A folder given as printer.cfg or included, and a file with no [mcu], are
+# refused rather than read as a printer without MCUs.
+expect_rc 6 "$MCUFLASH" status --config "$T/cfg"
+expect_out "^mcuflash: Cannot read the printer configuration $T/cfg \(Is a directory\); nothing was done"
+printf '[printer]\nkinematics: none\n' >"$T/nomcu.cfg"
+expect_rc 6 "$MCUFLASH" status --config "$T/nomcu.cfg"
+expect_out "^mcuflash: $T/nomcu.cfg has no \[mcu\] section, which every Klipper printer.cfg has; nothing was done"
+mkdir "$T/cfg/mcus/zz.cfg"
+expect_rc 6 "$MCUFLASH" status --config "$CFG"
+expect_out "includes $T/cfg/mcus/zz.cfg, which cannot be read \(Is a directory\)"
+rmdir "$T/cfg/mcus/zz.cfg"
 
 # Without --config, the default place in $HOME; without one there, a clear refusal.
 mkdir -p "$T/home/printer_data/config"
