@@ -58,6 +58,13 @@ start_sim mini --board $MINI --card "$T/mini.img"
 
 json 0 fwinfo --json "$T/mini.bin"
 last '.file == "'"$T/mini.bin"'" and .dictionary.version == "v2-mini"'
+# A file name that is not UTF-8 keeps its fields, with U+FFFD for the byte.
+odd=$(printf '%s/x\377.bin' "$T")
+cp "$T/mini.bin" "$odd"
+json 0 fwinfo --json "$odd"
+last '.file == "'"$T"'/x\ufffd.bin" and .sha1 != null'
+json 6 flash --json -f "$(printf '%s/no\376.bin' "$T")" "$T/mini"
+last '.error.code == 6 and (.error.message | test("no\ufffd.bin does not exist"))'
 json 6 fwinfo --json "$T/missing.bin"
 json 0 boards --json 'btt-skr-mini-e3*'
 last '.boards | map(.aliases[]) | index("'$MINI'") != null'
