@@ -63,7 +63,9 @@ struct sdcard_config {
     uint32_t write_busy_ns;
     uint64_t (*clock_ns)(void *ctx);
     void *clock_ctx;
-    /* SD mode: CMD13 answers showing state prg after a written block. */
+    /* SD mode: CMD13 answers showing state prg after a written block; with
+     * a clock, programming also ends write_busy_ns after the block, as a
+     * real card's does, for a host that does not ask in the meantime. */
     uint16_t sd_busy_polls;
     /* ACMD41 answers "still initialising" this many times first. */
     uint16_t init_polls;

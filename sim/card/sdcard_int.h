@@ -82,6 +82,7 @@ struct sdcard {
     uint16_t rca;
     uint32_t status;    /* clear-on-read error bits */
     unsigned prg_left;
+    uint64_t prg_until_ns;  /* with a clock: when programming ends by itself */
 
     /* Faults. */
     unsigned fail_writes, corrupt_reads, corrupt_writes, drop_commands;

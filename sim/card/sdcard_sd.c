@@ -158,9 +158,19 @@ static int command(struct sdcard *c, uint8_t cmd, uint32_t arg, int wait, uint8_
     }
 }
 
+/* A block programs for a time: a card left alone leaves state prg by itself. */
+static void settle(struct sdcard *c)
+{
+    if (c->state == SDC_PRG && c->prg_until_ns && c->cfg.clock_ns(c->cfg.clock_ctx) >= c->prg_until_ns) {
+        c->state = SDC_TRAN;
+        c->prg_left = 0;
+    }
+}
+
 int sdcard_sd_command(struct sdcard *card, uint8_t cmd, uint32_t arg, int wait, uint8_t resp[16])
 {
     memset(resp, 0, 16);
+    settle(card);
     if (!sdc_alive(card) || card->spi_mode)
         return no_answer(wait);
     bool app = card->app_cmd;
@@ -178,6 +188,7 @@ int sdcard_sd_command(struct sdcard *card, uint8_t cmd, uint32_t arg, int wait, 
 /* Common checks of a data command; returns -1 to go on, else the error. */
 static int data_command(struct sdcard *c, uint8_t cmd, uint8_t want, uint32_t arg, uint32_t *lba)
 {
+    settle(c);
     if (!sdc_alive(c) || c->spi_mode)
         return SDCARD_SDIO_CMD_TIMEOUT;
     c->app_cmd = false;
@@ -223,5 +234,8 @@ int sdcard_sd_write_block(struct sdcard *card, uint8_t cmd, uint32_t arg, const 
         return SDCARD_SDIO_OK;  /* data taken, nothing programmed */
     card->prg_left = card->cfg.sd_busy_polls;
     card->state = card->prg_left ? SDC_PRG : SDC_TRAN;
+    card->prg_until_ns = card->cfg.clock_ns && card->cfg.write_busy_ns
+                             ? card->cfg.clock_ns(card->cfg.clock_ctx) + card->cfg.write_busy_ns
+                             : 0;
     return SDCARD_SDIO_OK;
 }
