@@ -34,7 +34,7 @@ struct sim_usb {
     struct dfuse_dev *dfu;   /* the STM32 ROM, or */
     struct lpc_dfu *lpc;     /* the LPC176x DFU bootloader, or */
     struct picoboot_dev *pico; /* the RP2040's BOOTSEL ROM */
-    char product[64], serial[32];
+    char product[64], serial[40];
 };
 
 static int parse_spec(struct sim_usb *u, const char *spec, struct mf_err *err)
@@ -231,6 +231,18 @@ const char *sim_usb_root(const struct sim *s)
     return s->usb ? usb_testbed_root(s->usb->tb) : NULL;
 }
 
+/* Klipper's USB serial number is the chip's unique id in hex: 12 bytes on an
+ * STM32, 16 on an LPC176x, 8 on an RP2040 or RP2350 (src/<arch>/chipid.c).
+ * A fixed id of that length, told apart by the flash size. */
+static void default_serial(const struct sim *s, char out[40])
+{
+    enum mcu_family f = s->mcu.type ? s->mcu.type->family : FAMILY_STM32F4;
+    size_t bytes = f == FAMILY_LPC176X ? 16 : f == FAMILY_RP2040 ? 8 : 12;
+    uint32_t seed = 0x3574364cu ^ (uint32_t)s->flash.mem_size;
+    for (size_t i = 0; i < bytes; i++)
+        snprintf(out + 2 * i, 3, "%02X", (unsigned)((seed >> (8 * (i % 4))) ^ (i * 0x1d)) & 0xff);
+}
+
 int sim_usb_start(struct sim *s, struct mf_err *err)
 {
     if (!s->opt.usb)
@@ -249,7 +261,7 @@ int sim_usb_start(struct sim *s, struct mf_err *err)
     if (s->opt.chip_id)
         snprintf(u->serial, sizeof(u->serial), "%s", s->opt.chip_id);
     else
-        snprintf(u->serial, sizeof(u->serial), "%08X%08X", 0x3574364cu, (unsigned)(s->flash.mem_size ^ 0x5a5a));
+        default_serial(s, u->serial);
     u->tb = usb_testbed_new(err);
     return u->tb ? 0 : -1;
 }

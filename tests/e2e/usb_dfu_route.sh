@@ -14,6 +14,9 @@ PRO=btt-skr-pro                 # STM32F407, application at 0x08008000
 # --- from running Klipper --------------------------------------------------------
 make_fw "$T/v2.bin" $PRO v2-dfu
 start_sim pro --board $PRO --usb 1-1
+# Klipper's USB serial number: an STM32's 12-byte unique id in hex.
+serial=$(cat "$(field pro .usb_testbed)"/sys/bus/usb/devices/1-1/serial 2>/dev/null)
+[[ "$serial" =~ ^[0-9A-F]{24}$ ]] && pass || fail "USB serial number '$serial' is not 24 hex digits"
 expect_usb 0 pro "$MCUFLASH" flash --route dfu --board $PRO -f "$T/v2.bin" "$T/pro"
 expect_out "Route: dfu \(asked for\)"
 expect_out "Connected over USB port 1-1: stm32f407xx running v0\.13\.0"
