@@ -247,7 +247,7 @@ int cli_flash_front_end(int argc, char **argv, const struct cli_flash_shape *sha
     if (board && board_why[0])
         mf_progress_note(&p, "board", board_why);
     struct mf_flash_result r;
-    mf_interrupt_catch();
+    mf_interrupt_catch(!json);
     int rc = mf_flash_run(&o, &r, &err);
     cli_output_done(&out);
     /* Refused by the image check, before the board was asked anything. */

@@ -287,7 +287,7 @@ int cmd_update(int argc, char **argv)
     }
     /* From here on a Ctrl-C or SIGTERM stops at the next safe point, and
      * the service stopped below is started again. */
-    mf_interrupt_catch();
+    mf_interrupt_catch(!c.json);
     if (stop_service(&c, unit, &stopped, &err) < 0 || mf_update_identify(&u, true, &err) < 0) {
         struct mf_err serr = { 0 };
         if (stopped && start_service(&c, unit, &serr) < 0)

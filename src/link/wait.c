@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "util/clock.h"
+#include "util/interrupt.h"
 
 enum {
     POLL_US = 25 * 1000,
@@ -28,14 +29,17 @@ static uint64_t deadline_after(int timeout_ms)
     return mf_now_us() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000;
 }
 
-/* Returns true once device_present(path) == want, false at the deadline. */
-static bool poll_until(const char *path, bool want, uint64_t deadline)
+/* 1 once device_present(path) == want, 0 at the deadline, -1 when a stop
+ * was asked for: a wait can always end early without harm. */
+static int poll_until(const char *path, bool want, uint64_t deadline)
 {
     for (;;) {
         if (device_present(path) == want)
-            return true;
+            return 1;
+        if (mf_interrupted())
+            return -1;
         if (mf_now_us() >= deadline)
-            return false;
+            return 0;
         mf_sleep_us(POLL_US);
     }
 }
@@ -47,8 +51,9 @@ static double seconds(int timeout_ms)
 
 int link_wait_gone(const char *path, int timeout_ms, struct mf_err *err)
 {
-    if (poll_until(path, false, deadline_after(timeout_ms)))
-        return 0;
+    int rc = poll_until(path, false, deadline_after(timeout_ms));
+    if (rc != 0)
+        return rc > 0 ? 0 : mf_interrupt_check(err);
     return mf_fail(err, MF_E_DEVICE,
                    "%s was still there %g s after the reset was requested, so the board does "
                    "not seem to have restarted; check that it is powered and connected, "
@@ -58,7 +63,10 @@ int link_wait_gone(const char *path, int timeout_ms, struct mf_err *err)
 
 int link_wait_present(const char *path, int timeout_ms, struct mf_err *err)
 {
-    if (!poll_until(path, true, deadline_after(timeout_ms)))
+    int rc = poll_until(path, true, deadline_after(timeout_ms));
+    if (rc < 0)
+        return mf_interrupt_check(err);
+    if (rc == 0)
         return mf_fail(err, MF_E_DEVICE,
                        "%s did not come back within %g s after the reset; the board may still "
                        "be starting or be stuck in its bootloader; check it (ls /dev/serial/by-id/), "

@@ -5,10 +5,14 @@
 #ifndef MF_UTIL_INTERRUPT_H
 #define MF_UTIL_INTERRUPT_H
 
+#include <stdbool.h>
+
 #include "util/err.h"
 
-/* Catch SIGINT and SIGTERM from now on. */
-void mf_interrupt_catch(void);
+/* Catch SIGINT and SIGTERM from now on.  With say, each signal is
+ * acknowledged on stderr at once (a run may take a while to reach a safe
+ * point, or to see its board come back). */
+void mf_interrupt_catch(bool say);
 /* The signal received (SIGINT or SIGTERM), 0 if none. */
 int mf_interrupted(void);
 /* If a signal came: fail with MF_E_INTERRUPTED ("Stopped on request.")

@@ -8,14 +8,14 @@ MINI=btt-skr-mini-e3-v2
 OCT=btt-octopus-f446-v1
 
 # stop_during PHASE SIGNAL ARGS...: run mcuflash --json ARGS in the
-# background, send SIGNAL once a progress event of PHASE came, and leave
-# the exit status in $rc and the output in $OUT.
+# background, send SIGNAL once a progress event of PHASE (or an event of
+# that name) came, and leave the exit status in $rc and the output in $OUT.
 stop_during() {
     phase=$1 sig=$2; shift 2
     "$MCUFLASH" "$@" --json >"$T/out" 2>&1 &
     pid=$!
     for _ in $(seq 400); do
-        grep -q "\"phase\":\"$phase\"" "$T/out" && break
+        grep -qE "\"(phase|event)\":\"$phase\"" "$T/out" && break
         sleep 0.05
     done
     kill "-$sig" "$pid"
@@ -35,6 +35,14 @@ wait_up mini
 [ "$(root "$T/mini.img")" = "$before" ] && pass || fail "the card's files changed"
 fsck_ok "$T/mini.img"
 runs "$T/mini" v0.13.0-123-gabcdef12-sim
+
+# Ctrl-C while the bootloader flashes the file (about 10 s for 256 KiB):
+# waiting is safe to end, so it ends at once, saying what to check later.
+stop_during reset INT sdcard -f "$T/mini.bin" -d "$T/mini.bin.dict" "$T/mini" $MINI
+[ "$rc" = 130 ] && pass || { fail "SIGINT while the board restarts: exit $rc"; echo "$OUT"; }
+expect_out '"code":130,"message":"Interrupted: the new firmware was written and started, but not yet verified; check it with .mcuflash sdcard -c '
+wait_up mini
+runs "$T/mini" v2-mini
 
 make_fw "$T/oct.bin" $OCT v2-oct --app-address 0x08008000 --size 262144
 start_sim oct --board $OCT --bootloader katapult --timing realistic
