@@ -17,8 +17,10 @@ static const char *const fact_advice[] = {
     [MF_FACT_DICT_OTHER] = "give the klipper.dict of the same build with -d, or leave out -d",
     [MF_FACT_POWER_CYCLE] = "or use --wait to have mcuflash wait for the power cycle",
     [MF_FACT_NO_IMAGE] = "or give it with -f NAME=FILE",
-    [MF_FACT_NO_CONFIG] = "give its place with --config FILE",
+    [MF_FACT_NO_CONFIG] = "give the printer's printer.cfg with --config FILE",
     [MF_FACT_FOLDER_IN_WAY] = "remove or rename that folder on the card and try again",
+    [MF_FACT_CAN_IFACE] = "nothing was sent; check the interface with 'ip -details link show' (it must be up, at "
+                          "the bus's bitrate), or name another with --canbus-interface",
 };
 
 static void advice(const struct mf_err *err, const char *device, char *buf, size_t cap)

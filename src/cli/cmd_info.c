@@ -11,6 +11,7 @@
 #include "cli/output.h"
 #include "klipper/mcu.h"
 #include "method/connect.h"
+#include "method/identify.h"
 #include "method/mcutarget.h"
 
 #define MAX_BOARDS 64
@@ -158,6 +159,19 @@ static void usage(FILE *out)
                  "  -h, --help            show this help\n");
 }
 
+/* A board that does not answer as Klipper may be waiting in Katapult, as an
+ * interrupted or refused flash leaves it: say so, and how to go on. */
+static void explain_silence(const struct mf_target *t, const char *device, const char *given, struct mf_err *err)
+{
+    struct mf_identity id;
+    mf_identify(t, false, &id);
+    if (id.state != MF_BOARD_KATAPULT)
+        return;
+    mf_fail(err, MF_E_PROTOCOL, "%s is waiting in the Katapult bootloader%s%s, not running Klipper; nothing was "
+            "changed; finish flashing it with 'mcuflash flash -f klipper.bin %s', or power-cycle it to start the "
+            "firmware it holds.", device, id.mcu[0] ? " of a " : "", id.mcu, given);
+}
+
 int cmd_info(int argc, char **argv)
 {
     struct cli_common cm;
@@ -187,6 +201,8 @@ int cmd_info(int argc, char **argv)
     }
     struct mf_conn conn;
     int crc = mf_target_connect(&t, &conn, &err);
+    if (crc < 0 && err.code == MF_E_DEVICE && !err.fact)
+        explain_silence(&t, device, argv[optind], &err);
     if (crc < 0)
         cli_advise(&err, t.device); /* before t's strings are freed */
     printer_mcus_free(&mcus);

@@ -67,7 +67,10 @@ static int open_sim(const char *name, struct canbus **out, struct mf_err *err)
     strcpy(sa.sun_path, path);
     struct stat st;
     if (stat(path, &st) < 0)
-        return mf_fail(err, MF_E_DEVICE, "There is no virtual CAN bus at %s (no such file).", path);
+        return mf_fail(err, MF_E_DEVICE, "There is no virtual CAN bus at %s (no such file); nothing was sent.", path);
+    if (!S_ISSOCK(st.st_mode))
+        return mf_fail(err, MF_E_DEVICE, "%s is a %s, not a virtual CAN bus; nothing was sent.", path,
+                       S_ISDIR(st.st_mode) ? "folder" : "file");
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return mf_fail(err, MF_E_FAIL, "Cannot create a socket: %s.", strerror(errno));
@@ -75,8 +78,8 @@ static int open_sim(const char *name, struct canbus **out, struct mf_err *err)
         int e = errno;
         close(fd);
         if (e == ECONNREFUSED || e == ENOTSOCK)
-            return mf_fail(err, MF_E_DEVICE, "Nothing serves the virtual CAN bus at %s (a stale socket file).",
-                           path);
+            return mf_fail(err, MF_E_DEVICE, "Nothing serves the virtual CAN bus at %s (a stale socket file); "
+                           "nothing was sent.", path);
         return mf_fail(err, MF_E_DEVICE, "Cannot connect to the virtual CAN bus at %s: %s.", path, strerror(e));
     }
     return canbus_open_sim_fd(fd, name, out, err);
@@ -88,7 +91,7 @@ static int open_socketcan(const char *iface, struct canbus **out, struct mf_err 
     enum canbus_state state = CANBUS_STATE_UNKNOWN;
     canbus_link_query(iface, &bitrate, &state);
     if (canbus_check_interface("/", iface, state, err) < 0)
-        return -1;
+        return mf_fact(err, MF_FACT_CAN_IFACE);
     int fd = socket(PF_CAN, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, CAN_RAW);
     if (fd < 0)
         return mf_fail(err, MF_E_DEVICE, "Cannot open a CAN socket (%s); the kernel may lack SocketCAN.",

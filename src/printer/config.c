@@ -351,9 +351,11 @@ int pcfg_load(const char *path, struct pcfg **out, struct mf_err *err)
 {
     *out = NULL;
     FILE *f = open_text(path);
-    if (!f)
-        return mf_fail(err, MF_E_INPUT, "Cannot read the printer configuration %s (%s); nothing was done; give the "
-                       "path of printer.cfg with --config.", path, strerror(errno));
+    if (!f) {
+        mf_fail(err, MF_E_INPUT, "Cannot read the printer configuration %s (%s); nothing was done.", path,
+                strerror(errno));
+        return mf_fact(err, MF_FACT_NO_CONFIG);
+    }
     char *buf = malloc(MAX_FILE + 1);
     size_t n = buf ? fread(buf, 1, MAX_FILE, f) : 0;
     fclose(f);

@@ -21,9 +21,11 @@ int printer_load(const char *path, char *used, size_t cap, struct pcfg **cfg, st
     if (pcfg_load(used, cfg, err) < 0)
         return -1;
     int rc = printer_mcus_from_config(*cfg, mcus, err);
-    if (rc == 0 && !mcus->n)
-        rc = mf_fail(err, MF_E_INPUT, "%s has no [mcu] section, which every Klipper printer.cfg has; nothing was "
-                     "done; give the printer's printer.cfg with --config.", used);
+    if (rc == 0 && !mcus->n) {
+        mf_fail(err, MF_E_INPUT, "%s has no [mcu] section, which every Klipper printer.cfg has; nothing was done.",
+                used);
+        rc = mf_fact(err, MF_FACT_NO_CONFIG);
+    }
     if (rc < 0) {
         printer_mcus_free(mcus);
         pcfg_free(*cfg);

@@ -37,6 +37,7 @@ enum mf_fact {
     MF_FACT_NO_IMAGE,       /* no image was named for an MCU of the printer */
     MF_FACT_NO_CONFIG,      /* printer.cfg is not at its usual places */
     MF_FACT_FOLDER_IN_WAY,  /* a folder on the card has the name a file is to take */
+    MF_FACT_CAN_IFACE,      /* the CAN interface is missing or not usable: nothing was sent */
 };
 
 struct mf_err {

@@ -72,5 +72,5 @@ expect_no_out 'slide|unlock'
 # Advice that names an option comes from the command line, for the fact a
 # lower layer found: no printer.cfg at its usual places.
 expect_rc 6 "$MCUFLASH" status
-expect_out "^mcuflash: There is no printer\.cfg in $T/printer_data/config or $T; nothing was done; give its place with --config FILE\.$"
+expect_out "^mcuflash: There is no printer\.cfg in $T/printer_data/config or $T; nothing was done; give the printer's printer.cfg with --config FILE\.$"
 finish

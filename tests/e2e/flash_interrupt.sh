@@ -51,6 +51,9 @@ stop_during upload TERM flash -f "$T/oct.bin" -d "$T/oct.bin.dict" "$T/oct"
 expect_out 'Interrupted: nothing was started: the board waits in Katapult.*mcuflash flash -f'
 [ "$(field oct .mode)" = katapult ] && [ "$(field oct .katapult.completes)" = 0 ] && pass ||
     fail "a stopped Katapult write was started"
+# info on the board left waiting says where it is and how to go on.
+expect_rc 4 "$MCUFLASH" info "$T/oct"
+expect_out "$T/oct is waiting in the Katapult bootloader of a stm32f446xx, not running Klipper; nothing was changed; finish flashing it with 'mcuflash flash -f klipper.bin $T/oct'"
 # The same command finishes it.
 expect_rc 0 "$MCUFLASH" flash -f "$T/oct.bin" -d "$T/oct.bin.dict" "$T/oct"
 runs "$T/oct" v2-oct

@@ -246,9 +246,15 @@ static void test_open_errors(void)
     snprintf(path, sizeof(path), "sim:%s", sa.sun_path);
     CHECK_EQ(canbus_open(path, &bus, &err), -1);
     CHECK(strstr(err.msg, "Nothing serves") != NULL);
-    /* The real system: no such interface; lo is not CAN. */
+    /* A folder is no bus, nor a stale one. */
+    snprintf(path, sizeof(path), "sim:%s", dir);
+    CHECK_EQ(canbus_open(path, &bus, &err), -1);
+    CHECK(strstr(err.msg, "is a folder, not a virtual CAN bus; nothing was sent.") != NULL);
+    /* The real system: no such interface; lo is not CAN.  The CLI adds
+     * what to do to the fact. */
     CHECK_EQ(canbus_open("nosuchcan9", &bus, &err), -1);
     CHECK_EQ(err.code, MF_E_DEVICE);
+    CHECK_EQ(err.fact, MF_FACT_CAN_IFACE);
     CHECK(strstr(err.msg, "no network interface nosuchcan9") != NULL);
     CHECK_EQ(canbus_open("lo", &bus, &err), -1);
     CHECK(strstr(err.msg, "not a CAN interface") != NULL);
