@@ -31,10 +31,45 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'mcuflash COMMAND --help' for the options of one command.\n");
 }
 
+/* Edits (insert, delete, replace, swap two neighbours) from a to b, up to
+ * 3: enough to tell a typo ("flsh", "stauts") from another word. */
+static int edits(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 16 || lb > 16)
+        return 3;
+    int d[17][17];
+    for (size_t i = 0; i <= la; i++)
+        for (size_t j = 0; j <= lb; j++) {
+            if (!i || !j) {
+                d[i][j] = (int)(i + j);
+                continue;
+            }
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            best = d[i - 1][j] + 1 < best ? d[i - 1][j] + 1 : best;
+            best = d[i][j - 1] + 1 < best ? d[i][j - 1] + 1 : best;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb] < 3 ? d[la][lb] : 3;
+}
+
 static int not_a_command(const char *word)
 {
-    fprintf(stderr, "mcuflash: '%s' is not a command; nothing was done; run 'mcuflash --help' for the list.\n",
-            word);
+    const char *near = NULL;
+    int best = 3;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        int e = edits(word, commands[i].name);
+        if (e < best && e < (int)strlen(commands[i].name) - 1)
+            best = e, near = commands[i].name;
+    }
+    if (near)
+        fprintf(stderr, "mcuflash: '%s' is not a command; nothing was done; did you mean '%s'? ('mcuflash "
+                "--help' lists them)\n", word, near);
+    else
+        fprintf(stderr, "mcuflash: '%s' is not a command; nothing was done; run 'mcuflash --help' for the list.\n",
+                word);
     return MF_E_USAGE;
 }
 
@@ -45,7 +80,7 @@ int main(int argc, char **argv)
         return MF_E_USAGE;
     }
     /* `mcuflash help CMD` is `mcuflash CMD --help`. */
-    if (!strcmp(argv[1], "help") && argc == 3) {
+    if (!strcmp(argv[1], "help") && argc == 3 && argv[2][0] != '-') {
         char *help_argv[] = { argv[2], "--help", NULL };
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
             if (!strcmp(argv[2], commands[i].name))

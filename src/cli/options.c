@@ -75,14 +75,15 @@ const char *cli_typed_name(const struct cli_parser *p, const char *long_name, co
 }
 
 /* A whole number from 0 to max. */
-static int parse_uint(const struct cli_parser *p, const char *opt, const char *text, unsigned long max,
-                      unsigned long *out, struct mf_err *err)
+static int parse_uint(const struct cli_parser *p, const char *opt, const char *text, unsigned long min,
+                      unsigned long max, unsigned long *out, struct mf_err *err)
 {
     char *end;
     errno = 0;
     unsigned long v = strtoul(text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-' || v > max)
-        return cli_usage_error(err, p->command, "%s needs a whole number from 0 to %lu, not '%s'", opt, max, text);
+    if (errno || end == text || *end || text[0] == '-' || v < min || v > max)
+        return cli_usage_error(err, p->command, "%s needs a whole number from %lu to %lu, not '%s'", opt, min, max,
+                               text);
     *out = v;
     return 0;
 }
@@ -102,7 +103,7 @@ static int store_shared(struct cli_parser *p, int c, struct mf_err *err)
     case CLI_O_CONFIG: cm->config = optarg; break;
     case CLI_O_CAN_IFACE: cm->can_iface = optarg; break;
     case 'b':
-        if (parse_uint(p, cli_typed_name(p, "--baud", "-b"), optarg, 20000000, &v, err) < 0)
+        if (parse_uint(p, cli_typed_name(p, "--baud", "-b"), optarg, 1, 20000000, &v, err) < 0)
             return -1;
         cm->baud = v;
         cm->baud_given = true;
@@ -114,16 +115,15 @@ static int store_shared(struct cli_parser *p, int c, struct mf_err *err)
             strspn(p->argv[optind], "0123456789") == strlen(p->argv[optind]))
             optarg = p->argv[optind++];
         if (optarg) {
-            if (parse_uint(p, "--wait", optarg, 86400, &v, err) < 0)
+            if (parse_uint(p, "--wait", optarg, 0, 86400, &v, err) < 0)
                 return -1;
             cm->wait_seconds = (int)v;
         }
         break;
     case CLI_O_BOOT_TIMEOUT:
-        if (parse_uint(p, "--boot-timeout", optarg, 3600, &v, err) < 0)
+        /* A restarting board needs a moment to answer at all. */
+        if (parse_uint(p, "--boot-timeout", optarg, 1, 3600, &v, err) < 0)
             return -1;
-        if (v == 0)  /* a restarting board needs a moment to answer at all */
-            return cli_usage_error(err, p->command, "--boot-timeout needs at least 1 second, not 0");
         cm->boot_timeout_seconds = (int)v;
         break;
     case CLI_O_BOARD_FILE:

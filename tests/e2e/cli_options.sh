@@ -64,6 +64,15 @@ for words in "frobnicate" "help frobnicate"; do
     [ "$rc" -eq 2 ] && pass || fail "mcuflash $words: exit $rc, wanted 2"
     expect_out "^mcuflash: 'frobnicate' is not a command; nothing was done; run 'mcuflash --help' for the list\.$"
 done
+# A typo of a command: the command meant is named.
+for pair in flsh:flash stauts:status sdcrad:sdcard boardz:boards; do
+    OUT=$("$MCUFLASH" "${pair%%:*}" 2>&1); rc=$?
+    [ "$rc" -eq 2 ] && pass || fail "mcuflash ${pair%%:*}: exit $rc, wanted 2"
+    expect_out "^mcuflash: '${pair%%:*}' is not a command; nothing was done; did you mean '${pair##*:}'\?"
+done
+OUT=$("$MCUFLASH" help --help 2>&1); rc=$?
+[ "$rc" -eq 0 ] && pass || fail "mcuflash help --help: exit $rc"
+expect_out "^usage: mcuflash COMMAND"
 
 # Every command that reads board definitions takes --board-file; every one
 # that looks up an MCU name of printer.cfg takes --config.
@@ -81,16 +90,18 @@ for spelled in "-b x" "--baud x" "--baud=x"; do
     for cmd in "flash" "sdcard" "card ls" "info"; do
         OUT=$("$MCUFLASH" $cmd $spelled dev board 2>&1); rc=$?
         [ "$rc" -eq 2 ] && pass || fail "mcuflash $cmd $spelled: exit $rc"
-        expect_out "^mcuflash: $name needs a whole number from 0 to [0-9]+, not 'x'; nothing was done; see 'mcuflash ${cmd%% *} --help'\.$"
+        expect_out "^mcuflash: $name needs a whole number from 1 to [0-9]+, not 'x'; nothing was done; see 'mcuflash ${cmd%% *} --help'\.$"
     done
 done
 # --boot-timeout takes whole seconds, on the commands that start new firmware.
 for cmd in flash sdcard; do
     expect_rc 2 "$MCUFLASH" "$cmd" --boot-timeout soon dev board
-    expect_out "^mcuflash: --boot-timeout needs a whole number from 0 to 3600, not 'soon'; nothing was done; see 'mcuflash $cmd --help'\.$"
+    expect_out "^mcuflash: --boot-timeout needs a whole number from 1 to 3600, not 'soon'; nothing was done; see 'mcuflash $cmd --help'\.$"
     "$MCUFLASH" "$cmd" --help | grep -q -- '--boot-timeout SECONDS' && pass || fail "mcuflash $cmd lacks --boot-timeout"
     expect_rc 2 "$MCUFLASH" "$cmd" --boot-timeout 0 dev board
-    expect_out "^mcuflash: --boot-timeout needs at least 1 second, not 0; nothing was done; see 'mcuflash $cmd --help'\.$"
+    expect_out "^mcuflash: --boot-timeout needs a whole number from 1 to 3600, not '0'; nothing was done; see 'mcuflash $cmd --help'\.$"
+    expect_rc 2 "$MCUFLASH" "$cmd" --boot-timeout -1 dev board
+    expect_out "^mcuflash: --boot-timeout needs a whole number from 1 to 3600, not '-1'"
 done
 printf 'not a firmware image' >"$T/fw.bin"
 for f in -f --firmware; do
