@@ -24,6 +24,7 @@
 struct card_state {
     bool checked;
     bool pending;        /* the uploaded file is still there under its name */
+    bool pending_other;  /* -c: ... but it is not the image given (another build) */
     bool current;        /* the renamed file is there */
     bool current_ours;   /* ... and holds exactly what we uploaded */
     char why_not[sizeof(((struct mf_err *)0)->msg)]; /* why the card could not be checked */
@@ -308,6 +309,10 @@ static void inspect_card(struct mf_job *j, struct card_state *cs, bool runs_new,
     card_path(b->current_firmware_path, cur, sizeof(cur));
     cs->checked = true;
     cs->pending = fat_stat(c.vol, pend, &e, &err) == 1;
+    /* Checking only: the file there may be another build than the one
+     * named, which a power cycle would not turn into it. */
+    if (j->o->check_only && cs->pending)
+        cs->pending_other = mf_fat_compare(c.vol, pend, j->fw.card.data, (uint32_t)j->fw.card.size, NULL, &err) == 0;
     if (s->renames) {
         cs->current = fat_stat(c.vol, cur, &e, &err) == 1;
         cs->current_ours = cs->current && renamed_is_ours(j, c.vol, cur, &e, runs_new);
@@ -330,6 +335,12 @@ static bool advise(struct mf_job *j, const struct card_state *cs)
     const struct mf_flash_opts *o = j->o;
     const struct board *b = o->board;
     const char *pend = r->card_name[0] ? r->card_name : b->firmware_path;
+    if (cs->checked && cs->pending_other) {
+        snprintf(r->advice, sizeof(r->advice),
+                 "The board runs %s, and %s on the card is another build than %s, so that image was never put on "
+                 "the card; run '%s' to flash it.", r->running_after, pend, o->firmware_path, j->again_cmd);
+        return false;
+    }
     if (s->needs_power_cycle && (!cs->checked || cs->pending)) {
         snprintf(r->advice, sizeof(r->advice),
                  "The firmware is on the card as %s, but this board's bootloader reads the card in SD mode and the "

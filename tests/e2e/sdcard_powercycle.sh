@@ -57,6 +57,11 @@ pending s3 "$T/s3-v2.bin" $STOCK
 check_only s3 $S3 "$T/s3-v2.bin" 9
 power_advice s3 $S3
 pending s3 "$T/s3-v2.bin" $STOCK
+# -c with another build than the one on the card: no power cycle makes the
+# board run it, and the message says that build was never put on the card.
+check_only s3 $S3 "$T/s3-v3.bin" 9
+expect_last "The board runs $STOCK, and firmware.bin on the card is another build than $T/s3-v3.bin, so that image was never put on the card; run 'mcuflash sdcard -f $T/s3-v3.bin -d $T/s3-v3.bin.dict $T/s3 $S3' to flash it\.$"
+pending s3 "$T/s3-v2.bin" $STOCK
 power_cycle s3
 check_only s3 $S3 "$T/s3-v2.bin" 0
 expect_last '^Verified: the board runs v2-s3, the build given\.$'
