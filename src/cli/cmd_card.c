@@ -354,8 +354,8 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
             if (rc == 0)
                 mf_progress_note(p, "done", "Downloaded the file.");
             if (rc == 0 && result)
-                json_object_update_new(result, json_pack("{s:o,s:o,s:I}", "path", cli_json_text(cp), "local", cli_json_text(dest), "size",
-                                                         (json_int_t)size));
+                json_object_update_new(result, json_pack("{s:o,s:o,s:I}", "path", cli_json_text(cp), "local",
+                                                         cli_json_text(dest), "size", (json_int_t)size));
         }
     } else if (rc == 0 && !strcmp(op, "put")) {
         card_path(npaths > 1 ? paths[1] : base_name(paths[0]), cp, sizeof(cp));
@@ -366,7 +366,8 @@ static int run(const char *op, const char *device, const struct mf_bus_spec *spe
             snprintf(cp + used, sizeof(cp) - used, "%s%s", used > 1 ? "/" : "", base_name(paths[0]));
         rc = mf_fat_put(c.vol, cp, local, local_size, p, err);
         if (rc == 0 && result)
-            json_object_update_new(result, json_pack("{s:s,s:I}", "path", cp, "size", (json_int_t)local_size));
+            json_object_update_new(result,
+                                   json_pack("{s:o,s:I}", "path", cli_json_text(cp), "size", (json_int_t)local_size));
     } else if (rc == 0 && !strcmp(op, "rm")) {
         json_t *removed = result ? json_array() : NULL; /* held by result */
         if (removed)

@@ -65,8 +65,6 @@ static bool valid_uuid(const char *u)
     return n == 12;
 }
 
-/* A definition's name or alias; else a family name ("skr2") narrowed to
- * the one definition whose MCU is the connected board's. */
 /* The definition called name, else the one of that family name that fits
  * the board's MCU; *why then says how it was chosen ("" for a name). */
 static const struct board *find_board(const struct board_db *db, const char *name, const struct mf_target *t,

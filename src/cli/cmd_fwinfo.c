@@ -240,9 +240,9 @@ static void print_json(const struct fwinfo *f)
     const struct fw_inspection *in = &f->in;
     /* Not ok when the image does not fit --board: the exit status says so too. */
     json_t *o = cli_json_result(!f->checked || f->fit.code == MF_OK);
-    json_t *fields = json_pack("{s:o,s:s,s:I,s:s,s:o}", "file", cli_json_text(img->path), "format", fw_format_id(f->format), "size",
-                               (json_int_t)img->size, "sha1", img->sha1_hex, "encoding",
-                               string_or_null(fw_encoding_id(in->encoding)));
+    json_t *fields = json_pack("{s:o,s:s,s:I,s:s,s:o}", "file", cli_json_text(img->path), "format",
+                               fw_format_id(f->format), "size", (json_int_t)img->size, "sha1", img->sha1_hex,
+                               "encoding", string_or_null(fw_encoding_id(in->encoding)));
     json_object_update(o, fields);
     json_decref(fields);
     if (in->decoded)

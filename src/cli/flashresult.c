@@ -31,6 +31,7 @@ void cli_flash_result(bool json, bool check_only, int rc, const struct mf_err *e
     if (r->card_name[0])
         json_object_set_new(o, "file", cli_json_text(r->card_name));
     if (rc < 0)
-        json_object_set_new(o, "error", json_pack("{s:i,s:o}", "code", (int)err->code, "message", cli_json_text(err->msg)));
+        json_object_set_new(o, "error",
+                            json_pack("{s:i,s:o}", "code", (int)err->code, "message", cli_json_text(err->msg)));
     cli_json_line(o);
 }

@@ -110,7 +110,7 @@ static int check_spares_bootloader(const struct mf_job *j, const struct dfu_rout
         return mf_fail(err, MF_E_MISMATCH, "Board %s keeps a bootloader at the start of its flash, and its "
                        "definition does not say where that ends, so writing at 0x%08X through the ROM could "
                        "overwrite it; nothing was written; flash the board through its SD card or Katapult, or give "
-                       "its application_address in a board file (docs/boards.md).", b->name, (unsigned)s->addr);
+                       "its application_address in a board file (man boards.cfg).", b->name, (unsigned)s->addr);
     uint32_t top = 0;
     for (size_t i = 0; i < n; i++)
         top = list[i] > top ? list[i] : top;
@@ -120,7 +120,7 @@ static int check_spares_bootloader(const struct mf_job *j, const struct dfu_rout
     return mf_fail(err, MF_E_MISMATCH, "Board %s starts the application at %s depending on the variant, so writing "
                    "at 0x%08X through the ROM would overwrite the bootloader of a variant whose bootloader ends at "
                    "0x%08X; nothing was written; name your variant's board, or give its one application_address "
-                   "in a board file (docs/boards.md).", b->name, board_app_addresses_text(b, addrs, sizeof(addrs)),
+                   "in a board file (man boards.cfg).", b->name, board_app_addresses_text(b, addrs, sizeof(addrs)),
                    (unsigned)s->addr, (unsigned)top);
 }
 
