@@ -92,7 +92,7 @@ _mcuflash_value()
         --route)
             _mcuflash_reply "sdcard katapult dfu picoboot" ;;
         --scene)
-            _mcuflash_reply "printer" ;;
+            _mcuflash_reply "boards printer" ;;
         --canbus-interface)
             _mcuflash_reply "$(ls /sys/class/net 2>/dev/null | grep -E '^v?can')" ;;
         --board)

@@ -145,8 +145,10 @@ static int demo_one(const char *sim, const char *dir, const struct demo_scene *s
     if (!can && run_quiet(mkfs) < 0)
         return mf_fail(err, MF_E_FAIL, "The demo could not make a card image with mkfs.fat (from Debian's "
                        "dosfstools); install it and run the demo again.");
-    char *mkfw_sd[] = { (char *)sim, "make-firmware", "--board", (char *)name, "--version-string",
-                        "v0.13.0-demo-new", "--size", "40000", "-o", newfw, "--dict-out", dict, NULL };
+    /* Built for the board's own link, as a real build must be. */
+    char *mkfw_sd[] = { (char *)sim, "make-firmware", "--board", (char *)name, "--link", (char *)sc->link,
+                        "--version-string", "v0.13.0-demo-new", "--size", "40000", "-o", newfw, "--dict-out", dict,
+                        NULL };
     char *mkfw_can[] = { (char *)sim, "make-firmware", "--mcu", (char *)name, "--link", "can", "--bootloader",
                          "katapult", "--version-string", "v0.13.0-demo-new", "--size", "40000", "-o", newfw,
                          "--dict-out", dict, NULL };
@@ -318,14 +320,14 @@ int cmd_demo(int argc, char **argv)
         } else if (c == O_SCENE) {
             scene = optarg;
         } else if (c == 'h') {
-            printf("usage: mcuflash demo [-h] [--sim PATH] [--scene printer]\n\n"
+            printf("usage: mcuflash demo [-h] [--sim PATH] [--scene boards|printer]\n\n"
                    "Flash a generated firmware onto virtual boards (mcuflash-sim) with realistic\n"
                    "timing: a BTT SKR 2 through SDIO, a BTT SKR 1.4 through SPI over UART, a\n"
-                   "CAN toolhead through Katapult, and a whole virtual printer with mcuflash update\n"
-                   "(--scene printer: that one alone).\n"
+                   "CAN toolhead through Katapult (--scene boards: those alone), and a whole\n"
+                   "virtual printer with mcuflash update (--scene printer: that one alone).\n"
                    "Everything happens in a temporary directory, removed afterwards.\n\n"
                    "      --sim PATH       the mcuflash-sim program (default: beside mcuflash)\n"
-                   "      --scene printer  run the printer-wide scene alone\n"
+                   "      --scene SCENE    run one scene alone: boards, or printer\n"
                    "  -h, --help           show this help\n");
             return 0;
         }
@@ -341,15 +343,16 @@ int cmd_demo(int argc, char **argv)
         return cli_report_error(&err, false);
     }
     int rc = 0;
-    if (scene && strcmp(scene, "printer")) {
+    bool boards = !scene || !strcmp(scene, "boards"), printer = !scene || !strcmp(scene, "printer");
+    if (!boards && !printer) {
         rmdir(dir);
-        cli_usage_error(&err, "demo", "There is no demo scene called '%s'; the one that runs alone is 'printer'",
+        cli_usage_error(&err, "demo", "There is no demo scene called '%s'; the scenes are 'boards' and 'printer'",
                         scene);
         return cli_report_error(&err, false);
     }
-    for (size_t i = 0; !scene && i < sizeof(demo_scenes) / sizeof(demo_scenes[0]) && rc == 0; i++)
+    for (size_t i = 0; boards && i < sizeof(demo_scenes) / sizeof(demo_scenes[0]) && rc == 0; i++)
         rc = demo_one(sim, dir, &demo_scenes[i], &err);
-    if (rc == 0)
+    if (rc == 0 && printer)
         rc = demo_printer(sim, dir, &err);
     remove_dir(dir);
     if (rc < 0)

@@ -51,7 +51,8 @@ expect_offers "show" mcuflash boards sho
 expect_offers "--firmware" mcuflash update --fi
 expect_offers "katapult" mcuflash flash --route k
 expect_offers "picoboot" mcuflash flash --route p
-expect_offers "printer" mcuflash demo --scene ""
+expect_offers "boards
+printer" mcuflash demo --scene ""
 expect_offers "ls" mcuflash card l
 
 # mcuflash-sim: options, MCU types, control commands.
